@@ -1,0 +1,203 @@
+"""The reverse-mode engine shared by `Value` and `Tensor`.
+
+A graph node (`Node`) knows its parents and how to turn the gradient that
+reaches it into gradients for those parents (its vector-Jacobian product,
+`_vjp`). This module owns everything else, once, for both engines:
+
+* the grad-recording switch (`no_grad`) and the anomaly mode (`detect_anomaly`);
+* the topological ordering of a graph (iterative, so deep graphs never hit the
+  recursion limit);
+* the backward walk: seed the root, visit nodes in reverse topological order,
+  sum each node's incoming gradients over every path, push them to the parents.
+
+For a root r and a node u, the walk computes dr/du = sum over children c of u
+of dr/dc * dc/du, which is exactly the chain rule summed over every path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "AnomalyError",
+    "Node",
+    "detect_anomaly",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "no_grad",
+    "topological_order",
+]
+
+
+class _Mode:
+    """Process-wide switches read by every operation."""
+
+    __slots__ = ("grad", "anomaly")
+
+    def __init__(self) -> None:
+        self.grad = True
+        self.anomaly = False
+
+
+MODE = _Mode()
+
+
+class AnomalyError(FloatingPointError):
+    """Raised in anomaly mode when an operation's value or gradient is NaN or infinite."""
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block operations record no graph (results have no parents)."""
+    previous = MODE.grad
+    MODE.grad = False
+    try:
+        yield
+    finally:
+        MODE.grad = previous
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise `AnomalyError` on the first operation whose value or gradient is NaN or infinite.
+
+    Forward: an operation that produces a non-finite value raises at once, naming
+    itself. Backward: `backward()` checks every value on the graph (first one in
+    forward order wins) and every gradient as it is produced.
+    """
+    previous = MODE.anomaly
+    MODE.anomaly = True
+    try:
+        yield
+    finally:
+        MODE.anomaly = previous
+
+
+def is_grad_enabled() -> bool:
+    return MODE.grad
+
+
+def is_anomaly_enabled() -> bool:
+    return MODE.anomaly
+
+
+def all_finite(x: Any) -> bool:
+    if isinstance(x, float):
+        return math.isfinite(x)
+    return bool(np.isfinite(x).all())
+
+
+class Node:
+    """Base class of graph nodes. Subclasses provide `data`, `grad` and the hooks below.
+
+    `_parents`: the nodes this one was computed from (empty for leaves and under
+    `no_grad`). `_op`: the operation's name. `_g`: scratch space of the backward
+    walk, `None` outside it.
+    """
+
+    # Subclasses provide `_parents` (a slot or a property).
+    __slots__ = ("_op", "_g")
+
+    _parents: tuple[Node, ...]
+    _op: str
+    _g: Any
+
+    # -- hooks each engine implements ------------------------------
+    def _backprop(self, g: Any) -> Any:
+        """Pairs (parent, d(root)/d(parent) through this node) given d(root)/d(self) = g.
+
+        A None gradient means "this parent needs none"; leaves return no pairs.
+        """
+        raise NotImplementedError
+
+    def _store_grad(self, g: Any) -> None:
+        """Add this walk's d(root)/d(self) into the user-visible `.grad`."""
+        raise NotImplementedError
+
+    def _clear_grad(self) -> None:
+        raise NotImplementedError
+
+    # -- shared ------------------------------
+    def describe(self) -> str:
+        """A short human name for this node, used in messages: "'sigmoid' (y_h1)"."""
+        name = getattr(self, "name", None)
+        return f"'{self._op}'" + (f" ({name})" if name else "")
+
+    def _run_backward(self, seed: Any) -> None:
+        """The backward walk from this node with d(self)/d(self) = seed."""
+        order = topological_order(self)
+        anomaly = MODE.anomaly
+        if anomaly:
+            for node in order:
+                if not all_finite(node.data):
+                    raise AnomalyError(
+                        f"operation {node.describe()} produced a non-finite value "
+                        f"(NaN or infinity) in the forward pass"
+                    )
+        self._g = seed
+        try:
+            for node in reversed(order):
+                g = node._g
+                if g is None:
+                    continue
+                node._g = None
+                node._store_grad(g)
+                for parent, pg in node._backprop(g):
+                    if pg is None:
+                        continue
+                    if anomaly and not all_finite(pg):
+                        raise AnomalyError(
+                            f"backward of operation {node.describe()} produced a non-finite "
+                            f"gradient (NaN or infinity) for its input {parent.describe()}"
+                        )
+                    acc = parent._g
+                    parent._g = pg if acc is None else acc + pg
+        finally:
+            for node in order:
+                node._g = None
+
+    def zero_grad(self) -> None:
+        """Reset the gradient of this node and of every node it was computed from."""
+        for node in topological_order(self):
+            node._clear_grad()
+
+
+def topological_order(root: Node) -> list[Node]:
+    """Every node reachable from `root` through parents, each after all of its parents.
+
+    Iterative depth-first search: linear in the graph's size, no recursion.
+    """
+    order: list[Node] = []
+    seen: set[Node] = set()
+    stack: list = [root]
+    push = stack.append
+    pop = stack.pop
+    add = seen.add
+    append = order.append
+    while stack:
+        node = pop()
+        if node.__class__ is _Done:
+            append(node.node)
+            continue
+        if node in seen:
+            continue
+        add(node)
+        push(_Done(node))
+        for parent in node._parents:
+            if parent not in seen:
+                push(parent)
+    return order
+
+
+class _Done:
+    """Stack marker: all of `node`'s parents are ordered, so `node` comes next."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
