@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from heapq import heappop, heappush
+from itertools import count
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,9 @@ class _Mode:
 
 
 MODE = _Mode()
+
+# Creation numbers: every node takes the next one, so parents number below children.
+next_seq = count().__next__
 
 
 class AnomalyError(FloatingPointError):
@@ -97,11 +102,12 @@ class Node:
 
     `_parents`: the nodes this one was computed from (empty for leaves and under
     `no_grad`). `_op`: the operation's name. `_g`: scratch space of the backward
-    walk, `None` outside it.
+    walk, `None` outside it. `_seq`: creation number from `next_seq()`, larger than
+    every parent's.
     """
 
     # Subclasses provide `_parents` (a slot or a property).
-    __slots__ = ("_op", "_g")
+    __slots__ = ("_op", "_g", "_seq")
 
     _parents: tuple[Node, ...]
     _op: str
@@ -129,22 +135,29 @@ class Node:
         return f"'{self._op}'" + (f" ({name})" if name else "")
 
     def _run_backward(self, seed: Any) -> None:
-        """The backward walk from this node with d(self)/d(self) = seed."""
-        order = topological_order(self)
+        """The backward walk from this node with d(self)/d(self) = seed.
+
+        Every node carries its creation number `_seq`, and a node is always
+        created after its parents. Visiting nodes from the highest number down
+        (a heap of the nodes that have received gradient so far) therefore
+        reaches each node only after all of its children have added their
+        share: no separate topological sort is needed, and nodes that no
+        gradient reaches are never visited.
+        """
         anomaly = MODE.anomaly
         if anomaly:
-            for node in order:
+            for node in topological_order(self):
                 if not all_finite(node.data):
                     raise AnomalyError(
                         f"operation {node.describe()} produced a non-finite value "
                         f"(NaN or infinity) in the forward pass"
                     )
         self._g = seed
+        heap = [(-self._seq, self)]
         try:
-            for node in reversed(order):
+            while heap:
+                node = heappop(heap)[1]
                 g = node._g
-                if g is None:
-                    continue
                 node._g = None
                 node._store_grad(g)
                 for parent, pg in node._backprop(g):
@@ -156,9 +169,13 @@ class Node:
                             f"gradient (NaN or infinity) for its input {parent.describe()}"
                         )
                     acc = parent._g
-                    parent._g = pg if acc is None else acc + pg
+                    if acc is None:
+                        parent._g = pg
+                        heappush(heap, (-parent._seq, parent))
+                    else:
+                        parent._g = acc + pg
         finally:
-            for node in order:
+            for _, node in heap:
                 node._g = None
 
     def zero_grad(self) -> None:

@@ -19,15 +19,13 @@ from typing import Any, Union
 
 import numpy as np
 
-from .autograd import MODE, AnomalyError, Node
+from .autograd import MODE, AnomalyError, Node, next_seq
 
 __all__ = ["ShapeError", "Tensor"]
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence]
 VJP = Callable[[np.ndarray], tuple]
 _FLOATS = (np.float64, np.float32)
-# exp(709.78) is the largest finite float64; clipping keeps sigmoid warning-free.
-_EXP_MAX = 709.0
 
 
 class ShapeError(ValueError):
@@ -74,6 +72,9 @@ def _shape_error(op: str, a: np.ndarray, b: np.ndarray, why: str) -> ShapeError:
     return ShapeError(f"shape mismatch in '{op}': {a.shape} and {b.shape} ({why})")
 
 
+_new = object.__new__
+
+
 class Tensor(Node):
     """An array in a computation graph.
 
@@ -106,23 +107,27 @@ class Tensor(Node):
         self._vjp = None
         self._op = "param" if requires_grad else "input"
         self._g = None
+        self._seq = next_seq()
 
     @staticmethod
     def _result(data: np.ndarray, parents: tuple, vjp: VJP, op: str) -> Tensor:
-        out = Tensor.__new__(Tensor)
+        out = _new(Tensor)
         out.data = data
         out.grad = None
         out.name = None
         out._op = op
         out._g = None
-        if MODE.grad and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._parents = parents
-            out._vjp = vjp
-        else:
-            out.requires_grad = False
-            out._parents = ()
-            out._vjp = None
+        out._seq = next_seq()
+        out.requires_grad = False
+        out._parents = ()
+        out._vjp = None
+        if MODE.grad:
+            for p in parents:
+                if p.requires_grad:
+                    out.requires_grad = True
+                    out._parents = parents
+                    out._vjp = vjp
+                    break
         if MODE.anomaly and not np.isfinite(data).all():
             raise AnomalyError(f"operation '{op}' produced a non-finite value (NaN or infinity)")
         return out
@@ -132,15 +137,13 @@ class Tensor(Node):
         if isinstance(x, Tensor):
             return x
         if isinstance(x, numbers.Real) and not isinstance(x, bool):
-            t = Tensor.__new__(Tensor)
+            t = _new(Tensor)
             t.data = np.asarray(float(x))
-            t.grad = None
-            t.name = None
+            t.grad = t.name = t._vjp = t._g = None
             t.requires_grad = False
             t._parents = ()
-            t._vjp = None
             t._op = "const"
-            t._g = None
+            t._seq = next_seq()
             return t
         t = Tensor(x)
         t._op = "const"
@@ -190,75 +193,71 @@ class Tensor(Node):
         return f"Tensor({body}{grad}{name})"
 
     # -- arithmetic (broadcasting) ------------------------------
-    def _binary(self, other: Any, op: str, fn: Callable, vjp_factory: Callable) -> Tensor:
+    def _broadcast(self, other: Any, fn: Callable, op: str) -> tuple[Tensor, np.ndarray]:
+        """Lift `other` to a Tensor and apply the numpy ufunc `fn`, naming shapes on mismatch."""
         b = other if isinstance(other, Tensor) else Tensor._lift(other)
         try:
-            out = fn(self.data, b.data)
+            return b, fn(self.data, b.data)
         except ValueError:
             raise _shape_error(op, self.data, b.data, "cannot broadcast") from None
-        return Tensor._result(out, (self, b), vjp_factory(self, b, out), op)
 
     def __add__(self, other: Any) -> Tensor:
         """A + B; dA = G, dB = G (each summed back to its own shape)."""
+        b, out = self._broadcast(other, np.add, "+")
+        a = self
 
-        def vjp_factory(a, b, out):
-            def vjp(g):
-                return (
-                    _unbroadcast(g, a.data.shape) if a.requires_grad else None,
-                    _unbroadcast(g, b.data.shape) if b.requires_grad else None,
-                )
+        def vjp(g):
+            return (
+                _unbroadcast(g, a.data.shape) if a.requires_grad else None,
+                _unbroadcast(g, b.data.shape) if b.requires_grad else None,
+            )
 
-            return vjp
-
-        return self._binary(other, "+", np.add, vjp_factory)
+        return Tensor._result(out, (a, b), vjp, "+")
 
     def __sub__(self, other: Any) -> Tensor:
         """A - B; dA = G, dB = -G."""
+        b, out = self._broadcast(other, np.subtract, "-")
+        a = self
 
-        def vjp_factory(a, b, out):
-            def vjp(g):
-                return (
-                    _unbroadcast(g, a.data.shape) if a.requires_grad else None,
-                    -_unbroadcast(g, b.data.shape) if b.requires_grad else None,
-                )
+        def vjp(g):
+            return (
+                _unbroadcast(g, a.data.shape) if a.requires_grad else None,
+                -_unbroadcast(g, b.data.shape) if b.requires_grad else None,
+            )
 
-            return vjp
-
-        return self._binary(other, "-", np.subtract, vjp_factory)
+        return Tensor._result(out, (a, b), vjp, "-")
 
     def __mul__(self, other: Any) -> Tensor:
         """A * B (elementwise); dA = G * B, dB = G * A."""
+        b, out = self._broadcast(other, np.multiply, "*")
+        a = self
 
-        def vjp_factory(a, b, out):
-            def vjp(g):
-                return (
-                    _unbroadcast(g * b.data, a.data.shape) if a.requires_grad else None,
-                    _unbroadcast(g * a.data, b.data.shape) if b.requires_grad else None,
-                )
+        def vjp(g):
+            return (
+                _unbroadcast(g * b.data, a.data.shape) if a.requires_grad else None,
+                _unbroadcast(g * a.data, b.data.shape) if b.requires_grad else None,
+            )
 
-            return vjp
-
-        return self._binary(other, "*", np.multiply, vjp_factory)
+        return Tensor._result(out, (a, b), vjp, "*")
 
     def __truediv__(self, other: Any) -> Tensor:
-        """A / B; dA = G / B, dB = -G A / B^2."""
+        """A / B; dA = G / B, dB = -G A / B^2 = -G (A / B) / B."""
         b = other if isinstance(other, Tensor) else Tensor._lift(other)
         if not b.data.all():
             raise ZeroDivisionError(
                 f"division by zero in Tensor '/': the divisor of shape {b.shape} has "
                 f"{int((b.data == 0).sum())} zero entries"
             )
+        b, out = self._broadcast(b, np.divide, "/")
+        a = self
 
-        def vjp_factory(a, b, out):
-            def vjp(g):
-                return (
-                    _unbroadcast(g / b.data, a.data.shape) if a.requires_grad else None,
-                    _unbroadcast(-g * out / b.data, b.data.shape) if b.requires_grad else None,
-                )
+        def vjp(g):
+            return (
+                _unbroadcast(g / b.data, a.data.shape) if a.requires_grad else None,
+                _unbroadcast(-g * out / b.data, b.data.shape) if b.requires_grad else None,
+            )
 
-            return vjp
-
-        return self._binary(b, "/", np.divide, vjp_factory)
+        return Tensor._result(out, (a, b), vjp, "/")
 
     def __pow__(self, other: Any) -> Tensor:
         """A ** p.
@@ -273,20 +272,20 @@ class Tensor(Node):
                     f"the base has {int((a <= 0).sum())} non-positive entries"
                 )
 
-            def vjp_factory(x, y, out):
-                def vjp(g):
-                    return (
-                        _unbroadcast(g * y.data * x.data ** (y.data - 1), x.data.shape)
-                        if x.requires_grad
-                        else None,
-                        _unbroadcast(g * out * np.log(x.data), y.data.shape)
-                        if y.requires_grad
-                        else None,
-                    )
+            y, out = self._broadcast(other, np.power, "**")
+            x = self
 
-                return vjp
+            def vjp(g):
+                return (
+                    _unbroadcast(g * y.data * x.data ** (y.data - 1), x.data.shape)
+                    if x.requires_grad
+                    else None,
+                    _unbroadcast(g * out * np.log(x.data), y.data.shape)
+                    if y.requires_grad
+                    else None,
+                )
 
-            return self._binary(other, "**", np.power, vjp_factory)
+            return Tensor._result(out, (x, y), vjp, "**")
         if isinstance(other, bool) or not isinstance(other, numbers.Real):
             raise TypeError(f"Tensor ** expects a number or a Tensor, got {type(other).__name__}")
         p = float(other)
@@ -304,7 +303,9 @@ class Tensor(Node):
 
         def vjp(g):
             if p == 2.0:
-                return (g * (2.0 * a),)
+                d = a * 2.0
+                d *= g
+                return (d,)
             with np.errstate(divide="ignore", invalid="ignore"):
                 return (g * (p * a ** (p - 1.0)),)
 
@@ -346,6 +347,11 @@ class Tensor(Node):
         a = self
 
         def vjp(g):
+            if a_data.ndim == 2 and b_data.ndim == 2:
+                return (
+                    g @ b_data.T if a.requires_grad else None,
+                    a_data.T @ g if b.requires_grad else None,
+                )
             a2 = a_data if a_data.ndim > 1 else a_data[None, :]
             b2 = b_data if b_data.ndim > 1 else b_data[:, None]
             g2 = g
@@ -381,7 +387,7 @@ class Tensor(Node):
         def vjp(g):
             if not keepdims:
                 g = np.expand_dims(g, axes)
-            return (np.broadcast_to(g, shape),)
+            return (np.broadcast_to(g, shape).copy(),)
 
         return Tensor._result(np.asarray(out), (self,), vjp, "sum")
 
@@ -394,12 +400,15 @@ class Tensor(Node):
             n *= shape[ax]
         if n == 0:
             raise ValueError(f"mean over an empty axis of a tensor of shape {shape}")
-        out = self.data.mean(axis=axis, keepdims=keepdims)
+        out = np.true_divide(self.data.sum(axis=axis, keepdims=keepdims), n)
+        dtype = self.data.dtype
 
         def vjp(g):
+            if axis is None:
+                return (np.full(shape, g / n, dtype=dtype),)
             if not keepdims:
                 g = np.expand_dims(g, axes)
-            return (np.broadcast_to(g / n, shape),)
+            return (np.broadcast_to(g / n, shape).copy(),)
 
         return Tensor._result(np.asarray(out), (self,), vjp, "mean")
 
@@ -466,13 +475,30 @@ class Tensor(Node):
 
     def sigmoid(self) -> Tensor:
         """S = 1 / (1 + e^-A); dA = G S (1 - S)."""
-        out = 1.0 / (1.0 + np.exp(np.minimum(-self.data, _EXP_MAX)))
-        return Tensor._result(out, (self,), lambda g: (g * out * (1.0 - out),), "sigmoid")
+        with np.errstate(over="ignore"):  # e^-A = inf gives S = 0 exactly
+            out = np.exp(-self.data)
+        out += 1.0
+        np.divide(1.0, out, out=out)
+
+        def vjp(g):
+            d = 1.0 - out
+            d *= out
+            d *= g
+            return (d,)
+
+        return Tensor._result(out, (self,), vjp, "sigmoid")
 
     def tanh(self) -> Tensor:
         """T = tanh A; dA = G (1 - T^2)."""
         out = np.tanh(self.data)
-        return Tensor._result(out, (self,), lambda g: (g * (1.0 - out * out),), "tanh")
+
+        def vjp(g):
+            d = out * out
+            np.subtract(1.0, d, out=d)
+            d *= g
+            return (d,)
+
+        return Tensor._result(out, (self,), vjp, "tanh")
 
     def linear(self) -> Tensor:
         """The identity (purelin); dA = G."""
@@ -528,10 +554,8 @@ class Tensor(Node):
         return zip(self._parents, self._vjp(g))
 
     def _store_grad(self, g: np.ndarray) -> None:
-        if self.grad is None:
-            self.grad = g if g.flags.writeable else np.array(g)
-        else:
-            self.grad = self.grad + g
+        grad = self.grad
+        self.grad = g if grad is None else grad + g
 
     def _clear_grad(self) -> None:
         self.grad = None

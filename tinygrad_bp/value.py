@@ -11,7 +11,7 @@ import math
 import numbers
 from typing import Union
 
-from .autograd import MODE, AnomalyError, Node
+from .autograd import MODE, AnomalyError, Node, next_seq
 
 __all__ = ["Value"]
 
@@ -61,6 +61,7 @@ class Value(Node):
         self._a = self._b = self._da = self._db = None
         self._op = role
         self._g = None
+        self._seq = next_seq()
 
     # -- construction ------------------------------
     @staticmethod
@@ -73,6 +74,7 @@ class Value(Node):
         out.name = None
         out._op = op
         out._g = None
+        out._seq = next_seq()
         if MODE.grad:
             out._a = a
             out._da = da
@@ -102,6 +104,7 @@ class Value(Node):
         out.name = None
         out._a = out._b = out._da = out._db = out._g = None
         out._op = "const"
+        out._seq = next_seq()
         return out
 
     # -- the edge interface ------------------------------

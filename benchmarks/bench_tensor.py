@@ -1,0 +1,172 @@
+"""Tensor engine speed: one training step (forward, mean squared error, backward, clear grads).
+
+Three implementations of the same step run alternately in one process, float64,
+one BLAS thread: tinygrad_bp `Tensor`, PyTorch CPU eager, and a hand-written
+numpy forward and backward (the floor any numpy engine can reach). All three
+are first checked to give the same loss and gradients. Prints the median
+microseconds per step and the ratios.
+
+    python benchmarks/bench_tensor.py [--repeats 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+import numpy as np  # noqa: E402
+
+from tinygrad_bp import Tensor  # noqa: E402
+
+NETS = [
+    # (label, layer sizes, activation, batch, targets: torch ratio, numpy ratio)
+    ("2-3-1 sigmoid, batch 1", [2, 3, 1], "sigmoid", 1, 3.0, None),
+    ("2-64-64-1 tanh, batch 256", [2, 64, 64, 1], "tanh", 256, 1.5, 1.3),
+    ("784-256-10 sigmoid, batch 128", [784, 256, 10], "sigmoid", 128, 1.2, 1.3),
+]
+
+
+BLOCK = 20
+
+
+def init(sizes, rng):
+    """Weights W (out, in) and biases b (out, 1): the slides' v = W x + b, batch in columns."""
+    return [
+        (rng.standard_normal((n_out, n_in)) / np.sqrt(n_in), rng.standard_normal((n_out, 1)) * 0.1)
+        for n_in, n_out in zip(sizes, sizes[1:])
+    ]
+
+
+def ours_step(params, x, d, act):
+    h = x
+    for i, (w, b) in enumerate(params):
+        v = w @ h + b
+        h = getattr(v, act)() if i < len(params) - 1 else v
+    loss = ((h - d) ** 2).mean()
+    loss.backward()
+    for w, b in params:
+        w.grad = None
+        b.grad = None
+    return loss
+
+
+def torch_step(torch, params, x, d, act):
+    h = x
+    for i, (w, b) in enumerate(params):
+        v = w @ h + b
+        h = getattr(torch, act)(v) if i < len(params) - 1 else v
+    loss = ((h - d) ** 2).mean()
+    loss.backward()
+    for w, b in params:
+        w.grad = None
+        b.grad = None
+    return loss
+
+
+def numpy_step(params, x, d, act):
+    """Hand-written forward and backward: the same math with no graph at all."""
+    hs, vs = [x], []
+    for i, (w, b) in enumerate(params):
+        v = w @ hs[-1] + b
+        vs.append(v)
+        if i < len(params) - 1:
+            hs.append(np.tanh(v) if act == "tanh" else 1.0 / (1.0 + np.exp(-v)))
+    out = vs[-1]
+    diff = out - d
+    loss = (diff * diff).mean()
+    g = 2.0 * diff / diff.size
+    grads = []
+    for i in range(len(params) - 1, -1, -1):
+        w, _ = params[i]
+        grads.append((g @ hs[i].T, g.sum(axis=1, keepdims=True)))
+        if i:
+            g = w.T @ g
+            h = hs[i]
+            g = g * (1.0 - h * h) if act == "tanh" else g * h * (1.0 - h)
+    return loss, grads[::-1]
+
+
+def median_us(samples):
+    return statistics.median(samples) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=400, help="timed steps per engine")
+    args = parser.parse_args()
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        torch = None
+        print("PyTorch not installed: only the numpy reference is compared")
+
+    print(
+        f"{'net':<32}{'ours us':>10}{'torch us':>10}{'numpy us':>10}"
+        f"{'torch/ours':>12}{'ours/numpy':>12}"
+    )
+    for label, sizes, act, batch, torch_target, numpy_target in NETS:
+        rng = np.random.default_rng(0)
+        raw = init(sizes, rng)
+        x = rng.standard_normal((sizes[0], batch))
+        d = rng.standard_normal((sizes[-1], batch))
+        params = [(Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)) for w, b in raw]
+        xt, dt = Tensor(x), Tensor(d)
+        # check that all three compute the same gradients before timing them
+        h = xt
+        for i, (w, b) in enumerate(params):
+            v = w @ h + b
+            h = getattr(v, act)() if i < len(params) - 1 else v
+        loss = ((h - dt) ** 2).mean()
+        loss.backward()
+        ref_loss, ref_grads = numpy_step(raw, x, d, act)
+        assert np.isclose(loss.item(), ref_loss, rtol=1e-12)
+        for (w, b), (gw, gb) in zip(params, ref_grads):
+            assert np.allclose(w.grad, gw, rtol=1e-10, atol=1e-14)
+            assert np.allclose(b.grad, gb, rtol=1e-10, atol=1e-14)
+            w.grad = b.grad = None
+
+        runs = {
+            "ours": lambda: ours_step(params, xt, dt, act),
+            "numpy": lambda: numpy_step(raw, x, d, act),
+        }
+        if torch is not None:
+            tparams = [
+                (torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True))
+                for w, b in raw
+            ]
+            tx, td = torch.tensor(x), torch.tensor(d)
+            runs["torch"] = lambda: torch_step(torch, tparams, tx, td, act)
+        times = {k: [] for k in runs}
+        for _ in range(10):  # warm up
+            for fn in runs.values():
+                fn()
+        # Alternate in blocks of steps, so machine noise hits all alike, while
+        # each engine runs warm as it would in a training loop (stepping the
+        # engines one by one makes each evict the other's code from the CPU caches).
+        for _ in range(max(1, args.repeats // BLOCK)):
+            for k, fn in runs.items():
+                for _ in range(BLOCK):
+                    t0 = time.perf_counter()
+                    fn()
+                    times[k].append(time.perf_counter() - t0)
+        ours, numpy_t = median_us(times["ours"]), median_us(times["numpy"])
+        torch_t = median_us(times["torch"]) if torch is not None else float("nan")
+        print(
+            f"{label:<32}{ours:>10.1f}{torch_t:>10.1f}{numpy_t:>10.1f}"
+            f"{torch_t / ours:>11.2f}x{ours / numpy_t:>11.2f}x"
+        )
+        goal = f"  targets: torch/ours >= {torch_target}x"
+        if numpy_target:
+            goal += f", ours/numpy <= {numpy_target}x"
+        print(goal)
+
+
+if __name__ == "__main__":
+    main()
