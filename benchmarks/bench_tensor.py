@@ -15,6 +15,7 @@ import argparse
 import os
 import statistics
 import time
+from functools import partial
 
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
@@ -133,8 +134,8 @@ def main() -> None:
             w.grad = b.grad = None
 
         runs = {
-            "ours": lambda: ours_step(params, xt, dt, act),
-            "numpy": lambda: numpy_step(raw, x, d, act),
+            "ours": partial(ours_step, params, xt, dt, act),
+            "numpy": partial(numpy_step, raw, x, d, act),
         }
         if torch is not None:
             tparams = [
@@ -142,7 +143,7 @@ def main() -> None:
                 for w, b in raw
             ]
             tx, td = torch.tensor(x), torch.tensor(d)
-            runs["torch"] = lambda: torch_step(torch, tparams, tx, td, act)
+            runs["torch"] = partial(torch_step, torch, tparams, tx, td, act)
         times = {k: [] for k in runs}
         for _ in range(10):  # warm up
             for fn in runs.values():
