@@ -94,7 +94,7 @@ def _scalar_loss(out: Any, weights: np.ndarray | None) -> Any:
 def _eval(f: Callable, inputs: tuple, weights: np.ndarray | None) -> float:
     with no_grad():
         out = _scalar_loss(f(*inputs), weights)
-    return float(out.data)
+    return float(np.asarray(out.data).reshape(-1)[0])
 
 
 def gradcheck(

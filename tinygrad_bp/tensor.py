@@ -118,6 +118,8 @@ class Tensor(Node):
         out._op = op
         out._g = None
         out._seq = next_seq()
+        if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
+            data = out.data = np.asarray(data)
         out.requires_grad = False
         out._parents = ()
         out._vjp = None
@@ -286,7 +288,9 @@ class Tensor(Node):
                 )
 
             return Tensor._result(out, (x, y), vjp, "**")
-        if isinstance(other, bool) or not isinstance(other, numbers.Real):
+        if type(other) not in (int, float) and (
+            isinstance(other, bool) or not isinstance(other, numbers.Real)
+        ):
             raise TypeError(f"Tensor ** expects a number or a Tensor, got {type(other).__name__}")
         p = float(other)
         if p == 2.0:
@@ -352,24 +356,16 @@ class Tensor(Node):
                     g @ b_data.T if a.requires_grad else None,
                     a_data.T @ g if b.requires_grad else None,
                 )
+            # promote 1-D operands to matrices, as numpy does, then undo it
             a2 = a_data if a_data.ndim > 1 else a_data[None, :]
             b2 = b_data if b_data.ndim > 1 else b_data[:, None]
-            g2 = g
-            if a_data.ndim == 1:
-                g2 = np.expand_dims(g2, -2)
-            if b_data.ndim == 1:
-                g2 = np.expand_dims(g2, -1)
+            batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+            g2 = np.reshape(g, batch + (a2.shape[-2], b2.shape[-1]))
             da = db = None
             if a.requires_grad:
-                da = g2 @ np.swapaxes(b2, -1, -2)
-                if a_data.ndim == 1:
-                    da = da.reshape(da.shape[:-2] + da.shape[-1:])
-                da = _unbroadcast(da, a_data.shape)
+                da = _unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a_data.shape)
             if b.requires_grad:
-                db = np.swapaxes(a2, -1, -2) @ g2
-                if b_data.ndim == 1:
-                    db = db[..., 0]
-                db = _unbroadcast(db, b_data.shape)
+                db = _unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b_data.shape)
             return da, db
 
         return Tensor._result(out, (self, b), vjp, "@")
@@ -394,10 +390,13 @@ class Tensor(Node):
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """mean over `axis` = sum / n; dA = G / n broadcast back."""
         shape = self.data.shape
-        axes = _normalize_axes(axis, len(shape))
-        n = 1
-        for ax in axes:
-            n *= shape[ax]
+        if axis is None:
+            axes, n = (), self.data.size
+        else:
+            axes = _normalize_axes(axis, len(shape))
+            n = 1
+            for ax in axes:
+                n *= shape[ax]
         if n == 0:
             raise ValueError(f"mean over an empty axis of a tensor of shape {shape}")
         out = np.true_divide(self.data.sum(axis=axis, keepdims=keepdims), n)
@@ -405,7 +404,7 @@ class Tensor(Node):
 
         def vjp(g):
             if axis is None:
-                return (np.full(shape, g / n, dtype=dtype),)
+                return (np.full(shape, g.item() / n, dtype=dtype),)
             if not keepdims:
                 g = np.expand_dims(g, axes)
             return (np.broadcast_to(g / n, shape).copy(),)
@@ -478,7 +477,7 @@ class Tensor(Node):
         with np.errstate(over="ignore"):  # e^-A = inf gives S = 0 exactly
             out = np.exp(-self.data)
         out += 1.0
-        np.divide(1.0, out, out=out)
+        out = np.divide(1.0, out, out=out) if out.ndim else np.asarray(1.0 / out)
 
         def vjp(g):
             d = 1.0 - out
@@ -493,8 +492,8 @@ class Tensor(Node):
         out = np.tanh(self.data)
 
         def vjp(g):
-            d = out * out
-            np.subtract(1.0, d, out=d)
+            d = out * -out
+            d += 1.0
             d *= g
             return (d,)
 

@@ -1,0 +1,79 @@
+"""Bad input to Tensor: clear errors naming the problem."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from tinygrad_bp import AnomalyError, ShapeError, Tensor, detect_anomaly, no_grad
+
+
+@pytest.mark.parametrize("bad", ["abc", [1, "a"], [[1, 2], [3]], object(), [1 + 2j], None])
+def test_non_numeric_data_is_a_type_error(bad):
+    with pytest.raises(TypeError, match="Tensor"):
+        Tensor(bad)
+
+
+def test_matmul_shape_mismatch_names_both_shapes_and_the_operation():
+    a, b = Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))
+    with pytest.raises(ShapeError, match=r"'@'.*\(2, 3\).*\(4, 5\)"):
+        a @ b
+
+
+def test_broadcast_mismatch_names_both_shapes_and_the_operation():
+    a, b = Tensor(np.ones((2, 3))), Tensor(np.ones((4,)))
+    for op, fn in [("+", lambda: a + b), ("*", lambda: a * b), ("-", lambda: a - b)]:
+        with pytest.raises(ShapeError, match=rf"'\{op}'.*\(2, 3\).*\(4,\)"):
+            fn()
+
+
+def test_log_of_non_positive_entries():
+    with pytest.raises(ValueError, match="non-positive"):
+        Tensor([1.0, 0.0, -1.0]).log()
+
+
+def test_division_by_zero():
+    with pytest.raises(ZeroDivisionError, match="'/'"):
+        Tensor([1.0, 2.0]) / Tensor([1.0, 0.0])
+
+
+def test_nan_input_is_rejected():
+    with pytest.raises(ValueError, match="NaN"):
+        Tensor([1.0, np.nan])
+
+
+def test_anomaly_mode_names_the_forward_operation_that_made_a_nan():
+    a = Tensor([800.0], requires_grad=True)
+    with detect_anomaly(), pytest.raises(AnomalyError, match="'exp'"):
+        a.exp()
+
+
+def test_anomaly_mode_in_backward_names_the_operation():
+    a = Tensor([800.0], requires_grad=True)
+    y = (a.exp() * 0.0).sum()  # inf * 0 = nan, recorded outside anomaly mode
+    with detect_anomaly(), pytest.raises(AnomalyError, match="'exp'"):
+        y.backward()
+
+
+def test_sigmoid_is_warning_free_and_exact_at_extremes():
+    a = Tensor([-1000.0, 1000.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = a.sigmoid()
+        out.sum().backward()
+    np.testing.assert_array_equal(out.data, [0.0, 1.0])
+    np.testing.assert_array_equal(a.grad, [0.0, 0.0])
+
+
+def test_no_grad_records_nothing_for_tensors():
+    a = Tensor([1.0], requires_grad=True)
+    with no_grad():
+        b = a * 2
+    assert not b.requires_grad and b.parents == ()
+
+
+def test_backward_without_grad_tracking_is_explained():
+    with pytest.raises(RuntimeError, match="requires_grad"):
+        Tensor([1.0]).sum().backward()
