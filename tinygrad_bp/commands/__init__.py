@@ -1,0 +1,1 @@
+"""One module per `tinygrad-bp` sub-command: `add_parser(subparsers)` registers it."""
