@@ -30,7 +30,7 @@ def test_four_rules_match_finite_differences_and_autodiff(hidden, output, sizes)
 
 
 def test_slides_rule_for_w11_written_out():
-    """Rule (3) for the 2-3-1 net with a linear output: dE/dw11 = -(d - y) w41 f(v1)(1 - f(v1)) x1."""
+    """Rule (3), 2-3-1 net, linear output: dE/dw11 = -(d - y) w41 f(v1)(1 - f(v1)) x1."""
     net = TwoLayerNet.random(2, 3, 1, "sigmoid", "linear", seed=3)
     x, d = np.array([0.4, -0.7]), np.array([0.2])
     v1 = net.W1[0, 0] * x[0] + net.W1[0, 1] * x[1] + net.b1[0]

@@ -15,7 +15,9 @@ def parse_sizes(text: str) -> tuple[int, int, int]:
     try:
         sizes = tuple(int(s) for s in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected three whole numbers like 2,3,1, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected three whole numbers like 2,3,1, got {text!r}"
+        ) from None
     if len(sizes) != 3 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(
             f"expected inputs,hidden,outputs (three positive numbers like 2,3,1), got {text!r}"
