@@ -509,6 +509,17 @@ class Tensor(Node):
         out = self.data * mask
         return Tensor._result(out, (self,), lambda g: (g * mask,), "relu")
 
+    def softplus(self) -> Tensor:
+        """ln(1 + e^A), computed stably as max(A, 0) + ln(1 + e^-|A|); dA = G sigmoid(A)."""
+        a = self.data
+        out = np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
+
+        def vjp(g):
+            with np.errstate(over="ignore"):
+                return (g / (1.0 + np.exp(-a)),)
+
+        return Tensor._result(out, (self,), vjp, "softplus")
+
     def log_softmax(self, axis: int = -1) -> Tensor:
         """L = A - logsumexp(A) along `axis` (stable); dA = G - softmax(A) * sum(G)."""
         a = self.data

@@ -256,6 +256,13 @@ class Value(Node):
         a = self.data
         return self._unary(a if a > 0.0 else 0.0, 1.0 if a > 0.0 else 0.0, "relu")
 
+    def softplus(self) -> Value:
+        """ln(1 + e^a), computed stably; d/da = sigmoid(a)."""
+        a = self.data
+        out = max(a, 0.0) + math.log1p(math.exp(-abs(a)))
+        s = 1.0 / (1.0 + math.exp(-a)) if a >= 0.0 else math.exp(a) / (1.0 + math.exp(a))
+        return self._unary(out, s, "softplus")
+
     def sin(self) -> Value:
         """sin a; d/da = cos a."""
         return self._unary(math.sin(self.data), math.cos(self.data), "sin")

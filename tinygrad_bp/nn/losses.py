@@ -1,0 +1,82 @@
+"""Losses for both engines. `y` is a model's output: a (batch, out) Tensor, or a list of
+rows of Values; `d` holds the targets as an array of the same shape (class labels for
+`softmax_cross_entropy`). Each loss is averaged over the batch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from ..value import Value
+
+__all__ = ["LOSSES", "bce", "half_sse", "mse", "softmax_cross_entropy"]
+
+
+def _targets(y, d) -> np.ndarray:
+    d = np.asarray(d, dtype=float)
+    shape = y.shape if isinstance(y, Tensor) else (len(y), len(y[0]))
+    if d.size != int(np.prod(shape)):
+        raise ValueError(f"targets of shape {d.shape} do not fit outputs of shape {shape}")
+    return d.reshape(shape)
+
+
+def _rows(y) -> list[list[Value]]:
+    if not y or not isinstance(y[0][0], Value):
+        raise TypeError("a loss takes a Tensor or a list of rows of Values")
+    return y
+
+
+def half_sse(y, d):
+    """The slides' E = 1/2 sum_j e_j^2 with e = d - y, averaged over the batch."""
+    d = _targets(y, d)
+    if isinstance(y, Tensor):
+        return 0.5 * ((Tensor(d) - y) ** 2).sum() / y.shape[0]
+    rows = _rows(y)
+    total = sum(0.5 * (dj - yj) ** 2 for row, drow in zip(rows, d) for yj, dj in zip(row, drow))
+    return total / len(rows)
+
+
+def mse(y, d):
+    """Mean squared error: mean over all entries of (y - d)^2."""
+    d = _targets(y, d)
+    if isinstance(y, Tensor):
+        return ((y - Tensor(d)) ** 2).mean()
+    rows = _rows(y)
+    total = sum((yj - dj) ** 2 for row, drow in zip(rows, d) for yj, dj in zip(row, drow))
+    return total / d.size
+
+
+def bce(z, d):
+    """Binary cross-entropy from logits z (the sigmoid is inside, for stability):
+    mean of -[d ln s(z) + (1 - d) ln(1 - s(z))] = mean of softplus(z) - d z."""
+    d = _targets(z, d)
+    if isinstance(z, Tensor):
+        return (z.softplus() - z * Tensor(d)).mean()
+    rows = _rows(z)
+    total = sum(zj.softplus() - zj * dj for row, drow in zip(rows, d) for zj, dj in zip(row, drow))
+    return total / d.size
+
+
+def softmax_cross_entropy(z, labels):
+    """Cross-entropy of softmax(z) against integer class labels: mean of -log_softmax(z)[label]."""
+    labels = np.asarray(labels).reshape(-1)
+    if labels.dtype.kind not in "iu" and not np.all(labels == np.round(labels)):
+        raise ValueError("softmax_cross_entropy takes integer class labels")
+    labels = labels.astype(int)
+    if isinstance(z, Tensor):
+        n, k = z.shape
+        if labels.size != n or labels.min() < 0 or labels.max() >= k:
+            raise ValueError(f"need {n} labels in 0..{k - 1}")
+        onehot = np.zeros((n, k))
+        onehot[np.arange(n), labels] = 1.0
+        return -(z.log_softmax(axis=1) * Tensor(onehot)).sum() / n
+    rows = _rows(z)
+    total = 0.0
+    for row, label in zip(rows, labels):
+        m = max(v.data for v in row)  # shift by the max: exp never overflows
+        lse = sum((v - m).exp() for v in row).log() + m
+        total = total + (lse - row[int(label)])
+    return total / len(rows)
+
+
+LOSSES = {"half_sse": half_sse, "mse": mse, "bce": bce, "ce": softmax_cross_entropy}

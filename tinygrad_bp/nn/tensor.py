@@ -1,0 +1,88 @@
+"""Array modules on `Tensor`: `Linear`, `Sequential`, `MLP`; a batch is (batch, features)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..tensor import Tensor
+from .init import check_sizes, init_layers, layer_activations
+from .module import Module
+
+__all__ = ["MLP", "Linear", "Sequential"]
+
+
+class Linear:
+    """y = f(x W^T + b) for a batch x of shape (batch, in); W is (out, in) as in the slides."""
+
+    def __init__(
+        self, W: np.ndarray, b: np.ndarray, activation: str = "linear", name: str = ""
+    ) -> None:
+        self.W = Tensor(W, requires_grad=True, name=f"{name}.weight" if name else "W")
+        self.b = Tensor(b, requires_grad=True, name=f"{name}.bias" if name else "b")
+        self.activation = activation
+
+    def __call__(self, x: Tensor) -> Tensor:
+        v = x @ self.W.T + self.b
+        return v if self.activation == "linear" else getattr(v, self.activation)()
+
+    def parameters(self) -> list[Tensor]:
+        return [self.W, self.b]
+
+
+class Sequential:
+    """Apply modules one after another."""
+
+    def __init__(self, *modules: Linear) -> None:
+        self.modules = list(modules)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        for m in self.modules:
+            x = m(x)
+        return x
+
+
+class MLP(Module):
+    """A multilayer perceptron of Tensors: `MLP([2, 16, 16, 1], "tanh", "linear", seed=0)`.
+
+    Same arguments, same initial weights and same state_dict as `nn.value.MLP`.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str | Sequence[str] = "tanh",
+        output: str = "linear",
+        seed: int = 0,
+    ) -> None:
+        self.sizes = check_sizes(sizes)
+        self.activations = layer_activations(len(self.sizes) - 1, activation, output)
+        self.net = Sequential(
+            *(
+                Linear(W, b, act, name=f"layer{i}")
+                for i, ((W, b), act) in enumerate(
+                    zip(init_layers(self.sizes, self.activations, seed), self.activations), 1
+                )
+            )
+        )
+
+    def __call__(self, x: Tensor | np.ndarray) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise ValueError(
+                f"this MLP takes a batch of shape (batch, {self.sizes[0]}), got {x.shape}"
+            )
+        return self.net(x)
+
+    def named_parameters(self) -> list[tuple[str, Tensor]]:
+        return [(p.name, p) for m in self.net.modules for p in m.parameters()]
+
+    def layers(self) -> list[tuple[np.ndarray, np.ndarray, str]]:
+        return [(m.W.data, m.b.data, m.activation) for m in self.net.modules]
+
+    def _assign(self, layer: int, W: np.ndarray, b: np.ndarray) -> None:
+        m = self.net.modules[layer]
+        m.W.data = np.array(W, dtype=float)
+        m.b.data = np.array(b, dtype=float)

@@ -1,0 +1,111 @@
+"""Optimizers for Value and Tensor parameters.
+
+With g = dE/dp and learning rate lr:
+
+* `SGD`:            p <- p - lr g  (fed one example at a time, this is the slides'
+                    online update w(n+1) = w(n) + Delta w(n), Delta w = -eta dE/dw)
+* `SGD(momentum=mu)`: v <- mu v + g;  p <- p - lr v      (PyTorch's convention)
+* `Adam`:           m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;
+                    p <- p - lr m_hat / (sqrt(v_hat) + eps), m_hat = m / (1 - b1^t),
+                    v_hat = v / (1 - b2^t)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from .tensor import Tensor
+from .value import Value
+
+__all__ = ["SGD", "Adam", "Optimizer"]
+
+
+class Optimizer:
+    """Updates a list of parameters (all Values or all Tensors) from their `.grad`."""
+
+    def __init__(self, params: Iterable[Value | Tensor], lr: float) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("the optimizer got no parameters")
+        kinds = {type(p) for p in self.params}
+        if len(kinds) != 1 or not kinds <= {Value, Tensor}:
+            raise TypeError("parameters must be all Values or all Tensors")
+        if not lr > 0:
+            raise ValueError(f"the learning rate must be positive, got {lr}")
+        self.lr = float(lr)
+        self.scalar = isinstance(self.params[0], Value)
+        self.state: dict[int, dict[str, np.ndarray]] = {}
+        self.t = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p._clear_grad()
+
+    def step(self) -> None:
+        """One update of every parameter from its current gradient."""
+        self.t += 1
+        if self.scalar:  # Values: update all of them as one vector
+            data = np.fromiter((p.data for p in self.params), float, len(self.params))
+            grad = np.fromiter((p.grad for p in self.params), float, len(self.params))
+            self._update(0, data, grad)
+            for p, x in zip(self.params, data.tolist()):
+                p.data = x
+            return
+        for i, p in enumerate(self.params):
+            if p.grad is not None:
+                self._update(i, p.data, np.asarray(p.grad))
+
+    def _update(self, slot: int, data: np.ndarray, grad: np.ndarray) -> None:
+        """Change `data` in place."""
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum."""
+
+    def __init__(self, params: Iterable, lr: float = 0.1, momentum: float = 0.0) -> None:
+        super().__init__(params, lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.momentum = float(momentum)
+
+    def _update(self, slot: int, data: np.ndarray, grad: np.ndarray) -> None:
+        if self.momentum:
+            state = self.state.setdefault(slot, {"v": np.zeros_like(data)})
+            state["v"] *= self.momentum
+            state["v"] += grad
+            grad = state["v"]
+        data -= self.lr * grad
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015)."""
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        super().__init__(params, lr)
+        self.b1, self.b2 = (float(b) for b in betas)
+        if not (0 <= self.b1 < 1 and 0 <= self.b2 < 1):
+            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        self.eps = float(eps)
+
+    def _update(self, slot: int, data: np.ndarray, grad: np.ndarray) -> None:
+        state = self.state.setdefault(slot, {"m": np.zeros_like(data), "v": np.zeros_like(data)})
+        m, v = state["m"], state["v"]
+        m *= self.b1
+        m += (1 - self.b1) * grad
+        v *= self.b2
+        v += (1 - self.b2) * grad * grad
+        m_hat = m / (1 - self.b1**self.t)
+        v_hat = v / (1 - self.b2**self.t)
+        data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": lambda p, lr: SGD(p, lr, momentum=0.9), "adam": Adam}
