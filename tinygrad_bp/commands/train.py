@@ -108,9 +108,9 @@ def fail(message: str) -> int:
 class Progress:
     """One line on a terminal (redrawn), or a line every tenth of the run otherwise."""
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
 
     def __call__(self, epoch: int, epochs: int, loss: float) -> None:
         width = 24
