@@ -65,10 +65,11 @@ def run(capsys, *argv):
 
 def test_train_command_saves_and_plots(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    status, out, err = run(capsys, "train", "--data", "moons", "--layers", "2,16,16,1",
-                           "--activation", "tanh", "--loss", "bce", "--optimizer", "adam",
-                           "--lr", "0.05", "--epochs", "60", "--seed", "0",
-                           "--save", str(tmp_path / "m.npz"), "--plot", str(tmp_path / "c.png"))  # fmt: skip
+    args = ["train", "--data", "moons", "--layers", "2,16,16,1", "--activation", "tanh",
+            "--loss", "bce", "--optimizer", "adam", "--lr", "0.05", "--epochs", "60",
+            "--seed", "0", "--save", str(tmp_path / "m.npz"),
+            "--plot", str(tmp_path / "c.png")]  # fmt: skip
+    status, out, err = run(capsys, *args)
     assert status == 0, err
     accuracy = float(out.split("training accuracy ")[1].split("%")[0])
     assert accuracy >= 95.0
