@@ -4,6 +4,7 @@ from .autograd import AnomalyError, detect_anomaly, is_grad_enabled, no_grad, to
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .tensor import ShapeError, Tensor
 from .value import Value
+from .verify import Verdict, VerifyError, verify_file, verify_rule, verify_step, verify_text
 
 __version__ = "0.1.0"
 
@@ -14,10 +15,16 @@ __all__ = [
     "ShapeError",
     "Tensor",
     "Value",
+    "Verdict",
+    "VerifyError",
     "__version__",
     "detect_anomaly",
     "gradcheck",
     "is_grad_enabled",
     "no_grad",
     "topological_order",
+    "verify_file",
+    "verify_rule",
+    "verify_step",
+    "verify_text",
 ]

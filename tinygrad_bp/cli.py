@@ -10,7 +10,7 @@ from . import __version__
 
 # Each command module has add_parser(subparsers) that registers itself with
 # set_defaults(run=handler); the handler returns the exit status.
-COMMANDS: list[str] = ["compare", "check", "draw", "train"]
+COMMANDS: list[str] = ["compare", "check", "draw", "train", "verify"]
 
 
 def build_parser() -> argparse.ArgumentParser:
