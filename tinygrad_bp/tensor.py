@@ -459,6 +459,12 @@ class Tensor(Node):
         """e^A; dA = G e^A."""
         with np.errstate(over="ignore"):
             out = np.exp(self.data)
+        if np.isinf(out).any():
+            raise OverflowError(
+                f"exp overflows float64 for {int(np.isinf(out).sum())} entries (largest argument "
+                f"{self.data.max()!r}; the limit is about 709.78): scale the input down, or use "
+                "log_softmax / softplus, which are computed stably"
+            )
         return Tensor._result(out, (self,), lambda g: (g * out,), "exp")
 
     def log(self) -> Tensor:

@@ -91,13 +91,12 @@ def run(args: argparse.Namespace) -> int:
             drawing = draw(
                 graph.E, highlight=args.highlight, collapse=args.collapse, max_nodes=args.max_nodes
             )
-        written = drawing.save(out)
-    except (GraphTooLargeError, RenderError) as exc:
+    except GraphTooLargeError as exc:
         print(f"tinygrad-bp draw: {exc}", file=sys.stderr)
         return 2
-    if drawing.note:
-        print(f"note: {drawing.note}", file=sys.stderr)
-    print(f"wrote {written}")
+    status = save_drawing(drawing, out, "draw")
+    if status:
+        return status
     if args.explain:
         try:
             print(explain(graph.E, args.highlight or "w11", fmt=args.explain_format))
@@ -113,9 +112,18 @@ def render_case(case, path: str) -> int:
     graph.E.backward()
     try:
         drawing = draw(graph.E)
-        written = drawing.save(path)
-    except (GraphTooLargeError, RenderError) as exc:
+    except GraphTooLargeError as exc:
         print(f"tinygrad-bp check: {exc}", file=sys.stderr)
+        return 2
+    return save_drawing(drawing, path, "check")
+
+
+def save_drawing(drawing, path: str, command: str) -> int:
+    """Write the drawing; report where (and any fallback note); 2 when it cannot be written."""
+    try:
+        written = drawing.save(path)
+    except RenderError as exc:
+        print(f"tinygrad-bp {command}: {exc}", file=sys.stderr)
         return 2
     if drawing.note:
         print(f"note: {drawing.note}", file=sys.stderr)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .init import check_sizes, init_layers, layer_activations
+
 __all__ = ["Module", "ModelFileError"]
 
 
@@ -21,6 +23,14 @@ class Module:
 
     sizes: list[int]
     activations: list[str]
+
+    def _architecture(
+        self, sizes, activation, output: str, seed: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Check and store sizes and activations; the seeded initial (W, b) of every layer."""
+        self.sizes = check_sizes(sizes)
+        self.activations = layer_activations(len(self.sizes) - 1, activation, output)
+        return init_layers(self.sizes, self.activations, seed)
 
     def layers(self) -> list[tuple[np.ndarray, np.ndarray, str]]:
         """(W of shape (out, in), b of shape (out,), activation) per layer, as arrays."""

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..tensor import Tensor
-from .init import check_sizes, init_layers, layer_activations
 from .module import Module
 
 __all__ = ["MLP", "Linear", "Sequential"]
@@ -56,14 +55,11 @@ class MLP(Module):
         output: str = "linear",
         seed: int = 0,
     ) -> None:
-        self.sizes = check_sizes(sizes)
-        self.activations = layer_activations(len(self.sizes) - 1, activation, output)
+        initial = self._architecture(sizes, activation, output, seed)
         self.net = Sequential(
             *(
                 Linear(W, b, act, name=f"layer{i}")
-                for i, ((W, b), act) in enumerate(
-                    zip(init_layers(self.sizes, self.activations, seed), self.activations), 1
-                )
+                for i, ((W, b), act) in enumerate(zip(initial, self.activations), 1)
             )
         )
 

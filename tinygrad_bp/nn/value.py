@@ -14,7 +14,6 @@ import numpy as np
 
 from ..twolayer import pair_name
 from ..value import Value
-from .init import check_sizes, init_layers, layer_activations
 from .module import Module
 
 __all__ = ["MLP", "Layer", "Neuron"]
@@ -60,12 +59,11 @@ class MLP(Module):
         output: str = "linear",
         seed: int = 0,
     ) -> None:
-        self.sizes = check_sizes(sizes)
-        self.activations = layer_activations(len(self.sizes) - 1, activation, output)
+        initial = self._architecture(sizes, activation, output, seed)
         self.layer_list: list[Layer] = []
         number = 0
         prev_numbers = list(range(1, self.sizes[0] + 1))  # inputs x1..xn
-        for (W, b), act in zip(init_layers(self.sizes, self.activations, seed), self.activations):
+        for (W, b), act in zip(initial, self.activations):
             neurons, numbers = [], []
             for r in range(W.shape[0]):
                 number += 1
