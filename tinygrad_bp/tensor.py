@@ -480,8 +480,9 @@ class Tensor(Node):
 
     def sigmoid(self) -> Tensor:
         """S = 1 / (1 + e^-A); dA = G S (1 - S)."""
+        out = np.negative(self.data)
         with np.errstate(over="ignore"):  # e^-A = inf gives S = 0 exactly
-            out = np.exp(-self.data)
+            out = np.exp(out, out=out) if out.ndim else np.exp(out)
         out += 1.0
         out = np.divide(1.0, out, out=out) if out.ndim else np.asarray(1.0 / out)
 
@@ -498,10 +499,12 @@ class Tensor(Node):
         out = np.tanh(self.data)
 
         def vjp(g):
-            d = out * -out
-            d += 1.0
-            d *= g
-            return (d,)
+            d = out * out
+            if d.ndim:
+                np.subtract(1.0, d, out=d)
+                d *= g
+                return (d,)
+            return ((1.0 - d) * g,)
 
         return Tensor._result(out, (self,), vjp, "tanh")
 
