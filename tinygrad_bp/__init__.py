@@ -1,6 +1,8 @@
 """tinygrad_bp: a small, fast, honest autograd framework for learning backpropagation."""
 
 from .autograd import AnomalyError, detect_anomaly, is_grad_enabled, no_grad, topological_order
+from .chainrule import explain
+from .draw import draw, draw_network
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .tensor import ShapeError, Tensor
 from .value import Value
@@ -19,6 +21,9 @@ __all__ = [
     "VerifyError",
     "__version__",
     "detect_anomaly",
+    "draw",
+    "draw_network",
+    "explain",
     "gradcheck",
     "is_grad_enabled",
     "no_grad",
