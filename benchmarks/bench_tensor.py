@@ -43,12 +43,16 @@ def init(sizes, rng):
     ]
 
 
-def ours_step(params, x, d, act):
+def ours_loss(params, x, d, act):
     h = x
     for i, (w, b) in enumerate(params):
         v = w @ h + b
         h = getattr(v, act)() if i < len(params) - 1 else v
-    loss = ((h - d) ** 2).mean()
+    return ((h - d) ** 2).mean()
+
+
+def ours_step(params, x, d, act):
+    loss = ours_loss(params, x, d, act)
     loss.backward()
     for w, b in params:
         w.grad = None
@@ -120,11 +124,7 @@ def main() -> None:
         params = [(Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)) for w, b in raw]
         xt, dt = Tensor(x), Tensor(d)
         # check that all three compute the same gradients before timing them
-        h = xt
-        for i, (w, b) in enumerate(params):
-            v = w @ h + b
-            h = getattr(v, act)() if i < len(params) - 1 else v
-        loss = ((h - dt) ** 2).mean()
+        loss = ours_loss(params, xt, dt, act)
         loss.backward()
         ref_loss, ref_grads = numpy_step(raw, x, d, act)
         assert np.isclose(loss.item(), ref_loss, rtol=1e-12)
