@@ -40,7 +40,9 @@ def test_compare_json_has_every_parameter(capsys):
     assert row["delta"] == pytest.approx(-0.5 * row["rules"])
 
 
-@pytest.mark.parametrize("bad", [["--sizes", "2,3"], ["--sizes", "a,b,c"], ["--hidden", "relu"]])
+@pytest.mark.parametrize(
+    "bad", [["--sizes", "2,3"], ["--sizes", "a,b,c"], ["--hidden", "relu"], ["--eta", "-1"]]
+)
 def test_compare_bad_arguments_exit_2(capsys, bad):
     with pytest.raises(SystemExit) as exc:
         main(["compare", *bad])

@@ -25,6 +25,16 @@ def parse_sizes(text: str) -> tuple[int, int, int]:
     return sizes  # type: ignore[return-value]
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sizes",
@@ -70,7 +80,7 @@ def add_parser(sub) -> None:
         "update Delta p = -eta dE/dp. Exit status 0 only when all agree.",
     )
     add_network_options(p)
-    p.add_argument("--eta", type=float, default=0.5, help="learning rate (default 0.5)")
+    p.add_argument("--eta", type=positive_float, default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(run=run)
 
