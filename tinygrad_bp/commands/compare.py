@@ -9,36 +9,13 @@ import numpy as np
 
 from ..compare import compare
 from ..twolayer import ACTIVATIONS, TwoLayerNet
-
-
-def parse_sizes(text: str) -> tuple[int, int, int]:
-    try:
-        sizes = tuple(int(s) for s in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected three whole numbers like 2,3,1, got {text!r}"
-        ) from None
-    if len(sizes) != 3 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected inputs,hidden,outputs (three positive numbers like 2,3,1), got {text!r}"
-        )
-    return sizes  # type: ignore[return-value]
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+from .args import layer_sizes, positive
 
 
 def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sizes",
-        type=parse_sizes,
+        type=layer_sizes(3, "2,3,1"),
         default=(2, 3, 1),
         metavar="N,H,O",
         help="inputs, hidden neurons, output neurons (default 2,3,1)",
@@ -80,7 +57,7 @@ def add_parser(sub) -> None:
         "update Delta p = -eta dE/dp. Exit status 0 only when all agree.",
     )
     add_network_options(p)
-    p.add_argument("--eta", type=positive_float, default=0.5, help="learning rate (default 0.5)")
+    p.add_argument("--eta", type=positive(float), default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(run=run)
 

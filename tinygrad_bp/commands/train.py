@@ -11,34 +11,10 @@ from ..nn.init import ACTIVATIONS
 from ..nn.losses import LOSSES
 from ..optim import OPTIMIZERS
 from ..train import estimate_value_seconds, fit, score
+from .args import layer_sizes, positive
 
 CLASSIFICATION = {"xor", "moons", "spirals"}
 VALUE_LIMIT_SECONDS = 120.0
-
-
-def _layers(text: str) -> list[int]:
-    try:
-        sizes = [int(s) for s in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected layer sizes like 2,16,16,1, got {text!r}"
-        ) from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"expected two or more positive sizes, got {text!r}")
-    return sizes
-
-
-def _positive(kind):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-        return value
-
-    return parse
 
 
 def add_parser(sub) -> None:
@@ -53,14 +29,14 @@ def add_parser(sub) -> None:
     p.add_argument("--data", choices=sorted(DATASETS), default="moons", help="data set (moons)")
     p.add_argument(
         "--samples",
-        type=_positive(int),
+        type=positive(int),
         default=None,
         help="number of samples (default 200; xor: 4)",
     )
     p.add_argument("--noise", type=float, default=None, help="noise level (data set's default)")
     p.add_argument(
         "--layers",
-        type=_layers,
+        type=layer_sizes(None, "2,16,16,1"),
         default=None,
         help="layer sizes, inputs first (default 2,16,16,1; sine 1,16,16,1)",
     )
@@ -80,11 +56,11 @@ def add_parser(sub) -> None:
         help="bce (default for classification), ce, mse (default for sine), half_sse",
     )
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="(adam)")
-    p.add_argument("--lr", type=_positive(float), default=0.05, help="learning rate (0.05)")
-    p.add_argument("--epochs", type=_positive(int), default=200, help="passes over the data (200)")
+    p.add_argument("--lr", type=positive(float), default=0.05, help="learning rate (0.05)")
+    p.add_argument("--epochs", type=positive(int), default=200, help="passes over the data (200)")
     p.add_argument(
         "--batch-size",
-        type=_positive(int),
+        type=positive(int),
         default=32,
         help="mini-batch size (32); 1 gives the slides' online updates",
     )
