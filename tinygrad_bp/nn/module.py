@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +19,28 @@ class ModelFileError(ValueError):
 
 
 class Module:
-    """Base of the models. Subclasses provide `layers()`, `_assign()`, `parameters()`,
-    `named_parameters()` and `sizes`/`activations`."""
+    """Base of the models. Subclasses provide `_build()`, `layers()`, `_assign()` and
+    `named_parameters()`."""
 
     sizes: list[int]
     activations: list[str]
 
-    def _architecture(
-        self, sizes, activation, output: str, seed: int
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Check and store sizes and activations; the seeded initial (W, b) of every layer."""
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str | Sequence[str] = "tanh",
+        output: str = "linear",
+        seed: int = 0,
+    ) -> None:
+        """`sizes` inputs first; `activation` for the hidden layers (a name, or one per hidden
+        layer), `output` for the last; weights drawn by `init_layers` from `seed`."""
         self.sizes = check_sizes(sizes)
         self.activations = layer_activations(len(self.sizes) - 1, activation, output)
-        return init_layers(self.sizes, self.activations, seed)
+        self._build(init_layers(self.sizes, self.activations, seed))
+
+    def _build(self, initial: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Make the layers from the initial (W, b) of every layer."""
+        raise NotImplementedError
 
     def layers(self) -> list[tuple[np.ndarray, np.ndarray, str]]:
         """(W of shape (out, in), b of shape (out,), activation) per layer, as arrays."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from ..tensor import Tensor
@@ -48,14 +46,7 @@ class MLP(Module):
     Same arguments, same initial weights and same state_dict as `nn.value.MLP`.
     """
 
-    def __init__(
-        self,
-        sizes: Sequence[int],
-        activation: str | Sequence[str] = "tanh",
-        output: str = "linear",
-        seed: int = 0,
-    ) -> None:
-        initial = self._architecture(sizes, activation, output, seed)
+    def _build(self, initial: list[tuple[np.ndarray, np.ndarray]]) -> None:
         self.net = Sequential(
             *(
                 Linear(W, b, act, name=f"layer{i}")

@@ -52,14 +52,7 @@ class MLP(Module):
     to get the list of outputs, or use `forward_batch`.
     """
 
-    def __init__(
-        self,
-        sizes: Sequence[int],
-        activation: str | Sequence[str] = "tanh",
-        output: str = "linear",
-        seed: int = 0,
-    ) -> None:
-        initial = self._architecture(sizes, activation, output, seed)
+    def _build(self, initial: list[tuple[np.ndarray, np.ndarray]]) -> None:
         self.layer_list: list[Layer] = []
         number = 0
         prev_numbers = list(range(1, self.sizes[0] + 1))  # inputs x1..xn
