@@ -277,13 +277,14 @@ def load_case(path: str | Path) -> CaseFile:
     if not isinstance(claims, dict):
         raise r.fail("[claims]", "expected a table of name = number lines")
     texts = _claim_texts(raw)
-    known = set(claim_names(net))
+    names = claim_names(net)
+    known = set(names)
     for name, value in claims.items():
         if name not in known:
             raise r.fail(
                 f"[claims] {name!r}",
                 "unknown name; expected one of v1, y_h1, y, e, E, dE/dw11, Delta_w11, w11_new ... "
-                f"(this network's: {', '.join(sorted(known, key=_name_order(net)))})",
+                f"(this network's: {', '.join(names)})",
             )
         case.claims.append(
             Claim(name, r._num(value, f"[claims] {name}"), texts.get(name, repr(value)))
@@ -298,11 +299,6 @@ def claim_names(net: TwoLayerNet) -> list[str]:
     for p in net.parameter_names:
         names += [f"dE/d{p}", f"Delta_{p}", f"{p}_new"]
     return names
-
-
-def _name_order(net: TwoLayerNet):
-    order = {n: i for i, n in enumerate(claim_names(net))}
-    return lambda n: order[n]
 
 
 def true_values(comparison: Comparison) -> dict[str, float]:

@@ -299,7 +299,7 @@ def draw_network(
                 current.append((f"n{number}", number))
         for r, (node_id, j) in enumerate(current):
             for col, (src_id, i) in enumerate(prev):
-                name = _weight_name(j, i)
+                name = pair_name("w", j, i)
                 text = f"{name} = {_num(W[r, col])}"
                 if grads and name in grads:
                     text += f"\ndE/d{name} = {_num(grads[name])}"
@@ -310,7 +310,3 @@ def draw_network(
         g.node(out, out, shape="plaintext")
         g.edge(node_id, out)
     return Drawing(g)
-
-
-def _weight_name(j: int, i: int) -> str:
-    return pair_name("w", j, i)

@@ -25,7 +25,6 @@ __all__ = ["ShapeError", "Tensor"]
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence]
 VJP = Callable[[np.ndarray], tuple]
-_FLOATS = (np.float64, np.float32)
 
 
 class ShapeError(ValueError):

@@ -12,7 +12,7 @@ a name whose indices reach 10 separates them with an underscore (``w12_3``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,7 +44,6 @@ class TwoLayerNet:
     b2: np.ndarray
     hidden: str = "sigmoid"
     output: str = "linear"
-    _names: list[str] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.W1 = np.array(self.W1, dtype=float, ndmin=2)
@@ -61,7 +60,6 @@ class TwoLayerNet:
                 f"inconsistent shapes: hidden weights {self.W1.shape}, hidden biases "
                 f"{self.b1.shape}, output weights {self.W2.shape}, output biases {self.b2.shape}"
             )
-        self._names = self._make_names()
 
     @classmethod
     def random(
@@ -113,12 +111,9 @@ class TwoLayerNet:
             slots.append((f"b{j}", self.b2, (j - H - 1,)))
         return slots
 
-    def _make_names(self) -> list[str]:
-        return [name for name, _, _ in self._slots()]
-
     @property
     def parameter_names(self) -> list[str]:
-        return list(self._names)
+        return [name for name, _, _ in self._slots()]
 
     def output_neurons(self) -> list[int]:
         H = self.n_hidden

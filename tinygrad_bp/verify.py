@@ -204,6 +204,13 @@ def _strip_comment(raw: str) -> str:
     return raw.split("#", 1)[0].strip()
 
 
+def _no_steps(line: int) -> VerifyError:
+    return VerifyError(
+        f"line {line}: an expression with no '= ...' step after it; "
+        "write a rule as 'd/dx f = g', or follow the expression with '= ...' lines"
+    )
+
+
 def verify_text(text: str) -> list[Verdict]:
     """Check every rule and derivation step of a file's text (see the module docstring)."""
     verdicts: list[Verdict] = []
@@ -240,10 +247,7 @@ def verify_text(text: str) -> list[Verdict]:
                 last_ok = previous
             continue
         if pending_start is not None:
-            raise VerifyError(
-                f"line {pending_start[0]}: an expression with no '= ...' step after it; "
-                "write a rule as 'd/dx f = g', or follow the expression with '= ...' lines"
-            )
+            raise _no_steps(pending_start[0])
         if line.startswith("d/dx"):
             body = line[4:]
             if body.count("=") != 1:
@@ -266,10 +270,7 @@ def verify_text(text: str) -> list[Verdict]:
         _parse(line, number)
         previous = last_ok = pending_start = (number, line)
     if pending_start is not None:
-        raise VerifyError(
-            f"line {pending_start[0]}: an expression with no '= ...' step after it; "
-            "write a rule as 'd/dx f = g', or follow the expression with '= ...' lines"
-        )
+        raise _no_steps(pending_start[0])
     if not verdicts:
         raise VerifyError("no rules or derivations to check (the file is empty or all comments)")
     return verdicts
