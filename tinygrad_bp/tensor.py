@@ -479,11 +479,7 @@ class Tensor(Node):
 
     def sigmoid(self) -> Tensor:
         """S = 1 / (1 + e^-A); dA = G S (1 - S)."""
-        out = np.negative(self.data)
-        with np.errstate(over="ignore"):  # e^-A = inf gives S = 0 exactly
-            out = np.exp(out, out=out) if out.ndim else np.exp(out)
-        out += 1.0
-        out = np.divide(1.0, out, out=out) if out.ndim else np.asarray(1.0 / out)
+        out = _sigmoid(self.data)
 
         def vjp(g):
             d = 1.0 - out
@@ -522,11 +518,7 @@ class Tensor(Node):
         a = self.data
         out = np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
 
-        def vjp(g):
-            with np.errstate(over="ignore"):
-                return (g / (1.0 + np.exp(-a)),)
-
-        return Tensor._result(out, (self,), vjp, "softplus")
+        return Tensor._result(out, (self,), lambda g: (g * _sigmoid(a),), "softplus")
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """L = A - logsumexp(A) along `axis` (stable); dA = G - softmax(A) * sum(G)."""
@@ -577,6 +569,15 @@ class Tensor(Node):
 
     def _clear_grad(self) -> None:
         self.grad = None
+
+
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-A) in one new array; e^-A = inf gives exactly 0, with no warning."""
+    out = np.negative(a)
+    with np.errstate(over="ignore"):
+        out = np.exp(out, out=out) if out.ndim else np.exp(out)
+    out += 1.0
+    return np.divide(1.0, out, out=out) if out.ndim else np.asarray(1.0 / out)
 
 
 def _normalize_axes(axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:

@@ -234,12 +234,7 @@ class Value(Node):
 
     def sigmoid(self) -> Value:
         """s(a) = 1 / (1 + e^-a); d/da = s(a) (1 - s(a)). Stable for any |a|."""
-        a = self.data
-        if a >= 0.0:
-            s = 1.0 / (1.0 + math.exp(-a))
-        else:
-            z = math.exp(a)
-            s = z / (1.0 + z)
+        s = _sigmoid(self.data)
         return self._unary(s, s * (1.0 - s), "sigmoid")
 
     def tanh(self) -> Value:
@@ -260,8 +255,7 @@ class Value(Node):
         """ln(1 + e^a), computed stably; d/da = sigmoid(a)."""
         a = self.data
         out = max(a, 0.0) + math.log1p(math.exp(-abs(a)))
-        s = 1.0 / (1.0 + math.exp(-a)) if a >= 0.0 else math.exp(a) / (1.0 + math.exp(a))
-        return self._unary(out, s, "softplus")
+        return self._unary(out, _sigmoid(a), "softplus")
 
     def sin(self) -> Value:
         """sin a; d/da = cos a."""
@@ -335,6 +329,14 @@ class Value(Node):
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{name})"
+
+
+def _sigmoid(a: float) -> float:
+    """1 / (1 + e^-a), with e^x taken only of x <= 0 so that it never overflows."""
+    if a >= 0.0:
+        return 1.0 / (1.0 + math.exp(-a))
+    z = math.exp(a)
+    return z / (1.0 + z)
 
 
 def _pow_number(a: float, p: float) -> float:
