@@ -6,9 +6,9 @@ Run: python examples/draw_highlight.py [OUTPUT.svg]
 
 import sys
 
-from tinygrad_bp.chainrule import explain
-from tinygrad_bp.draw import draw
-from tinygrad_bp.twolayer import TwoLayerNet
+from tinygrad_bp.slides.twolayer import TwoLayerNet
+from tinygrad_bp.views.draw import draw
+from tinygrad_bp.views.explain import explain
 
 net = TwoLayerNet.random(2, 3, 1, hidden="sigmoid", output="linear", seed=0)
 graph = net.value_graph(x=[0.5, -0.3], d=[0.8])  # every node named: x1, w11, v1, y_h1, ..., E

@@ -6,9 +6,10 @@ Run: python examples/moons_tensors.py
 import tempfile
 from pathlib import Path
 
-from tinygrad_bp import data, nn
-from tinygrad_bp.optim import Adam
-from tinygrad_bp.train import fit, score
+from tinygrad_bp import nn
+from tinygrad_bp.nn import data
+from tinygrad_bp.nn.optim import Adam
+from tinygrad_bp.nn.train import fit, score
 
 X, y = data.moons(n=400, noise=0.1, seed=0)
 model = nn.MLP([2, 16, 16, 1], activation="tanh", output="linear", seed=0)

@@ -5,8 +5,8 @@ Run: python examples/slides_network.py
 
 import numpy as np
 
-from tinygrad_bp.compare import compare
-from tinygrad_bp.twolayer import TwoLayerNet
+from tinygrad_bp.slides.compare import compare
+from tinygrad_bp.slides.twolayer import TwoLayerNet
 
 # sigmoid hidden units, linear output (purelin), E = 1/2 e^2, as in the slides
 net = TwoLayerNet.random(n_in=2, n_hidden=3, n_out=1, hidden="sigmoid", output="linear", seed=0)

@@ -5,7 +5,7 @@ Run: python examples/worked_example.py
 
 from pathlib import Path
 
-from tinygrad_bp.case import check_case, load_case
+from tinygrad_bp.slides.case import check_case, load_case
 
 case = load_case(Path(__file__).parent / "cases" / "worked_example_1.toml")
 result = check_case(case)

@@ -3,9 +3,10 @@
 Run: python examples/xor_values.py
 """
 
-from tinygrad_bp import data, nn
-from tinygrad_bp.optim import Adam
-from tinygrad_bp.train import fit, predict
+from tinygrad_bp import nn
+from tinygrad_bp.nn import data
+from tinygrad_bp.nn.optim import Adam
+from tinygrad_bp.nn.train import fit, predict
 
 X, y = data.xor()  # the four points and their labels
 model = nn.ValueMLP([2, 4, 1], activation="tanh", output="linear", seed=0)

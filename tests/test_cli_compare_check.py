@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tinygrad_bp.case import last_digit_unit
 from tinygrad_bp.cli import main
+from tinygrad_bp.slides.case import last_digit_unit
 
 CASES = Path(__file__).resolve().parent.parent / "examples" / "cases"
 

@@ -8,10 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_bp import data, nn
+from tinygrad_bp import nn
 from tinygrad_bp.cli import main
-from tinygrad_bp.optim import SGD, Adam
-from tinygrad_bp.train import fit, score
+from tinygrad_bp.nn import data
+from tinygrad_bp.nn.optim import SGD, Adam
+from tinygrad_bp.nn.train import fit, score
 
 
 @pytest.mark.parametrize("name", sorted(data.DATASETS))

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from tinygrad_bp import Tensor, Value
-from tinygrad_bp.chainrule import TooManyPathsError, explain
-from tinygrad_bp.draw import GraphTooLargeError, draw, draw_network
-from tinygrad_bp.render import RenderError, has_dot, has_wasm
-from tinygrad_bp.twolayer import TwoLayerNet
+from tinygrad_bp.slides.twolayer import TwoLayerNet
+from tinygrad_bp.views.draw import GraphTooLargeError, draw, draw_network
+from tinygrad_bp.views.explain import TooManyPathsError, explain
+from tinygrad_bp.views.render import RenderError, has_dot, has_wasm
 
 RED = "#d62728"
 

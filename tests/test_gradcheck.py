@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinygrad_bp import GradcheckError, Tensor, Value, gradcheck, nn
-from tinygrad_bp.draw import draw_network
+from tinygrad_bp.views.draw import draw_network
 
 
 def wrong_sin(x: Value) -> Value:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tinygrad_bp import Tensor, nn
-from tinygrad_bp.gradcheck import gradcheck
-from tinygrad_bp.twolayer import TwoLayerNet
+from tinygrad_bp.engine.gradcheck import gradcheck
+from tinygrad_bp.slides.twolayer import TwoLayerNet
 
 
 def test_value_mlp_parameter_names_follow_the_slides():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinygrad_bp import Tensor, Value
-from tinygrad_bp.optim import SGD, Adam
+from tinygrad_bp.nn.optim import SGD, Adam
 
 
 def quadratic_grads(p):

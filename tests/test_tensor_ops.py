@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_bp import Tensor
-from tinygrad_bp.gradcheck import gradcheck
+from tinygrad_bp.engine.gradcheck import gradcheck
 
 RNG = np.random.default_rng(1234)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinygrad_bp.twolayer import TwoLayerNet
+from tinygrad_bp.slides.twolayer import TwoLayerNet
 
 
 @pytest.mark.parametrize("seed", range(10))

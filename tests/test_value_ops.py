@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from tinygrad_bp import Value
-from tinygrad_bp.gradcheck import gradcheck
+from tinygrad_bp.engine.gradcheck import gradcheck
 
 from .conftest import central_difference
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tinygrad_bp.cli import main
-from tinygrad_bp.expr import ExpressionError, UndefinedError, parse
-from tinygrad_bp.verify import VerifyError, verify_rule, verify_step, verify_text
+from tinygrad_bp.derivatives.expr import ExpressionError, UndefinedError, parse
+from tinygrad_bp.derivatives.verify import VerifyError, verify_rule, verify_step, verify_text
 
 DERIVATIVES = Path(__file__).resolve().parent.parent / "examples" / "derivatives"
 

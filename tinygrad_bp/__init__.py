@@ -1,14 +1,54 @@
-"""tinygrad_bp: a small, fast, honest autograd framework for learning backpropagation."""
+"""tinygrad_bp: a small, fast, honest autograd framework for learning backpropagation.
 
-from .autograd import AnomalyError, detect_anomaly, is_grad_enabled, no_grad, topological_order
-from .chainrule import explain
-from .draw import draw, draw_network
-from .gradcheck import GradcheckError, GradcheckReport, gradcheck
-from .tensor import ShapeError, Tensor
-from .value import Value
-from .verify import Verdict, VerifyError, verify_file, verify_rule, verify_step, verify_text
+The engines load with the package; drawing (graphviz), plotting (matplotlib)
+and the case-file reader (TOML) load on first use, so `import tinygrad_bp`
+stays light.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .engine.autograd import (
+    AnomalyError,
+    detect_anomaly,
+    is_grad_enabled,
+    no_grad,
+    topological_order,
+)
+from .engine.gradcheck import GradcheckError, GradcheckReport, gradcheck
+from .engine.tensor import ShapeError, Tensor
+from .engine.value import Value
 
 __version__ = "0.1.0"
+
+# name -> module that defines it, imported when the name is first used
+_LAZY = {
+    "draw": ".views.draw",
+    "draw_network": ".views.draw",
+    "explain": ".views.explain",
+    "Verdict": ".derivatives.verify",
+    "VerifyError": ".derivatives.verify",
+    "verify_file": ".derivatives.verify",
+    "verify_rule": ".derivatives.verify",
+    "verify_step": ".derivatives.verify",
+    "verify_text": ".derivatives.verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tinygrad_bp' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "AnomalyError",

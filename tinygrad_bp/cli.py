@@ -7,10 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .commands import check, compare, draw, train, verify
 
 # Each command module has add_parser(subparsers) that registers itself with
 # set_defaults(run=handler); the handler returns the exit status.
-COMMANDS: list[str] = ["compare", "check", "draw", "train", "verify"]
+MODULES = (compare, check, draw, train, verify)
+COMMANDS: list[str] = [m.__name__.rsplit(".", 1)[1] for m in MODULES]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,10 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tinygrad-bp {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    import importlib
-
-    for name in COMMANDS:
-        importlib.import_module(f"tinygrad_bp.commands.{name}").add_parser(sub)
+    for module in MODULES:
+        module.add_parser(sub)
     return parser
 
 

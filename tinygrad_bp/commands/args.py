@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+import numpy as np
+
+from ..slides.twolayer import ACTIVATIONS, TwoLayerNet
+
 
 def positive(kind: type) -> Callable[[str], float | int]:
     """A number of type `kind` (int or float) that must be > 0."""
@@ -38,3 +42,38 @@ def layer_sizes(count: int | None, example: str) -> Callable[[str], list[int]]:
         return sizes
 
     return parse
+
+
+def add_network_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sizes",
+        type=layer_sizes(3, "2,3,1"),
+        default=(2, 3, 1),
+        metavar="N,H,O",
+        help="inputs, hidden neurons, output neurons (default 2,3,1)",
+    )
+    p.add_argument(
+        "--hidden",
+        choices=ACTIVATIONS,
+        default="sigmoid",
+        help="hidden activation (default sigmoid)",
+    )
+    p.add_argument(
+        "--output",
+        choices=ACTIVATIONS,
+        default="linear",
+        help="output activation (default linear, the slides' purelin)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the random weights, input and target (default 0)",
+    )
+
+
+def slides_example(args: argparse.Namespace) -> tuple[TwoLayerNet, np.ndarray, np.ndarray]:
+    n, h, o = args.sizes
+    net = TwoLayerNet.random(n, h, o, args.hidden, args.output, seed=args.seed)
+    rng = np.random.default_rng(args.seed + 1)
+    return net, rng.uniform(-1, 1, n), rng.uniform(-1, 1, o)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..case import DEFAULT_RTOL, CaseError, check_case, load_case
+from ..slides.case import DEFAULT_RTOL, CaseError, check_case, load_case
 
 
 def add_parser(sub) -> None:

@@ -5,46 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-
-from ..compare import compare
-from ..twolayer import ACTIVATIONS, TwoLayerNet
-from .args import layer_sizes, positive
-
-
-def add_network_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--sizes",
-        type=layer_sizes(3, "2,3,1"),
-        default=(2, 3, 1),
-        metavar="N,H,O",
-        help="inputs, hidden neurons, output neurons (default 2,3,1)",
-    )
-    p.add_argument(
-        "--hidden",
-        choices=ACTIVATIONS,
-        default="sigmoid",
-        help="hidden activation (default sigmoid)",
-    )
-    p.add_argument(
-        "--output",
-        choices=ACTIVATIONS,
-        default="linear",
-        help="output activation (default linear, the slides' purelin)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="seed of the random weights, input and target (default 0)",
-    )
-
-
-def slides_example(args: argparse.Namespace) -> tuple[TwoLayerNet, np.ndarray, np.ndarray]:
-    n, h, o = args.sizes
-    net = TwoLayerNet.random(n, h, o, args.hidden, args.output, seed=args.seed)
-    rng = np.random.default_rng(args.seed + 1)
-    return net, rng.uniform(-1, 1, n), rng.uniform(-1, 1, o)
+from ..slides.compare import compare
+from .args import add_network_options, positive, slides_example
 
 
 def add_parser(sub) -> None:

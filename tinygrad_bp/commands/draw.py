@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..chainrule import TooManyPathsError, explain
-from ..draw import DEFAULT_MAX_NODES, GraphTooLargeError, draw, draw_network
-from ..render import RenderError
-from .compare import add_network_options, slides_example
+from ..views.draw import DEFAULT_MAX_NODES, GraphTooLargeError, draw, draw_network
+from ..views.explain import TooManyPathsError, explain
+from ..views.render import RenderError
+from .args import add_network_options, slides_example
 
 
 def add_parser(sub) -> None:

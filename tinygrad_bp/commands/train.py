@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..data import DATASETS
 from ..nn import MLP, ModelFileError, ValueMLP
+from ..nn.data import DATASETS
 from ..nn.init import ACTIVATIONS
 from ..nn.losses import LOSSES
-from ..optim import OPTIMIZERS
-from ..train import estimate_value_seconds, fit, score
+from ..nn.optim import OPTIMIZERS
+from ..nn.train import estimate_value_seconds, fit, score
 from .args import layer_sizes, positive
 
 CLASSIFICATION = {"xor", "moons", "spirals"}
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         except ModelFileError as exc:
             return fail(str(exc))
     if args.plot:
-        from ..plot import PlotUnavailable, plot_training
+        from ..views.plot import PlotUnavailable, plot_training
 
         try:
             print(f"plotted {plot_training(model, X, y, history, loss, args.plot)}")

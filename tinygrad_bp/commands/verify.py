@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..verify import VerifyError, verify_file
+from ..derivatives.verify import VerifyError, verify_file
 
 
 def add_parser(sub) -> None:

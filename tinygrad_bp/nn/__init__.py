@@ -1,12 +1,11 @@
 """Networks you build and train: Tensor modules (`Linear`, `Sequential`, `MLP`), Value
-modules (`Neuron`, `Layer`, `ValueMLP` = `nn.value.MLP`), losses and model files."""
+modules (`Neuron`, `Layer`, `ValueMLP`), losses and model files."""
 
-from . import value
+
+from .layers import MLP, Linear, Sequential
 from .losses import LOSSES, bce, half_sse, mse, softmax_cross_entropy
 from .module import ModelFileError, Module, read_model_file
-from .tensor import MLP, Linear, Sequential
-from .value import MLP as ValueMLP
-from .value import Layer, Neuron
+from .neurons import Layer, Neuron, ValueMLP
 
 __all__ = [
     "LOSSES",

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
-from ..value import Value
+from ..engine.tensor import Tensor
+from ..engine.value import Value
 
 __all__ = ["LOSSES", "bce", "half_sse", "mse", "softmax_cross_entropy"]
 

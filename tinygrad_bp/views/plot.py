@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .train import History, predict
+from ..nn.train import History, predict
 
 __all__ = ["PlotUnavailable", "plot_training"]
 

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .value import Value
+from ..engine.value import Value
 
 __all__ = ["Expression", "ExpressionError", "UndefinedError", "parse"]
 

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..twolayer import pair_name
-from ..value import Value
+from ..engine.value import Value
+from ..slides.twolayer import pair_name
 from .module import Module
 
-__all__ = ["MLP", "Layer", "Neuron"]
+__all__ = ["Layer", "Neuron", "ValueMLP"]
 
 
 class Neuron:
@@ -44,8 +44,8 @@ class Layer:
         return [n(x) for n in self.neurons]
 
 
-class MLP(Module):
-    """A multilayer perceptron of Values: `MLP([2, 3, 1], "sigmoid", "linear", seed=0)`.
+class ValueMLP(Module):
+    """A multilayer perceptron of Values: `ValueMLP([2, 3, 1], "sigmoid", "linear", seed=0)`.
 
     `activation` is the hidden layers' activation (or a list, one per hidden
     layer), `output` the last layer's. Call it on one example (a list of numbers)

@@ -17,12 +17,12 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from .autograd import Node, topological_order
-from .chainrule import explain, find_node, label, skeleton
+from ..engine.autograd import Node, topological_order
+from ..engine.tensor import Tensor
+from ..engine.value import Value
+from ..slides.twolayer import TwoLayerNet, pair_name
+from .explain import explain, find_node, label, skeleton
 from .render import render, save
-from .tensor import Tensor
-from .twolayer import TwoLayerNet, pair_name
-from .value import Value
 
 __all__ = ["DEFAULT_MAX_NODES", "Drawing", "GraphTooLargeError", "draw", "draw_network"]
 

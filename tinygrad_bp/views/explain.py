@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 
-from .autograd import topological_order
-from .value import Value
+from ..engine.autograd import topological_order
+from ..engine.value import Value
 
 __all__ = ["ChainPath", "Explanation", "TooManyPathsError", "explain", "find_node", "skeleton"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 from .module import Module
 
 __all__ = ["MLP", "Linear", "Sequential"]
@@ -43,7 +43,7 @@ class Sequential:
 class MLP(Module):
     """A multilayer perceptron of Tensors: `MLP([2, 16, 16, 1], "tanh", "linear", seed=0)`.
 
-    Same arguments, same initial weights and same state_dict as `nn.value.MLP`.
+    Same arguments, same initial weights and same state_dict as `nn.ValueMLP`.
     """
 
     def _build(self, initial: list[tuple[np.ndarray, np.ndarray]]) -> None:

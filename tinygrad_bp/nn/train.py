@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .autograd import no_grad
-from .nn.losses import LOSSES
-from .nn.module import Module
-from .nn.value import MLP as ValueMLP
+from ..engine.autograd import no_grad
+from ..engine.tensor import Tensor
+from .losses import LOSSES
+from .module import Module
+from .neurons import ValueMLP
 from .optim import Optimizer
-from .tensor import Tensor
 
 __all__ = ["History", "estimate_value_seconds", "fit", "predict"]
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .tensor import Tensor
-from .value import Value
+from ..engine.tensor import Tensor
+from ..engine.value import Value
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
