@@ -1,0 +1,250 @@
+"""The table of primitive elementwise operations: each forward and its derivative, once.
+
+Every entry gives
+
+* ``scalar(x)``: the forward on a Python float (``math``; fast for `Value`);
+* ``array(x)``: the same forward on a numpy array (keeps the array's dtype);
+* ``grad(x, y)``: the local derivative dy/dx, written with the input ``x`` and
+  the output ``y = f(x)``. One expression serves a float and an array: it
+  returns a float for a float and an array of ``x``'s dtype for an array;
+* ``tex`` and ``dtex``: f and f' in LaTeX, with ``v`` for the input, for
+  drawings, explanations and worked solutions.
+
+Both engines build their methods from this table, the closed-form rules of the
+slides read f and f' from it, `nn` and the command line take their choice of
+activations from `ACTIVATIONS`, and the expression language of `verify` knows
+every name in it. The tests check every ``grad`` against central finite
+differences of ``scalar`` and ``array``. Adding an activation is one entry here.
+
+Parameterised activations (``leaky_relu`` with its slope, ``elu`` with its
+alpha) are written ``"leaky_relu"`` (the default parameter) or
+``"leaky_relu(0.2)"``; `activation(spec)` reads either.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ACTIVATIONS",
+    "UNARY",
+    "Activation",
+    "UnaryOp",
+    "activation",
+    "activation_names",
+    "where",
+]
+
+
+def where(cond: Any, a: Any, b: Any) -> Any:
+    """``a`` where ``cond`` holds, else ``b``: `if` for a float, `np.where` for an array."""
+    if isinstance(cond, (bool, np.bool_)):
+        return a if cond else b
+    out = np.where(cond, a, b)
+    return out
+
+
+# -- stable forwards ------------------------------
+
+
+def _sigmoid_scalar(x: float) -> float:
+    # e^t is only ever taken of t <= 0, so it cannot overflow
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def _sigmoid_array(x: np.ndarray) -> np.ndarray:
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+
+
+def _softplus_scalar(x: float) -> float:
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _softplus_array(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+@dataclass(frozen=True)
+class UnaryOp:
+    """One elementwise function y = f(x) of the table, with its derivative."""
+
+    name: str
+    scalar: Callable[[float], float]
+    array: Callable[[np.ndarray], np.ndarray]
+    grad: Callable[[Any, Any], Any]
+    tex: str
+    dtex: str
+    doc: str = ""
+    # where the derivative is 0, no gradient passes, not even NaN or infinity
+    masks: bool = False
+    # keyword parameters with their defaults, e.g. {"slope": 0.01}
+    params: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A unary op of the table used as a layer's activation, with its parameters bound."""
+
+    op: UnaryOp
+    params: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    @property
+    def spec(self) -> str:
+        """The text that reads back as this activation: ``"tanh"``, ``"leaky_relu(0.2)"``."""
+        defaults = self.op.params
+        if not self.params or dict(self.params) == defaults:
+            return self.name
+        return f"{self.name}({', '.join(f'{v:g}' for _, v in self.params)})"
+
+    def f(self, x: Any) -> Any:
+        """f(x) for a float or an array."""
+        kw = dict(self.params)
+        if isinstance(x, np.ndarray):
+            return self.op.array(x, **kw)
+        return self.op.scalar(float(x), **kw)
+
+    def df(self, x: Any, y: Any = None) -> Any:
+        """f'(x), given x and (when known) y = f(x)."""
+        if y is None:
+            y = self.f(x)
+        return self.op.grad(x, y, **dict(self.params))
+
+
+def _op(name: str, scalar, array, grad, tex: str, dtex: str, doc: str, **kw) -> UnaryOp:
+    return UnaryOp(name, scalar, array, grad, tex, dtex, doc, **kw)
+
+
+_TABLE = [
+    _op(
+        "linear",
+        lambda x: x,
+        lambda x: x.copy(),
+        lambda x, y: 1 + 0 * x,
+        r"v",
+        r"1",
+        "The identity (the slides' purelin): f(v) = v, f'(v) = 1.",
+    ),
+    _op(
+        "sigmoid",
+        _sigmoid_scalar,
+        _sigmoid_array,
+        lambda x, y: y * (1 - y),
+        r"\sigma(v) = \frac{1}{1 + e^{-v}}",
+        r"\sigma(v)\,(1 - \sigma(v))",
+        "The logistic function f(v) = 1 / (1 + e^-v); f'(v) = f(v) (1 - f(v)).",
+    ),
+    _op(
+        "tanh",
+        math.tanh,
+        np.tanh,
+        lambda x, y: 1 - y * y,
+        r"\tanh v",
+        r"1 - \tanh^2 v",
+        "f(v) = tanh v; f'(v) = 1 - f(v)^2.",
+    ),
+    _op(
+        "relu",
+        lambda x: x if x > 0.0 else 0.0,
+        lambda x: np.maximum(x, 0),
+        lambda x, y: where(x > 0, 1 + 0 * x, 0 * x),
+        r"\max(0, v)",
+        r"[v > 0]",
+        "f(v) = max(0, v); f'(v) = 1 for v > 0, else 0 (0 at the kink).",
+        masks=True,
+    ),
+    _op(
+        "softplus",
+        _softplus_scalar,
+        _softplus_array,
+        lambda x, y: _sigmoid_array(x) if isinstance(x, np.ndarray) else _sigmoid_scalar(x),
+        r"\ln(1 + e^{v})",
+        r"\sigma(v)",
+        "f(v) = ln(1 + e^v), computed stably; f'(v) = sigmoid(v).",
+    ),
+    _op(
+        "elu",
+        lambda x, alpha=1.0: x if x > 0.0 else alpha * math.expm1(x),
+        lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
+        lambda x, y, alpha=1.0: where(x > 0, 1 + 0 * x, y + alpha),
+        r"v \text{ if } v > 0 \text{ else } \alpha (e^{v} - 1)",
+        r"1 \text{ if } v > 0 \text{ else } f(v) + \alpha",
+        "f(v) = v for v > 0, else alpha (e^v - 1); f'(v) = 1 for v > 0, else f(v) + alpha.",
+        params={"alpha": 1.0},
+    ),
+    _op(
+        "leaky_relu",
+        lambda x, slope=0.01: x if x > 0.0 else slope * x,
+        lambda x, slope=0.01: np.where(x > 0, x, slope * x),
+        lambda x, y, slope=0.01: where(x > 0, 1 + 0 * x, slope + 0 * x),
+        r"v \text{ if } v > 0 \text{ else } a v",
+        r"1 \text{ if } v > 0 \text{ else } a",
+        "f(v) = v for v > 0, else slope * v; f'(v) = 1 for v > 0, else slope.",
+        params={"slope": 0.01},
+    ),
+]
+
+#: Every unary op of the table by name.
+UNARY: dict[str, UnaryOp] = {op.name: op for op in _TABLE}
+
+#: The names a layer can use as its activation, in the order help texts show them.
+ACTIVATIONS: tuple[str, ...] = (
+    "sigmoid",
+    "tanh",
+    "linear",
+    "relu",
+    "softplus",
+    "elu",
+    "leaky_relu",
+)
+
+_SPEC = re.compile(r"^\s*([a-z_]+)\s*(?:\(\s*([^()]*?)\s*\))?\s*$")
+
+
+def activation_names() -> str:
+    """``"sigmoid, tanh, ..."`` for messages."""
+    return ", ".join(ACTIVATIONS)
+
+
+def activation(spec: str | Activation) -> Activation:
+    """Read ``"tanh"`` or ``"leaky_relu(0.2)"`` into an `Activation`; clear error otherwise."""
+    if isinstance(spec, Activation):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"an activation is a name like 'tanh', got {type(spec).__name__}")
+    m = _SPEC.match(spec)
+    if not m or m.group(1) not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {spec!r}; expected one of {activation_names()}")
+    op = UNARY[m.group(1)]
+    names = list(op.params)
+    if m.group(2) is None:
+        return Activation(op, tuple(op.params.items()))
+    texts = [t.strip() for t in m.group(2).split(",")] if m.group(2) else []
+    if len(texts) != len(names):
+        want = ", ".join(names) if names else "no parameters"
+        raise ValueError(f"activation {spec!r}: {op.name} takes {want}")
+    values = []
+    for pname, text in zip(names, texts):
+        try:
+            v = float(text)
+        except ValueError:
+            raise ValueError(
+                f"activation {spec!r}: {pname} must be a number, got {text!r}"
+            ) from None
+        if not math.isfinite(v):
+            raise ValueError(f"activation {spec!r}: {pname} must be finite, got {text!r}")
+        values.append((pname, v))
+    return Activation(op, tuple(values))
