@@ -1,40 +1,73 @@
-"""The `tinygrad-bp` command line: one sub-command per job, each with `--help`."""
+"""The `tinygrad-bp` command line: one sub-command per job, each with `--help`.
+
+Exit status: 0 success, 1 a check found something wrong, 2 a usage or input
+error (one line on stderr, never a traceback), 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__
 from .commands import check, compare, draw, train, verify
+from .files import FileLimitError
 
 # Each command module has add_parser(subparsers) that registers itself with
 # set_defaults(run=handler); the handler returns the exit status.
 MODULES = (compare, check, draw, train, verify)
 COMMANDS: list[str] = [m.__name__.rsplit(".", 1)[1] for m in MODULES]
 
+PROG = "tinygrad-bp"
+
+
+class UsageError(Exception):
+    """An input error a command reports as one line and exit status 2."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tinygrad-bp",
+        prog=PROG,
         description="A small autograd framework for learning and checking backpropagation.",
     )
-    parser.add_argument("--version", action="version", version=f"tinygrad-bp {__version__}")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in MODULES:
         module.add_parser(sub)
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:2000]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
-        parser.print_help()
-        return 0
+        parser.print_help(sys.stderr)
+        return 2
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()
+        return status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`| head`): nothing more to say, and nowhere to say it
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 2
+    except (UsageError, FileLimitError, ValueError, TypeError, OSError, ArithmeticError) as exc:
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"{PROG}: error: input nested too deeply", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"{PROG}: error: out of memory; give a smaller input", file=sys.stderr)
+        return 2

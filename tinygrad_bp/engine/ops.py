@@ -33,6 +33,8 @@ import numpy as np
 
 __all__ = [
     "ACTIVATIONS",
+    "BINARY",
+    "BinaryOp",
     "UNARY",
     "Activation",
     "UnaryOp",
@@ -196,6 +198,137 @@ _TABLE = [
         params={"slope": 0.01},
     ),
 ]
+
+
+# -- the other elementwise functions (not activations) ------------------------------
+# Domains are checked by the engines before these run; the messages name the op.
+_TABLE += [
+    _op("neg", lambda x: -x, np.negative, lambda x, y: -1 + 0 * x, r"-v", r"-1", "f(v) = -v."),
+    _op("exp", math.exp, np.exp, lambda x, y: y, r"e^{v}", r"e^{v}", "f(v) = e^v; f'(v) = f(v)."),
+    _op(
+        "log",
+        math.log,
+        np.log,
+        lambda x, y: 1 / x,
+        r"\ln v",
+        r"\frac{1}{v}",
+        "f(v) = ln v (v > 0); f'(v) = 1/v.",
+    ),
+    _op(
+        "sqrt",
+        math.sqrt,
+        np.sqrt,
+        lambda x, y: 0.5 / y,
+        r"\sqrt{v}",
+        r"\frac{1}{2\sqrt{v}}",
+        "f(v) = sqrt v (v >= 0); f'(v) = 1 / (2 f(v)), infinite at 0.",
+    ),
+    _op(
+        "abs",
+        abs,
+        np.abs,
+        lambda x, y: np.sign(x) if isinstance(x, np.ndarray) else float((x > 0) - (x < 0)),
+        r"|v|",
+        r"\operatorname{sign} v",
+        "f(v) = |v|; f'(v) = sign v (0 at the kink).",
+        masks=True,
+    ),
+    _op("sin", math.sin, np.sin, lambda x, y: _cos(x), r"\sin v", r"\cos v", "f'(v) = cos v."),
+    _op("cos", math.cos, np.cos, lambda x, y: -_sin(x), r"\cos v", r"-\sin v", "f'(v) = -sin v."),
+    _op(
+        "tan",
+        math.tan,
+        np.tan,
+        lambda x, y: 1 + y * y,
+        r"\tan v",
+        r"1 + \tan^2 v",
+        "f(v) = tan v; f'(v) = 1 + f(v)^2.",
+    ),
+    _op(
+        "sinh", math.sinh, np.sinh, lambda x, y: _cosh(x), r"\sinh v", r"\cosh v", "f'(v) = cosh v."
+    ),
+    _op(
+        "cosh", math.cosh, np.cosh, lambda x, y: _sinh(x), r"\cosh v", r"\sinh v", "f'(v) = sinh v."
+    ),
+]
+
+
+def _cos(x: Any) -> Any:
+    return np.cos(x) if isinstance(x, np.ndarray) else math.cos(x)
+
+
+def _sin(x: Any) -> Any:
+    return np.sin(x) if isinstance(x, np.ndarray) else math.sin(x)
+
+
+def _cosh(x: Any) -> Any:
+    return np.cosh(x) if isinstance(x, np.ndarray) else math.cosh(x)
+
+
+def _sinh(x: Any) -> Any:
+    return np.sinh(x) if isinstance(x, np.ndarray) else math.sinh(x)
+
+
+@dataclass(frozen=True)
+class BinaryOp:
+    """One elementwise function out = f(a, b) of the table with both partial derivatives.
+
+    ``grads(a, b, out)`` returns (d out/d a, d out/d b), each written so that it is
+    finite and accurate wherever ``out`` is (``-out / b`` rather than ``-a / b^2``).
+    """
+
+    name: str
+    symbol: str
+    forward: Callable[[Any, Any], Any]
+    grads: Callable[[Any, Any, Any], tuple[Any, Any]]
+    tex: str
+    dtex: tuple[str, str]
+    doc: str = ""
+
+
+def _pow_grads(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+    """d/da a^b = b a^(b-1), exactly 0 when b == 0 (also at a == 0); d/db a^b = a^b ln a."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            da = np.where(b == 0, 0 * a, b * a ** (b - 1))
+            positive = a > 0
+            db = np.where(positive, out * np.log(np.where(positive, a, 1)), 0 * out)
+        return da, db
+    da = 0.0 if b == 0 else b * a ** (b - 1)
+    db = out * math.log(a) if a > 0 else 0.0
+    return da, db
+
+
+_BINARY_TABLE = [
+    BinaryOp(
+        "add", "+", lambda a, b: a + b, lambda a, b, out: (1, 1), r"a + b", ("1", "1"), "a + b"
+    ),
+    BinaryOp(
+        "sub", "-", lambda a, b: a - b, lambda a, b, out: (1, -1), r"a - b", ("1", "-1"), "a - b"
+    ),
+    BinaryOp("mul", "*", lambda a, b: a * b, lambda a, b, out: (b, a), r"a b", ("b", "a"), "a * b"),
+    BinaryOp(
+        "div",
+        "/",
+        lambda a, b: a / b,
+        lambda a, b, out: (1 / b, -out / b),
+        r"\frac{a}{b}",
+        (r"\frac{1}{b}", r"-\frac{a}{b^2}"),
+        "a / b; d/da = 1/b, d/db = -a/b^2, computed as -out/b so it stays finite where out is.",
+    ),
+    BinaryOp(
+        "pow",
+        "**",
+        lambda a, b: a**b,
+        _pow_grads,
+        r"a^{b}",
+        (r"b\,a^{b-1}", r"a^{b} \ln a"),
+        "a ** b; d/da = b a^(b-1) (0 when b = 0), d/db = a^b ln a (a > 0).",
+    ),
+]
+
+#: Every binary op of the table by name.
+BINARY: dict[str, BinaryOp] = {op.name: op for op in _BINARY_TABLE}
 
 #: Every unary op of the table by name.
 UNARY: dict[str, UnaryOp] = {op.name: op for op in _TABLE}

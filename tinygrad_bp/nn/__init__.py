@@ -1,7 +1,6 @@
 """Networks you build and train: Tensor modules (`Linear`, `Sequential`, `MLP`), Value
 modules (`Neuron`, `Layer`, `ValueMLP`), losses and model files."""
 
-
 from .layers import MLP, Linear, Sequential
 from .losses import LOSSES, bce, half_sse, mse, softmax_cross_entropy
 from .module import ModelFileError, Module, read_model_file

@@ -1,0 +1,97 @@
+"""Reading and writing files safely: every read has a size limit, every write is atomic.
+
+Every file the package reads (case files, derivations, models, data) goes
+through `read_bytes` / `read_text`, which refuse directories, FIFOs and devices
+(a FIFO would block forever, ``/dev/zero`` never ends) and anything larger than
+the limit named in the message. Every file it writes goes through
+`atomic_write`: the data goes to a temporary file in the same folder, which
+then replaces the target in one step, so a failure part-way never destroys the
+old file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+__all__ = ["FileLimitError", "MiB", "atomic_write", "read_bytes", "read_text"]
+
+MiB = 1 << 20
+
+
+class FileLimitError(ValueError):
+    """A file that cannot be read: missing, not a regular file, too large, or not text."""
+
+
+def _size_words(n: int) -> str:
+    return f"{n / MiB:g} MiB" if n >= MiB else f"{n} bytes"
+
+
+def read_bytes(path: str | os.PathLike, limit: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or a clear `FileLimitError`."""
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise FileLimitError(f"{what} {p}: no such file") from None
+    except OSError as exc:
+        raise FileLimitError(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise FileLimitError(f"{what} {p}: is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise FileLimitError(
+            f"{what} {p}: not a regular file (a pipe, socket or device); give a saved file"
+        )
+    if st.st_size > limit:
+        raise FileLimitError(
+            f"{what} {p}: {_size_words(st.st_size)} is over the limit of {_size_words(limit)}"
+        )
+    try:
+        with open(p, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise FileLimitError(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > limit:  # grew while we read it
+        raise FileLimitError(f"{what} {p}: over the limit of {_size_words(limit)}")
+    return data
+
+
+def read_text(path: str | os.PathLike, limit: int, what: str = "file") -> str:
+    """The UTF-8 text of a file of at most `limit` bytes; binary or non-UTF-8 files refused."""
+    data = read_bytes(path, limit, what)
+    if b"\x00" in data:
+        raise FileLimitError(f"{what} {path}: a binary file (it contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileLimitError(
+            f"{what} {path}: not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x}); "
+            "save it as UTF-8"
+        ) from None
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write `data` to `path` through a temporary file and a rename; returns the path.
+
+    Either the whole new file is there afterwards or the old one is untouched.
+    Raises `OSError` (with the path) when the folder cannot be written.
+    """
+    p = Path(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    folder = p.parent if str(p.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p

@@ -1,0 +1,51 @@
+"""How numbers leave the package: printed without ``-0``, and JSON without NaN or infinity.
+
+`fmt` formats a number for people (``-0`` is printed as ``0``); `json_safe`
+turns a nested structure of dicts, lists, numpy values and floats into one that
+`json.dumps(..., allow_nan=False)` accepts: a NaN or infinite float becomes
+``null``. `dumps` does both and is what every ``--json`` output uses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["dumps", "fmt", "json_safe"]
+
+
+def fmt(x: float, spec: str = ".6g") -> str:
+    """`format(x, spec)`, with negative zero (also one that rounds to zero) shown as 0."""
+    text = format(float(x), spec)
+    if text.startswith("-") and float(text) == 0.0:
+        text = text[1:]
+    return text
+
+
+def json_safe(obj: Any) -> Any:
+    """A copy of `obj` that JSON can carry: numpy to Python, NaN and infinity to None."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        if not math.isfinite(x):
+            return None
+        return 0.0 if x == 0.0 else x
+    return obj
+
+
+def dumps(obj: Any, **kw: Any) -> str:
+    """JSON text of `obj` with NaN and infinity as null (never ``NaN``/``Infinity``)."""
+    kw.setdefault("indent", 2)
+    return json.dumps(json_safe(obj), allow_nan=False, **kw)
