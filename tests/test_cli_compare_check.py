@@ -36,12 +36,19 @@ def test_compare_json_has_every_parameter(capsys):
     assert status == 0 and data["agree"] is True
     assert len(data["parameters"]) == 3 * 4 + 4 + 4 * 2 + 2
     row = data["parameters"]["w51"]
-    assert row["value_engine"] == pytest.approx(row["numeric"], rel=1e-6)
-    assert row["delta"] == pytest.approx(-0.5 * row["rules"])
+    assert row["gradient"]["value_engine"] == pytest.approx(row["gradient"]["numeric"], rel=1e-6)
+    assert row["delta"] == pytest.approx(-0.5 * row["gradient"]["rules"])
 
 
 @pytest.mark.parametrize(
-    "bad", [["--sizes", "2,3"], ["--sizes", "a,b,c"], ["--hidden", "relu"], ["--eta", "-1"]]
+    "bad",
+    [
+        ["--sizes", "2,3"],
+        ["--sizes", "a,b,c"],
+        ["--hidden", "softmax"],
+        ["--hidden", "leaky_relu(a)"],
+        ["--eta", "-1"],
+    ],
 )
 def test_compare_bad_arguments_exit_2(capsys, bad):
     with pytest.raises(SystemExit) as exc:

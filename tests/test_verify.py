@@ -172,7 +172,7 @@ def test_cli_text_and_json(capsys):
         ("x**2\n", "line 1: an expression with no '= ...' step"),
         ("d/dx x = 1 = 1\n", "one '='"),
         ("d/dx diff(x**2) = 2\n", "second derivative"),
-        ("sin(x)\n= 'a'\n", "line 2: only numbers"),
+        ("sin(x)\n= 'a'\n", "line 2: only real numbers"),
         ("x == 1\n", "line 1"),
     ],
 )

@@ -29,8 +29,15 @@ def _size_words(n: int) -> str:
     return f"{n / MiB:g} MiB" if n >= MiB else f"{n} bytes"
 
 
-def read_bytes(path: str | os.PathLike, limit: int, what: str = "file") -> bytes:
-    """The bytes of a regular file of at most `limit` bytes, or a clear `FileLimitError`."""
+def read_bytes(
+    path: str | os.PathLike, limit: int, what: str = "file", raise_with: str = ""
+) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or a clear `FileLimitError`.
+
+    `raise_with` (a flag like ``--max-bytes``) is named in the message of a file
+    over the limit.
+    """
+    how = f"; raise it with {raise_with}" if raise_with else ""
     p = Path(path)
     try:
         st = os.stat(p)
@@ -46,7 +53,7 @@ def read_bytes(path: str | os.PathLike, limit: int, what: str = "file") -> bytes
         )
     if st.st_size > limit:
         raise FileLimitError(
-            f"{what} {p}: {_size_words(st.st_size)} is over the limit of {_size_words(limit)}"
+            f"{what} {p}: {_size_words(st.st_size)} is over the limit of {_size_words(limit)}{how}"
         )
     try:
         with open(p, "rb") as f:
@@ -54,13 +61,13 @@ def read_bytes(path: str | os.PathLike, limit: int, what: str = "file") -> bytes
     except OSError as exc:
         raise FileLimitError(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
     if len(data) > limit:  # grew while we read it
-        raise FileLimitError(f"{what} {p}: over the limit of {_size_words(limit)}")
+        raise FileLimitError(f"{what} {p}: over the limit of {_size_words(limit)}{how}")
     return data
 
 
-def read_text(path: str | os.PathLike, limit: int, what: str = "file") -> str:
+def read_text(path: str | os.PathLike, limit: int, what: str = "file", raise_with: str = "") -> str:
     """The UTF-8 text of a file of at most `limit` bytes; binary or non-UTF-8 files refused."""
-    data = read_bytes(path, limit, what)
+    data = read_bytes(path, limit, what, raise_with)
     if b"\x00" in data:
         raise FileLimitError(f"{what} {path}: a binary file (it contains NUL bytes), not text")
     try:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
-from ..derivatives.verify import VerifyError, verify_file
+from ..derivatives.limits import Limits
+from ..derivatives.verify import verify_file
+from ..formatting import dumps
+from .args import positive
+
+LIMIT_HELP = {
+    "max_bytes": "size of the file in bytes",
+    "max_chars": "characters of one expression",
+    "max_digits": "digits of one number",
+    "max_depth": "nesting depth of parentheses, functions and powers",
+    "max_combinations": "combinations of constant values tried per line (sampled beyond)",
+    "max_work": "expression-node evaluations for the whole file (about 5 s per million)",
+}
 
 
 def add_parser(sub) -> None:
@@ -20,17 +30,23 @@ def add_parser(sub) -> None:
     )
     p.add_argument("file", help="the text file to check")
     p.add_argument("--json", action="store_true", help="print the verdicts as a JSON list")
+    defaults = Limits()
+    for name, what in LIMIT_HELP.items():
+        p.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=positive(int),
+            default=getattr(defaults, name),
+            metavar="N",
+            help=f"limit on the {what} (default {getattr(defaults, name):,})",
+        )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        verdicts = verify_file(args.file)
-    except VerifyError as exc:
-        print(f"tinygrad-bp verify: {exc}", file=sys.stderr)
-        return 2
+    limits = Limits(**{name: getattr(args, name) for name in LIMIT_HELP}, cli=True)
+    verdicts = verify_file(args.file, limits)
     if args.json:
-        print(json.dumps([v.to_dict() for v in verdicts], indent=2))
+        print(dumps([v.to_dict() for v in verdicts]))
     else:
         for v in verdicts:
             print(v.describe())

@@ -1,26 +1,39 @@
 """A small expression language over x, parsed safely and evaluated with `Value`.
 
 Python syntax: numbers, ``+ - * / **``, unary minus, parentheses, the constants
-``e`` and ``pi``, the functions ``exp log ln sqrt abs sin cos tan sinh cosh tanh
-coth sech csch sigmoid``, ``log(u, a)`` (base a) and ``diff(u)`` (du/dx, by the
-Value engine's reverse mode). Any other single letter (``a``, ``b``, ``c``) is a
-positive constant.
+``e`` and ``pi``, and functions:
+
+* every unary op of the engine's table (`tinygrad_bp.engine.ops.UNARY`: exp, log,
+  sqrt, abs, sin, cos, tan, sinh, cosh, tanh, sigmoid, relu, softplus, elu,
+  leaky_relu, ...), evaluated by the `Value` method of the same name; an op's
+  parameters are optional further arguments, by position or by name:
+  ``leaky_relu(x, 0.2)``, ``elu(x, alpha=2)``;
+* the aliases ``ln`` (log), ``coth``, ``sech``, ``csch``, ``log(u, a)`` (base a) and
+  ``diff(u)`` (du/dx, by the Value engine's reverse mode).
+
+Any other single letter (``a``, ``b``, ``c``) is a positive constant.
 
 The text is parsed with `ast` and checked node by node against a whitelist;
 anything else (attributes, other names or calls, lambdas, comprehensions,
 strings, ...) is an `ExpressionError` quoting the offending piece. Nothing is
 ever handed to `eval` or `exec`: an expression compiles to a tree of small
-Python closures that call `Value` operations.
+Python closures that call `Value` operations. Long texts, long numbers and deep
+nesting are refused up front (see `Limits`); a piece without x or constants is
+computed once while parsing, so ``10**10**10`` or ``1/0`` is an error that says so.
 """
 
 from __future__ import annotations
 
 import ast
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..engine.ops import UNARY as OPS
+from ..engine.ops import UnaryOp
 from ..engine.value import Value
+from .limits import DEFAULT, Limits
 
 __all__ = ["Expression", "ExpressionError", "UndefinedError", "parse"]
 
@@ -36,6 +49,10 @@ class UndefinedError(ArithmeticError):
     """The expression has no real value at this point (outside its domain)."""
 
 
+# What evaluating an op outside its domain raises in the engine.
+DOMAIN_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
+
+
 def _coth(v: Value) -> Value:
     return 1 / v.tanh()
 
@@ -48,34 +65,41 @@ def _csch(v: Value) -> Value:
     return 1 / v.sinh()
 
 
-UNARY: dict[str, Callable[[Value], Value]] = {
-    "exp": Value.exp,
+#: Functions of one argument that are not in the op table, as compositions of ops.
+ALIASES: dict[str, Callable[[Value], Value]] = {
     "ln": Value.log,
-    "sqrt": Value.sqrt,
-    "abs": Value.abs,
-    "sin": Value.sin,
-    "cos": Value.cos,
-    "tan": Value.tan,
-    "sinh": Value.sinh,
-    "cosh": Value.cosh,
-    "tanh": Value.tanh,
     "coth": _coth,
     "sech": _sech,
     "csch": _csch,
-    "sigmoid": Value.sigmoid,
 }
-FUNCTIONS = sorted([*UNARY, "log", "diff"])
+FUNCTIONS = sorted([*OPS, *ALIASES, "diff"])
 NAMED_CONSTANTS = {"e": math.e, "pi": math.pi}
-RESERVED = {"x", *NAMED_CONSTANTS}
+_DIGITS = re.compile(r"[0-9][0-9_]*")
+
+
+def _apply(op: UnaryOp, v: Value, params: dict[str, float]) -> Value:
+    """op(v) by the `Value` method of the op's name, with the op's parameters."""
+    method = getattr(v, op.name, None)
+    if method is None:
+        return _from_table(op, v, params)
+    return method(**params)
+
+
+def _from_table(op: UnaryOp, v: Value, params: dict[str, float]) -> Value:
+    # Fallback for ops the Value engine has no method for yet (remove once it has one
+    # for every table entry): the table's own forward and derivative.
+    out = op.scalar(v.data, **params)
+    return Value._result(out, op.name, v, op.grad(v.data, out, **params))
 
 
 @dataclass
 class Expression:
-    """A parsed expression: `text`, the constant letters it uses, and `value(x, consts)`."""
+    """A parsed expression: `text`, the constant letters it uses, its `size` in nodes."""
 
     text: str
     constants: tuple[str, ...]
     uses_diff: bool
+    size: int
     _fn: Compiled
 
     def evaluate(self, x: Value | float, constants: dict[str, float] | None = None) -> Value:
@@ -88,8 +112,10 @@ class Expression:
             raise ValueError(f"no value given for the constant(s) {', '.join(missing)}")
         try:
             return self._fn(env)
-        except (ValueError, ZeroDivisionError, OverflowError) as exc:
+        except DOMAIN_ERRORS as exc:
             raise UndefinedError(str(exc)) from None
+        except RecursionError:
+            raise ExpressionError(f"{self.text[:60]!r}: nested too deeply to evaluate") from None
 
     def value(self, x: float, constants: dict[str, float] | None = None) -> float:
         """The number at x, or `UndefinedError` where it is not a finite real number."""
@@ -113,50 +139,94 @@ class Expression:
         return leaf.grad
 
 
-def parse(text: str) -> Expression:
+def parse(text: str, limits: Limits = DEFAULT) -> Expression:
     """Parse `text` into an `Expression`, or raise `ExpressionError` naming what is wrong."""
+    if not isinstance(text, str):
+        raise ExpressionError(f"an expression is text, got {type(text).__name__}")
     source = text.strip()
     if not source:
         raise ExpressionError("empty expression")
+    if len(source) > limits.max_chars:
+        raise ExpressionError(
+            limits.exceeded("max_chars", f"an expression of {len(source):,} characters is too long")
+        )
+    longest = max((len(m.group().replace("_", "")) for m in _DIGITS.finditer(source)), default=0)
+    if longest > limits.max_digits:
+        raise ExpressionError(
+            f"numbers in a derivation have at most {limits.max_digits} digits, "
+            f"{source[:40]!r}... has one of {longest} "
+            f"(raise the limit with {limits.how_to_raise('max_digits')})"
+        )
     if "^" in source:
         raise ExpressionError(f"'^' in {source!r}: write powers with ** (x**2)")
     try:
         tree = ast.parse(source, mode="eval")
     except (RecursionError, MemoryError):
-        raise ExpressionError("the expression is nested too deeply") from None
+        raise ExpressionError(_too_deep(source, limits)) from None
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(
             f"not a valid expression{where}: {source!r} ({exc.msg}); write products with * (2*x)"
         ) from None
-    compiler = _Compiler(source)
+    except ValueError as exc:  # e.g. NUL bytes
+        raise ExpressionError(f"not a valid expression: {source!r} ({exc})") from None
+    compiler = _Compiler(source, limits)
     try:
         fn = compiler.compile(tree.body)
     except RecursionError:
-        raise ExpressionError(f"the expression is nested too deeply: {source[:60]!r}...") from None
-    return Expression(source, tuple(sorted(compiler.constants)), compiler.uses_diff, fn)
+        raise ExpressionError(_too_deep(source, limits)) from None
+    return Expression(
+        source, tuple(sorted(compiler.constants)), compiler.uses_diff, compiler.size, fn
+    )
+
+
+def _too_deep(source: str, limits: Limits) -> str:
+    return limits.exceeded("max_depth", f"{source[:40]!r}... is nested too deeply")
 
 
 class _Compiler:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, limits: Limits) -> None:
         self.source = source
+        self.limits = limits
         self.constants: set[str] = set()
         self.uses_diff = False
-        self.diff_depth = 0
+        self.in_diff = False
+        self.depth = 0
+        self.size = 0
+        self.variables = 0  # uses of x and of constant letters so far
 
     def piece(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.source, node) or type(node).__name__
+        text = ast.get_source_segment(self.source, node) or type(node).__name__
+        return text if len(text) <= 80 else text[:77] + "..."
 
     def reject(self, node: ast.AST, why: str) -> ExpressionError:
-        return ExpressionError(f"{why}: {self.piece(node)!r} in {self.source!r}")
+        return ExpressionError(f"{why}: {self.piece(node)!r} in {self.source[:200]!r}")
 
     def compile(self, node: ast.AST) -> Compiled:
+        """The closure computing `node`; a piece without variables is computed right away."""
+        self.depth += 1
+        if self.depth > self.limits.max_depth:
+            raise ExpressionError(_too_deep(self.source, self.limits))
+        self.size += 1
+        before = self.variables
+        fn = self.node(node)
+        self.depth -= 1
+        if self.variables == before and not isinstance(node, ast.Constant):
+            return self.fold(node, fn)
+        return fn
+
+    def fold(self, node: ast.AST, fn: Compiled) -> Compiled:
+        try:
+            number = fn({}).data
+        except DOMAIN_ERRORS as exc:
+            raise self.reject(node, f"this has no real value ({exc})") from None
+        if not math.isfinite(number):
+            raise self.reject(node, "this is beyond the range of float64 (about 1.8e308)")
+        return lambda env: Value._lift(number)
+
+    def node(self, node: ast.AST) -> Compiled:
         if isinstance(node, ast.Constant):
-            v = node.value
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise self.reject(node, "only numbers are allowed as literals")
-            number = float(v)
-            return lambda env: Value._lift(number)
+            return self.constant(node)
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.UnaryOp):
@@ -183,17 +253,29 @@ class _Compiler:
             raise self.reject(node, "comprehensions are not allowed")
         raise self.reject(node, f"{type(node).__name__} is not allowed in an expression")
 
+    def constant(self, node: ast.Constant) -> Compiled:
+        v = node.value
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise self.reject(node, "only real numbers are allowed as literals")
+        try:
+            number = float(v)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise self.reject(node, "this number is beyond the range of float64 (about 1.8e308)")
+        return lambda env: Value._lift(number)
+
     def name(self, node: ast.Name) -> Compiled:
         n = node.id
-        if n == "x":
-            return lambda env: env["x"]
         if n in NAMED_CONSTANTS:
             c = NAMED_CONSTANTS[n]
             return lambda env: Value._lift(c)
-        if n in UNARY or n in ("log", "diff"):
+        if n in OPS or n in ALIASES or n == "diff":
             raise self.reject(node, f"the function {n} needs an argument, like {n}(x)")
-        if len(n) == 1 and n.isalpha():
-            self.constants.add(n)
+        if n == "x" or (len(n) == 1 and n.isalpha()):
+            self.variables += 1
+            if n != "x":
+                self.constants.add(n)
             return lambda env: env[n]
         raise self.reject(
             node,
@@ -202,56 +284,103 @@ class _Compiler:
         )
 
     def binop(self, node: ast.BinOp) -> Compiled:
-        left, right = self.compile(node.left), self.compile(node.right)
-        op = node.op
-        if isinstance(op, ast.Add):
-            return lambda env: left(env) + right(env)
-        if isinstance(op, ast.Sub):
-            return lambda env: left(env) - right(env)
-        if isinstance(op, ast.Mult):
-            return lambda env: left(env) * right(env)
-        if isinstance(op, ast.Div):
-            return lambda env: left(env) / right(env)
-        if isinstance(op, ast.Pow):
+        if isinstance(node.op, ast.Pow):
+            base, power = self.compile(node.left), self.compile(node.right)
             if _mentions_x(node.right):
-                return lambda env: left(env) ** right(env)  # d/dx a^u needs a > 0
-            return lambda env: left(env) ** right(env).data  # the power rule
+                return lambda env: base(env) ** power(env)  # d/dx a^u needs a > 0
+            return lambda env: base(env) ** power(env).data  # the power rule
+        # a chain a + b - c + ... (or a * b / c ...) is one node: no recursion per term
+        kinds = (
+            (ast.Add, ast.Sub) if isinstance(node.op, (ast.Add, ast.Sub)) else (ast.Mult, ast.Div)
+        )
+        if not isinstance(node.op, kinds):
+            raise self.reject(
+                node, f"the operator {type(node.op).__name__} is not allowed (use + - * / **)"
+            )
+        chain: list[tuple[ast.operator, ast.AST]] = []
+        left: ast.AST = node
+        while isinstance(left, ast.BinOp) and isinstance(left.op, kinds):
+            chain.append((left.op, left.right))
+            left = left.left
+        first = self.compile(left)
+        rest = [(_ARITHMETIC[type(op)], self.compile(term)) for op, term in reversed(chain)]
 
-        raise self.reject(node, f"the operator {type(op).__name__} is not allowed (use + - * / **)")
+        def fn(env: Env) -> Value:
+            out = first(env)
+            for combine, term in rest:
+                out = combine(out, term(env))
+            return out
+
+        return fn
 
     def call(self, node: ast.Call) -> Compiled:
         if not isinstance(node.func, ast.Name):
             raise self.reject(node.func, "only the listed functions can be called")
         name = node.func.id
-        if node.keywords:
-            raise self.reject(node, f"{name}() takes no keyword arguments")
-        if any(isinstance(a, ast.Starred) for a in node.args):
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(
+            k.arg is None for k in node.keywords
+        ):
             raise self.reject(node, "starred arguments are not allowed")
         nargs = len(node.args)
         if name == "diff":
-            if nargs != 1:
-                raise self.reject(node, "diff takes one expression, like diff(x**2)")
-            if self.diff_depth:
-                raise self.reject(node, "diff(...) cannot be nested (no second derivatives)")
-            self.diff_depth += 1
-            inner = self.compile(node.args[0])
-            self.diff_depth -= 1
-            self.uses_diff = True
-            return lambda env: _diff(inner, env)
-        if name == "log":
-            if nargs == 1:
-                arg = self.compile(node.args[0])
-                return lambda env: arg(env).log()
-            if nargs == 2:
-                arg, base = self.compile(node.args[0]), self.compile(node.args[1])
-                return lambda env: arg(env).log() / base(env).log()
-            raise self.reject(node, "log takes one or two arguments: log(u) or log(u, base)")
-        if name in UNARY:
-            if nargs != 1:
-                raise self.reject(node, f"{name} takes one argument")
-            fn, arg = UNARY[name], self.compile(node.args[0])
+            return self.diff(node)
+        if name == "log" and nargs == 2 and not node.keywords:
+            arg, base = self.compile(node.args[0]), self.compile(node.args[1])
+            return lambda env: arg(env).log() / base(env).log()
+        if name in ALIASES:
+            if nargs != 1 or node.keywords:
+                raise self.reject(node, f"{name} takes one argument, like {name}(x)")
+            fn, arg = ALIASES[name], self.compile(node.args[0])
             return lambda env: fn(arg(env))
+        if name in OPS:
+            return self.op(node, OPS[name])
         raise self.reject(node.func, f"unknown function {name!r} (known: {', '.join(FUNCTIONS)})")
+
+    def op(self, node: ast.Call, op: UnaryOp) -> Compiled:
+        """``f(u)`` or ``f(u, p1, ...)`` / ``f(u, p1=...)`` for an op with parameters."""
+        names = list(op.params)
+        usage = f"{op.name}(x{''.join(f', {p}' for p in names)})"
+        if op.name == "log":
+            usage = "log(x) or log(x, base)"
+        given = [*zip(names, node.args[1:]), *((k.arg, k.value) for k in node.keywords)]
+        if not node.args or len(node.args) - 1 > len(names):
+            raise self.reject(node, f"{op.name} takes {usage}")
+        seen: set[str] = set()
+        for pname, _ in given:
+            if pname not in names or pname in seen:
+                raise self.reject(node, f"{op.name} takes {usage}")
+            seen.add(pname)
+        arg = self.compile(node.args[0])
+        params = []
+        for pname, pnode in given:
+            if _mentions_x(pnode):
+                raise self.reject(
+                    pnode, f"the {pname} of {op.name} is a number, not a function of x"
+                )
+            params.append((pname, self.compile(pnode)))
+        if not params:
+            return lambda env: _apply(op, arg(env), {})
+        return lambda env: _apply(op, arg(env), {p: v(env).data for p, v in params})
+
+    def diff(self, node: ast.Call) -> Compiled:
+        if len(node.args) != 1 or node.keywords:
+            raise self.reject(node, "diff takes one expression, like diff(x**2)")
+        if self.in_diff:
+            raise self.reject(node, "diff(...) cannot be nested (no second derivatives)")
+        self.in_diff = True
+        inner = self.compile(node.args[0])
+        self.in_diff = False
+        self.uses_diff = True
+        self.variables += 1  # du/dx depends on x even where u is a number
+        return lambda env: _diff(inner, env)
+
+
+_ARITHMETIC: dict[type, Callable[[Value, Value], Value]] = {
+    ast.Add: Value.__add__,
+    ast.Sub: Value.__sub__,
+    ast.Mult: Value.__mul__,
+    ast.Div: Value.__truediv__,
+}
 
 
 def _mentions_x(node: ast.AST) -> bool:

@@ -12,6 +12,11 @@ several values of each constant (a, b, ...). A rule compares its right side with
 the true derivative of its left side (reverse mode on a Value graph). A step
 compares with the line before it; after a wrong line, with the last line that
 held, so that one slip is reported once and the derivation can recover.
+
+The work is bounded (`Limits`): with more constants than ``max_combinations``
+allows, a fixed sample of their combinations is tried (and the verdict says so),
+and a file whose lines together need more than ``max_work`` node evaluations is
+refused at the line that would go over, naming the limit.
 """
 
 from __future__ import annotations
@@ -22,9 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import read_text
+from ..formatting import fmt
 from .expr import Expression, ExpressionError, UndefinedError, parse
+from .limits import DEFAULT, Limits
 
 __all__ = [
+    "Limits",
     "Verdict",
     "VerifyError",
     "verify_file",
@@ -103,13 +112,18 @@ class Verdict:
             return f"{head}\n    correct ({self.points} sample points){self._note()}"
         if self.status == "undetermined":
             return f"{head}\n    NOT CHECKED: {self.note}"
-        where = f"x = {self.x:g}" + "".join(
-            f", {k} = {v:g}" for k, v in (self.constants or {}).items()
+        where = f"x = {fmt(self.x, 'g')}" + "".join(
+            f", {k} = {fmt(v, 'g')}" for k, v in (self.constants or {}).items()
         )
         if self.kind == "rule":
-            detail = f"claimed {self.claimed:.10g}, true derivative {self.actual:.10g}"
+            detail = (
+                f"claimed {fmt(self.claimed, '.10g')}, true derivative {fmt(self.actual, '.10g')}"
+            )
         else:
-            detail = f"this line {self.claimed:.10g}, line {self.compared_with} {self.actual:.10g}"
+            detail = (
+                f"this line {fmt(self.claimed, '.10g')}, "
+                f"line {self.compared_with} {fmt(self.actual, '.10g')}"
+            )
         agree = f"; the two agree at {self.agreeing} of {self.points} sample points"
         return f"{head}\n    WRONG at {where}: {detail}{agree if self.agreeing else ''}"
 
@@ -121,83 +135,122 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= ATOL + RTOL * max(abs(a), abs(b))
 
 
-def _constant_sets(*exprs: Expression) -> list[dict[str, float]]:
-    names = sorted({c for e in exprs for c in e.constants})
-    return [
-        dict(zip(names, combo)) for combo in itertools.product(CONSTANT_VALUES, repeat=len(names))
-    ]
+class _Checker:
+    """Judges rules and steps within the limits, counting the work of a whole file."""
 
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.work = 0
 
-def _judge(line: int, text: str, kind: str, claimed_fn, actual_fn, exprs, compared_with=None):
-    """Evaluate both sides everywhere both are defined; the first disagreement decides."""
-    defined = agreeing = 0
-    first_wrong = None
-    for constants in _constant_sets(*exprs):
-        for x in POINTS:
-            try:
-                claimed = claimed_fn(x, constants)
-                actual = actual_fn(x, constants)
-            except UndefinedError:
-                continue
-            defined += 1
-            if _close(claimed, actual):
-                agreeing += 1
-            elif first_wrong is None:
-                first_wrong = (x, constants, claimed, actual)
-    verdict = Verdict(line, text, kind, "correct", defined, agreeing, compared_with=compared_with)
-    if defined < MIN_POINTS:
-        verdict.status = "undetermined"
-        verdict.note = (
-            "the two sides are nowhere both defined"
-            if defined == 0
-            else f"the two sides are both defined at only {defined} sample points"
+    def parse(self, text: str, line: int) -> Expression:
+        try:
+            return parse(text, self.limits)
+        except ExpressionError as exc:
+            raise VerifyError(f"line {line}: {exc}") from None
+
+    def rule(self, f: str, claimed: str, line: int, text: str) -> Verdict:
+        lhs, rhs = self.parse(f, line), self.parse(claimed, line)
+        if lhs.uses_diff:
+            raise VerifyError(
+                f"line {line}: the left side of a rule cannot contain diff(...) "
+                "(that would be a second derivative)"
+            )
+        return self.judge(line, text, "rule", rhs.value, lhs.derivative, (lhs, rhs))
+
+    def step(self, previous: str, claimed: str, line: int, compared_with: int) -> Verdict:
+        before, after = self.parse(previous, compared_with), self.parse(claimed, line)
+        text = f"= {claimed}"
+        return self.judge(
+            line, text, "step", after.value, before.value, (before, after), compared_with
         )
-    elif first_wrong is not None:
-        x, constants, claimed, actual = first_wrong
-        verdict.status = "wrong"
-        verdict.x, verdict.claimed, verdict.actual = x, claimed, actual
-        verdict.constants = constants or None
-    return verdict
 
+    def constant_sets(self, exprs: tuple[Expression, ...]) -> tuple[list[dict[str, float]], int]:
+        """The combinations of constant values to try, and how many there are in all."""
+        names = sorted({c for e in exprs for c in e.constants})
+        total = len(CONSTANT_VALUES) ** len(names)
+        if total <= self.limits.max_combinations:
+            combos = itertools.product(CONSTANT_VALUES, repeat=len(names))
+        else:  # a fixed sample: the same verdict every run
+            rng = np.random.default_rng(0)
+            combos = rng.choice(CONSTANT_VALUES, (self.limits.max_combinations, len(names)))
+        return [dict(zip(names, map(float, combo))) for combo in combos], total
 
-def _parse(text: str, line: int) -> Expression:
-    try:
-        return parse(text)
-    except ExpressionError as exc:
-        raise VerifyError(f"line {line}: {exc}") from None
-    except RecursionError:
-        raise VerifyError(f"line {line}: the expression is nested too deeply") from None
-
-
-def _derivative_of(expr: Expression, line: int):
-    if expr.uses_diff:
-        raise VerifyError(
-            f"line {line}: the left side of a rule cannot contain diff(...) "
-            "(that would be a second derivative)"
+    def judge(self, line, text, kind, claimed_fn, actual_fn, exprs, compared_with=None) -> Verdict:
+        """Evaluate both sides everywhere both are defined; the first disagreement decides."""
+        sets, total = self.constant_sets(exprs)
+        self.work += sum(e.size for e in exprs) * len(sets) * len(POINTS)
+        if self.work > self.limits.max_work:
+            raise VerifyError(
+                f"line {line}: "
+                + self.limits.exceeded(
+                    "max_work", f"checking up to here takes {self.work:,} node evaluations"
+                )
+            )
+        defined = agreeing = 0
+        first_wrong = None
+        for constants in sets:
+            for x in POINTS:
+                try:
+                    claimed = claimed_fn(x, constants)
+                    actual = actual_fn(x, constants)
+                except UndefinedError:
+                    continue
+                defined += 1
+                if _close(claimed, actual):
+                    agreeing += 1
+                elif first_wrong is None:
+                    first_wrong = (x, constants, claimed, actual)
+        verdict = Verdict(
+            line, text, kind, "correct", defined, agreeing, compared_with=compared_with
         )
-    return expr.derivative
+        if len(sets) < total:
+            verdict.note = (
+                f"the constants took {len(sets)} of the {total:,} combinations of their values "
+                f"({self.limits.how_to_raise('max_combinations')} tries more)"
+            )
+        if defined < MIN_POINTS:
+            verdict.status = "undetermined"
+            verdict.note = (
+                "the two sides are nowhere both defined"
+                if defined == 0
+                else f"the two sides are both defined at only {defined} sample points"
+            )
+        elif first_wrong is not None:
+            x, constants, claimed, actual = first_wrong
+            verdict.status = "wrong"
+            verdict.x, verdict.claimed, verdict.actual = x, claimed, actual
+            verdict.constants = constants or None
+        return verdict
 
 
-def verify_rule(f: str, claimed: str, line: int = 0, text: str | None = None) -> Verdict:
+def verify_rule(
+    f: str, claimed: str, line: int = 0, text: str | None = None, limits: Limits = DEFAULT
+) -> Verdict:
     """Is `claimed` the derivative of `f` with respect to x? e.g. verify_rule("coth(x)",
     "-cosh(x)**2") is wrong, verify_rule("tanh(x)", "sech(x)**2") correct."""
-    lhs, rhs = _parse(f, line), _parse(claimed, line)
-    return _judge(
-        line,
-        text or f"d/dx {f} = {claimed}",
-        "rule",
-        rhs.value,
-        _derivative_of(lhs, line),
-        (lhs, rhs),
-    )
+    return _Checker(limits).rule(f, claimed, line, text or f"d/dx {f} = {claimed}")
 
 
-def verify_step(previous: str, claimed: str, line: int = 0, compared_with: int = 0) -> Verdict:
+def verify_step(
+    previous: str, claimed: str, line: int = 0, compared_with: int = 0, limits: Limits = DEFAULT
+) -> Verdict:
     """Does `claimed` equal `previous` (as functions of x)?"""
-    before, after = _parse(previous, compared_with), _parse(claimed, line)
-    return _judge(
-        line, f"= {claimed}", "step", after.value, before.value, (before, after), compared_with
-    )
+    return _Checker(limits).step(previous, claimed, line, compared_with)
+
+
+def _split_equals(text: str) -> list[str]:
+    """`text` split at each '=' outside parentheses (not the '=' of ``elu(x, alpha=2)``)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "=" and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def _short(line: str) -> str:
+    return repr(line if len(line) <= 80 else line[:77] + "...")
 
 
 def _strip_comment(raw: str) -> str:
@@ -211,8 +264,9 @@ def _no_steps(line: int) -> VerifyError:
     )
 
 
-def verify_text(text: str) -> list[Verdict]:
+def verify_text(text: str, limits: Limits = DEFAULT) -> list[Verdict]:
     """Check every rule and derivation step of a file's text (see the module docstring)."""
+    check = _Checker(limits)
     verdicts: list[Verdict] = []
     previous: tuple[int, str] | None = None  # the line a step is compared with
     last_ok: tuple[int, str] | None = None  # the last line that held, for recovery after a slip
@@ -224,17 +278,17 @@ def verify_text(text: str) -> list[Verdict]:
         if line.startswith("="):
             if previous is None:
                 raise VerifyError(
-                    f"line {number}: '{line}' continues a derivation, but no expression or rule "
-                    "comes before it"
+                    f"line {number}: {_short(line)} continues a derivation, but no expression "
+                    "or rule comes before it"
                 )
             expr = line[1:].strip()
             if not expr:
                 raise VerifyError(f"line {number}: '=' needs an expression after it")
             pending_start = None
-            verdict = verify_step(previous[1], expr, number, previous[0])
+            verdict = check.step(previous[1], expr, number, previous[0])
             if not verdict.ok and last_ok is not None and last_ok[0] != previous[0]:
                 # the line before was itself wrong: does this one get back to the last good line?
-                recovered = verify_step(last_ok[1], expr, number, last_ok[0])
+                recovered = check.step(last_ok[1], expr, number, last_ok[0])
                 if recovered.ok:
                     recovered.note = (
                         f"line {previous[0]} was wrong; this line equals line {last_ok[0]}, "
@@ -250,24 +304,26 @@ def verify_text(text: str) -> list[Verdict]:
             raise _no_steps(pending_start[0])
         if line.startswith("d/dx"):
             body = line[4:]
-            if body.count("=") != 1:
+            sides = _split_equals(body)
+            if len(sides) != 2:
                 raise VerifyError(
-                    f"line {number}: a rule has the form 'd/dx f = g' with one '=', got {line!r}"
+                    f"line {number}: a rule has the form 'd/dx f = g' with one '=' (outside "
+                    f"parentheses), got {_short(line)}"
                 )
-            f, g = (part.strip() for part in body.split("="))
+            f, g = (part.strip() for part in sides)
             if not f or not g:
                 raise VerifyError(f"line {number}: a rule needs both sides: 'd/dx f = g'")
-            verdict = verify_rule(f, g, number, line)
+            verdict = check.rule(f, g, number, line)
             verdicts.append(verdict)
             previous = (number, g)
             last_ok = previous if verdict.ok else None
             continue
-        if "=" in line:
+        if len(_split_equals(line)) > 1:
             raise VerifyError(
-                f"line {number}: {line!r} has '=' inside; a rule starts with 'd/dx', a "
+                f"line {number}: {_short(line)} has '=' inside; a rule starts with 'd/dx', a "
                 "derivation step starts with '='"
             )
-        _parse(line, number)
+        check.parse(line, number)
         previous = last_ok = pending_start = (number, line)
     if pending_start is not None:
         raise _no_steps(pending_start[0])
@@ -276,15 +332,15 @@ def verify_text(text: str) -> list[Verdict]:
     return verdicts
 
 
-def verify_file(path: str | Path) -> list[Verdict]:
-    path = Path(path)
+def verify_file(path: str | Path, limits: Limits = DEFAULT) -> list[Verdict]:
+    """Check a file (read with the size limit ``limits.max_bytes``); see `verify_text`."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise VerifyError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VerifyError(f"{path}: cannot read the file ({exc})") from None
+        text = read_text(
+            path, limits.max_bytes, "derivation file", limits.how_to_raise("max_bytes")
+        )
+    except ValueError as exc:
+        raise VerifyError(str(exc)) from None
     try:
-        return verify_text(text)
+        return verify_text(text, limits)
     except VerifyError as exc:
         raise VerifyError(f"{path}: {exc}") from None

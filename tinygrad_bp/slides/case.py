@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.ops import ACTIVATIONS
 from .compare import Comparison, compare
-from .twolayer import ACTIVATIONS, TwoLayerNet
+from .rules import forward
+from .twolayer import TwoLayerNet
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -94,14 +96,14 @@ class CheckResult:
         comp = self.comparison.to_dict()
         return {
             "forward": comp["forward"],
-            "E": comp["E"],
+            "E": comp["forward"]["E"],
             "parameters": {
                 name: {
                     "value": row["value"],
-                    "autodiff": row["value_engine"],
-                    "tensor": row["tensor_engine"],
-                    "rules": row["rules"],
-                    "numeric": row["numeric"],
+                    "autodiff": row["gradient"]["value_engine"],
+                    "tensor": row["gradient"]["tensor_engine"],
+                    "rules": row["gradient"]["rules"],
+                    "numeric": row["gradient"]["numeric"],
                     "delta": row["delta"],
                     "new": row["new"],
                 }
@@ -293,7 +295,7 @@ def load_case(path: str | Path) -> CaseFile:
 
 
 def claim_names(net: TwoLayerNet) -> list[str]:
-    names = net.quantity_names() + ["E"]
+    names = list(forward(net, np.zeros(net.n_in), np.zeros(net.n_out)))
     if net.n_out == 1:
         names += ["y", "e"]
     for p in net.parameter_names:
@@ -301,10 +303,9 @@ def claim_names(net: TwoLayerNet) -> list[str]:
     return names
 
 
-def true_values(comparison: Comparison) -> dict[str, float]:
+def true_values(comparison: Comparison, net: TwoLayerNet) -> dict[str, float]:
     """Every claimable name -> its true value (rules' gradients, checked against autodiff)."""
     values = dict(comparison.forward)
-    net = comparison.net
     if net.n_out == 1:
         j = net.output_neurons()[0]
         values["y"], values["e"] = values[f"y{j}"], values[f"e{j}"]
@@ -317,7 +318,7 @@ def true_values(comparison: Comparison) -> dict[str, float]:
 
 def check_case(case: CaseFile, rtol: float = DEFAULT_RTOL) -> CheckResult:
     comparison = compare(case.net, case.x, case.d, case.eta)
-    truth = true_values(comparison)
+    truth = true_values(comparison, case.net)
     for c in case.claims:
         c.actual = truth[c.name]
         tolerance = max(rtol * abs(c.actual), c.unit)
