@@ -141,8 +141,8 @@ def _dot(title: str | None, *caption: str, **graph: str) -> Dot:
         "fontname": FONT,
         "fontsize": "13",
         "labelloc": "b",
-        "nodesep": "0.12",
-        "ranksep": "0.3",
+        "nodesep": "0.1",
+        "ranksep": "0.2",
         "size": f"{WIDTH_IN},40",
         **graph,
     }
@@ -227,6 +227,11 @@ def graph_source(
         keep = list(range(len(graph.nodes)))
         edges = {n.index: n.edges for n in graph.nodes}
     d = _dot(title, *(caption or "").split("\n"))
+    # a leaf used by several nodes is drawn once beside each of them (no long crossing edges)
+    uses = {i: 0 for i in keep}
+    for i in keep:
+        for p, _ in edges[i]:
+            uses[p] += 1
     for i in sorted(keep, key=lambda i: _natural(labels[i])):
         n = graph.nodes[i]
         lines = _node_lines(n, labels[i])
@@ -244,14 +249,24 @@ def graph_source(
         elif i == graph.root.index:
             attrs["penwidth"] = "2"
         d.node(f"n{i}", **attrs)
+        for u in range(1, uses[i] if n.is_leaf else 1):
+            d.node(f"n{i}_{u}", **{**attrs, "id": f"n{i}_{u}"})
+    used = dict.fromkeys(keep, 0)
     for i in keep:
         for k, (p, local) in enumerate(edges[i]):
-            attrs: dict[str, str] = {"id": f"e{i}_{k}"}
-            if show_local and local is not None:
-                attrs["label"] = html(_num(local))
+            tail = f"n{p}" if not used[p] or not graph.nodes[p].is_leaf else f"n{p}_{used[p]}"
+            used[p] += 1
+            attrs: dict[str, str] = {}
             if counts is not None and counts[i] > 0 and counts[p] > 0:
                 attrs.update(color=RED, penwidth="2.5", fontcolor=RED)
-            d.edge(f"n{p}", f"n{i}", **attrs)
+            if show_local and local is not None:
+                # the number is a node of its own on the edge: never beside another edge
+                mid = f"l{i}_{k}"
+                d.node(mid, id=mid, label=html(_num(local)), shape="plain", style="", **attrs)
+                d.edge(tail, mid, id=f"e{i}_{k}", arrowhead="none", **attrs)
+                d.edge(mid, f"n{i}", id=f"e{i}_{k}h", **attrs)
+            else:
+                d.edge(tail, f"n{i}", id=f"e{i}_{k}", **attrs)
     return d.source, caption
 
 

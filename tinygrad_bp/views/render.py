@@ -9,6 +9,7 @@ than the one asked for.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -89,8 +90,6 @@ def svg_to_png(svg: bytes) -> bytes:
             f"PNG without Graphviz's 'dot' needs resvg-py: pip install resvg-py, or {INSTALL_DOT}"
             ", or save as .svg"
         )
-    import re
-
     import resvg_py
 
     def px(m: re.Match) -> str:  # resvg reads no "pt" sizes: 1 pt = 96/72 px
@@ -109,12 +108,14 @@ def render(source: str, fmt: str = "svg") -> bytes:
         raise RenderError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if fmt == "dot":
         return source.encode("utf-8")
+    if fmt in ("svg", "png"):
+        svg = _dot(source, "svg") if has_dot() else _wasm_svg(source)
+        if fmt == "svg":
+            return svg
+        if has_resvg() or not has_dot():
+            return svg_to_png(svg)
     if has_dot():
         return _dot(source, fmt)
-    if fmt == "svg":
-        return _wasm_svg(source)
-    if fmt == "png":
-        return svg_to_png(_wasm_svg(source))
     raise RenderError(
         f"PDF needs Graphviz's 'dot', which is not on PATH: {INSTALL_DOT}; or save as .svg"
     )

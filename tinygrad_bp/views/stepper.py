@@ -170,7 +170,9 @@ function show() {{
     el("row" + litNode).classList.add("now");
     const box = el("n" + litNode); if (box) box.classList.add("now");
   }}
-  litEdges.forEach((id) => {{ const e = el(id); if (e) e.classList.add("now"); }});
+  litEdges.forEach((id) => [id, id + "h", "l" + id.slice(1)].forEach((part) => {{
+    const e = el(part); if (e) e.classList.add("now");
+  }}));
   el("status").textContent = text;
   el("counter").textContent = "step " + at + " of " + S.length;
   document.body.dataset.step = String(at);
