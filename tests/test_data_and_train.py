@@ -76,8 +76,7 @@ def test_train_command_saves_and_plots(tmp_path, capsys):
     assert accuracy >= 95.0
     assert "epoch 60/60" in err
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
-    loaded = nn.MLP([2, 16, 16, 1], "tanh")
-    loaded.load(tmp_path / "m.npz")
+    loaded = nn.MLP.load(tmp_path / "m.npz")
     X, y = data.moons(seed=0)
     assert score(loaded, X, y, "bce")[1] == pytest.approx(accuracy / 100, abs=1e-3)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..engine.ops import activation, activation_names
 from ..nn import MLP, ModelFileError, ValueMLP
 from ..nn.data import DATASETS
-from ..nn.init import ACTIVATIONS
 from ..nn.losses import LOSSES
 from ..nn.optim import OPTIMIZERS
 from ..nn.train import estimate_value_seconds, fit, score
@@ -41,12 +41,18 @@ def add_parser(sub) -> None:
         help="layer sizes, inputs first (default 2,16,16,1; sine 1,16,16,1)",
     )
     p.add_argument(
-        "--activation", choices=ACTIVATIONS, default="tanh", help="hidden activation (tanh)"
+        "--activation",
+        type=activation_arg,
+        default="tanh",
+        metavar="NAME",
+        help=f"hidden activation (tanh): {activation_names()}; with a parameter as "
+        "leaky_relu(0.2) or elu(1.5)",
     )
     p.add_argument(
         "--output-activation",
-        choices=ACTIVATIONS,
+        type=activation_arg,
         default="linear",
+        metavar="NAME",
         help="output activation (linear; bce and ce apply the sigmoid/softmax)",
     )
     p.add_argument(
@@ -74,6 +80,13 @@ def add_parser(sub) -> None:
         help="train with the Value engine even when it would take minutes",
     )
     p.set_defaults(run=run)
+
+
+def activation_arg(text: str):
+    try:
+        return activation(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def fail(message: str) -> int:

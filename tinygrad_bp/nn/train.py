@@ -75,7 +75,7 @@ def predict(model: Module, X: np.ndarray) -> np.ndarray:
     with no_grad():
         if isinstance(model, ValueMLP):
             return np.array([[v.data for v in row] for row in model.forward_batch(X)])
-        return model(Tensor(np.asarray(X, dtype=float))).data
+        return model(np.asarray(X, dtype=float)).data
 
 
 def score(model: Module, X: np.ndarray, y: np.ndarray, loss: str) -> tuple[str, float]:
