@@ -168,7 +168,7 @@ class Module:
         """Rebuild the saved network (sizes, activations, dtype) from its file alone:
         `MLP.load(path)` or `ValueMLP.load(path)` (either engine reads either's files)."""
         spec, arrays = read_model(path, max_bytes)
-        return cls._from_arrays(spec, arrays, str(path))
+        return cls._from_arrays(spec, arrays)
 
     def load_state_from(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         """Load a saved model's weights into this model, which must have its architecture;
@@ -183,7 +183,7 @@ class Module:
         self.load_state_dict(arrays, source=str(path))
 
     @classmethod
-    def _from_arrays(cls, spec: ModelSpec, arrays: dict[str, np.ndarray], source: str) -> Module:
+    def _from_arrays(cls, spec: ModelSpec, arrays: dict[str, np.ndarray]) -> Module:
         model = cls.__new__(cls)
         model.sizes = list(spec.sizes)
         model.acts = list(spec.activations)
@@ -213,10 +213,10 @@ class Module:
         from .torch_bridge import from_torch
 
         spec, arrays = from_torch(seq, cls.engine)
-        return cls._from_arrays(spec, arrays, "torch model")
+        return cls._from_arrays(spec, arrays)
 
 
 def load_model(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Module:
     """Rebuild a saved model with the engine its file records (an `MLP` or a `ValueMLP`)."""
     spec, arrays = read_model(path, max_bytes)
-    return ENGINES[spec.engine]._from_arrays(spec, arrays, str(path))
+    return ENGINES[spec.engine]._from_arrays(spec, arrays)
