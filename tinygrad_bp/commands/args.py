@@ -19,8 +19,8 @@ def positive(kind: type) -> Callable[[str], float | int]:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
         return value
 
     return parse
