@@ -162,7 +162,10 @@ def parse(text: str, limits: Limits = DEFAULT) -> Expression:
     try:
         tree = ast.parse(source, mode="eval")
     except (RecursionError, MemoryError):
-        raise ExpressionError(_too_deep(source, limits)) from None
+        raise ExpressionError(
+            f"{source[:40]!r}... has more terms or levels of nesting than Python's parser "
+            "takes (a few thousand); split it over several lines"
+        ) from None
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(
