@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
 from .commands import check, compare, draw, predict, train, verify
@@ -27,8 +28,15 @@ class UsageError(Exception):
     """An input error a command reports as one line and exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error in one line (and exit status 2); sub-commands inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="A small autograd framework for learning and checking backpropagation.",
     )

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -160,9 +161,14 @@ def parse(text: str, limits: Limits = DEFAULT) -> Expression:
     if "^" in source:
         raise ExpressionError(f"'^' in {source!r}: write powers with ** (x**2)")
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():  # '1if', '\)': the error below says it in one line
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval")
     except (RecursionError, MemoryError):
-        raise ExpressionError(_too_deep(source, limits)) from None
+        raise ExpressionError(
+            f"{source[:40]!r}... has more terms or levels of nesting than Python's parser "
+            "takes (a few thousand); split it over several lines"
+        ) from None
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(

@@ -148,18 +148,20 @@ class _Checker:
         except ExpressionError as exc:
             raise VerifyError(f"line {line}: {exc}") from None
 
-    def rule(self, f: str, claimed: str, line: int, text: str) -> Verdict:
-        lhs, rhs = self.parse(f, line), self.parse(claimed, line)
+    def parse_rule(self, f: str, g: str, line: int) -> tuple[Expression, Expression]:
+        lhs, rhs = self.parse(f, line), self.parse(g, line)
         if lhs.uses_diff:
             raise VerifyError(
                 f"line {line}: the left side of a rule cannot contain diff(...) "
                 "(that would be a second derivative)"
             )
+        return lhs, rhs
+
+    def rule(self, lhs: Expression, rhs: Expression, line: int, text: str) -> Verdict:
         return self.judge(line, text, "rule", rhs.value, lhs.derivative, (lhs, rhs))
 
-    def step(self, previous: str, claimed: str, line: int, compared_with: int) -> Verdict:
-        before, after = self.parse(previous, compared_with), self.parse(claimed, line)
-        text = f"= {claimed}"
+    def step(self, before: Expression, after: Expression, line: int, compared_with: int) -> Verdict:
+        text = f"= {after.text}"
         return self.judge(
             line, text, "step", after.value, before.value, (before, after), compared_with
         )
@@ -175,17 +177,24 @@ class _Checker:
             combos = rng.choice(CONSTANT_VALUES, (self.limits.max_combinations, len(names)))
         return [dict(zip(names, map(float, combo))) for combo in combos], total
 
-    def judge(self, line, text, kind, claimed_fn, actual_fn, exprs, compared_with=None) -> Verdict:
-        """Evaluate both sides everywhere both are defined; the first disagreement decides."""
-        sets, total = self.constant_sets(exprs)
-        self.work += sum(e.size for e in exprs) * len(sets) * len(POINTS)
+    def cost(self, *exprs: Expression) -> int:
+        """Node evaluations to compare `exprs` at every sample point and constant combination."""
+        names = {c for e in exprs for c in e.constants}
+        combinations = min(len(CONSTANT_VALUES) ** len(names), self.limits.max_combinations)
+        return sum(e.size for e in exprs) * combinations * len(POINTS)
+
+    def spend(self, work: int, line: int, what: str) -> None:
+        self.work += work
         if self.work > self.limits.max_work:
             raise VerifyError(
                 f"line {line}: "
-                + self.limits.exceeded(
-                    "max_work", f"checking up to here takes {self.work:,} node evaluations"
-                )
+                + self.limits.exceeded("max_work", f"{what} takes {self.work:,} node evaluations")
             )
+
+    def judge(self, line, text, kind, claimed_fn, actual_fn, exprs, compared_with=None) -> Verdict:
+        """Evaluate both sides everywhere both are defined; the first disagreement decides."""
+        sets, total = self.constant_sets(exprs)
+        self.spend(self.cost(*exprs), line, "checking up to here")
         defined = agreeing = 0
         first_wrong = None
         for constants in sets:
@@ -228,14 +237,29 @@ def verify_rule(
 ) -> Verdict:
     """Is `claimed` the derivative of `f` with respect to x? e.g. verify_rule("coth(x)",
     "-cosh(x)**2") is wrong, verify_rule("tanh(x)", "sech(x)**2") correct."""
-    return _Checker(limits).rule(f, claimed, line, text or f"d/dx {f} = {claimed}")
+    check = _Checker(limits)
+    lhs, rhs = check.parse_rule(f, claimed, line)
+    return check.rule(lhs, rhs, line, text or f"d/dx {f} = {claimed}")
 
 
 def verify_step(
     previous: str, claimed: str, line: int = 0, compared_with: int = 0, limits: Limits = DEFAULT
 ) -> Verdict:
     """Does `claimed` equal `previous` (as functions of x)?"""
-    return _Checker(limits).step(previous, claimed, line, compared_with)
+    check = _Checker(limits)
+    before, after = check.parse(previous, compared_with), check.parse(claimed, line)
+    return check.step(before, after, line, compared_with)
+
+
+@dataclass
+class _Line:
+    """A line of a file that takes part in a check, parsed."""
+
+    number: int
+    kind: str  # "rule", "step", or "start" (the first line of a derivation)
+    expr: Expression  # a rule's right side, a step's expression, a derivation's first line
+    lhs: Expression | None = None  # a rule's left side
+    text: str = ""
 
 
 def _split_equals(text: str) -> list[str]:
@@ -264,19 +288,16 @@ def _no_steps(line: int) -> VerifyError:
     )
 
 
-def verify_text(text: str, limits: Limits = DEFAULT) -> list[Verdict]:
-    """Check every rule and derivation step of a file's text (see the module docstring)."""
-    check = _Checker(limits)
-    verdicts: list[Verdict] = []
-    previous: tuple[int, str] | None = None  # the line a step is compared with
-    last_ok: tuple[int, str] | None = None  # the last line that held, for recovery after a slip
-    pending_start: tuple[int, str] | None = None  # an expression line still waiting for a step
+def _read_lines(text: str, check: _Checker) -> list[_Line]:
+    """The rules, derivations and steps of a file, parsed; a malformed file is a `VerifyError`."""
+    lines: list[_Line] = []
+    waiting: int | None = None  # a derivation's first line still waiting for a step
     for number, raw in enumerate(text.splitlines(), 1):
         line = _strip_comment(raw)
         if not line:
             continue
         if line.startswith("="):
-            if previous is None:
+            if not lines:
                 raise VerifyError(
                     f"line {number}: {_short(line)} continues a derivation, but no expression "
                     "or rule comes before it"
@@ -284,27 +305,13 @@ def verify_text(text: str, limits: Limits = DEFAULT) -> list[Verdict]:
             expr = line[1:].strip()
             if not expr:
                 raise VerifyError(f"line {number}: '=' needs an expression after it")
-            pending_start = None
-            verdict = check.step(previous[1], expr, number, previous[0])
-            if not verdict.ok and last_ok is not None and last_ok[0] != previous[0]:
-                # the line before was itself wrong: does this one get back to the last good line?
-                recovered = check.step(last_ok[1], expr, number, last_ok[0])
-                if recovered.ok:
-                    recovered.note = (
-                        f"line {previous[0]} was wrong; this line equals line {last_ok[0]}, "
-                        "the last line that held"
-                    )
-                    verdict = recovered
-            verdicts.append(verdict)
-            previous = (number, expr)
-            if verdict.ok:
-                last_ok = previous
+            lines.append(_Line(number, "step", check.parse(expr, number)))
+            waiting = None
             continue
-        if pending_start is not None:
-            raise _no_steps(pending_start[0])
+        if waiting is not None:
+            raise _no_steps(waiting)
         if line.startswith("d/dx"):
-            body = line[4:]
-            sides = _split_equals(body)
+            sides = _split_equals(line[4:])
             if len(sides) != 2:
                 raise VerifyError(
                     f"line {number}: a rule has the form 'd/dx f = g' with one '=' (outside "
@@ -313,22 +320,63 @@ def verify_text(text: str, limits: Limits = DEFAULT) -> list[Verdict]:
             f, g = (part.strip() for part in sides)
             if not f or not g:
                 raise VerifyError(f"line {number}: a rule needs both sides: 'd/dx f = g'")
-            verdict = check.rule(f, g, number, line)
-            verdicts.append(verdict)
-            previous = (number, g)
-            last_ok = previous if verdict.ok else None
+            lhs, rhs = check.parse_rule(f, g, number)
+            lines.append(_Line(number, "rule", rhs, lhs, line))
             continue
         if len(_split_equals(line)) > 1:
             raise VerifyError(
                 f"line {number}: {_short(line)} has '=' inside; a rule starts with 'd/dx', a "
                 "derivation step starts with '='"
             )
-        check.parse(line, number)
-        previous = last_ok = pending_start = (number, line)
-    if pending_start is not None:
-        raise _no_steps(pending_start[0])
-    if not verdicts:
+        lines.append(_Line(number, "start", check.parse(line, number)))
+        waiting = number
+    if waiting is not None:
+        raise _no_steps(waiting)
+    if not lines:
         raise VerifyError("no rules or derivations to check (the file is empty or all comments)")
+    return lines
+
+
+def verify_text(text: str, limits: Limits = DEFAULT) -> list[Verdict]:
+    """Check every rule and derivation step of a file's text (see the module docstring)."""
+    check = _Checker(limits)
+    lines = _read_lines(text, check)
+    estimate = sum(  # the first comparison of each line, before any is made
+        check.cost(line.lhs, line.expr)
+        if line.kind == "rule"
+        else check.cost(before.expr, line.expr)
+        for before, line in zip([lines[0], *lines], lines)
+        if line.kind != "start"
+    )
+    if estimate > limits.max_work:
+        raise VerifyError(
+            limits.exceeded("max_work", f"checking this file takes {estimate:,} node evaluations")
+        )
+    verdicts: list[Verdict] = []
+    previous: _Line = lines[0]  # the line a step is compared with
+    last_ok: _Line | None = lines[0]  # the last line that held, for recovery after a slip
+    for line in lines:
+        if line.kind == "start":
+            previous = last_ok = line
+            continue
+        if line.kind == "rule":
+            verdict = check.rule(line.lhs, line.expr, line.number, line.text)
+            last_ok = line if verdict.ok else None
+        else:
+            verdict = check.step(previous.expr, line.expr, line.number, previous.number)
+            if not verdict.ok and last_ok is not None and last_ok is not previous:
+                # the line before was itself wrong: does this one get back to the last good line?
+                recovered = check.step(last_ok.expr, line.expr, line.number, last_ok.number)
+                if recovered.ok:
+                    recovered.note = (
+                        f"line {previous.number} was wrong; this line equals line "
+                        f"{last_ok.number}, the last line that held"
+                    )
+                    verdict = recovered
+            if verdict.ok:
+                last_ok = line
+        verdicts.append(verdict)
+        previous = line
     return verdicts
 
 

@@ -1,0 +1,188 @@
+"""What every command of the command line does alike: help, usage errors, exit statuses, pipes.
+
+Every test iterates over `tinygrad_bp.cli.COMMANDS`, so a command added later is
+covered without a change here. Exit statuses (see docs/errors-and-limits.md): 0
+success, 1 a check found something wrong, 2 a usage or input error or a closed
+output, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinygrad_bp.cli import COMMANDS, main
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = dict(os.environ, PYTHONPATH=str(ROOT))
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def run(*args: str, stdout=subprocess.PIPE, script: bool = False) -> subprocess.CompletedProcess:
+    """`python -m tinygrad_bp ARGS` (or the console script) from the repository's folder."""
+    exe = [_script()] if script else [sys.executable, "-m", "tinygrad_bp"]
+    return subprocess.run(
+        [*exe, *args], stdout=stdout, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT,
+        timeout=120,
+    )  # fmt: skip
+
+
+def _script() -> str:
+    exe = Path(sys.executable).parent / "tinygrad-bp"
+    found = str(exe) if exe.exists() else shutil.which("tinygrad-bp")
+    if not found:
+        pytest.skip("the tinygrad-bp console script is not installed")
+    return found
+
+
+def one_line_error(r: subprocess.CompletedProcess, usage: bool = True) -> str:
+    """Exit status 2 and one line on stderr; a usage error reads 'tinygrad-bp ...: error: ...'."""
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "Exception ignored" not in r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("tinygrad-bp"), r.stderr
+    assert "error: " in r.stderr or not usage, r.stderr
+    return r.stderr
+
+
+def documented_json_call(command: str) -> list[str] | None:
+    """The first `tinygrad-bp COMMAND ... --json` line of the docs, as arguments."""
+    pattern = re.compile(rf"^tinygrad-bp {command} (.*--json.*?)\s*(#.*)?$", re.M)
+    for doc in DOCS:
+        m = pattern.search(doc.read_text())
+        if m:
+            return [command, *m.group(1).split()]
+    return None
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_exits_0(command):
+    r = run(command, "--help")
+    assert r.returncode == 0 and r.stdout.startswith(f"usage: tinygrad-bp {command}")
+    assert r.stderr == ""
+
+
+# Commands without --json, and why; a command printing numbers must not be here for long.
+NO_JSON = {
+    "draw": "writes a picture and prints no numbers",
+    "train": "prints losses but has no --json yet",
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_command_printing_numbers_has_json(command):
+    has_json = "--json" in run(command, "--help").stdout
+    if command in NO_JSON and not has_json:
+        pytest.skip(NO_JSON[command])
+    assert has_json
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_unknown_flag_is_one_line_exit_2(command):
+    err = one_line_error(run(command, "--no-such-flag"))
+    if "required" in err:  # a command with a positional argument says that first
+        err = one_line_error(run(command, "some-file", "--no-such-flag"))
+    assert "--no-such-flag" in err and "--help" in err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_bad_value_of_a_flag_is_one_line_exit_2(command):
+    # every command with --seed takes a whole number: a word there is a usage error
+    help_text = run(command, "--help").stdout
+    flag = next((f for f in ("--seed", "--max-work", "--max-nodes") if f in help_text), None)
+    if flag is None:
+        pytest.skip(f"{command} has none of the flags this test knows")
+    err = one_line_error(run(command, flag, "many"))
+    assert flag in err
+
+
+def test_unknown_command_and_bare_call():
+    err = one_line_error(run("no-such-command"))
+    assert "invalid choice" in err and all(c in err for c in COMMANDS)
+    r = run()
+    assert r.returncode == 2 and r.stdout == "" and "usage: tinygrad-bp" in r.stderr
+    assert all(c in r.stderr for c in COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_python_m_and_the_script_agree(command):
+    for args in ([command, "--help"], [command, "--no-such-flag"]):
+        a, b = run(*args), run(*args, script=True)
+        assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr)
+
+
+def closed_pipe(args: list[str]) -> subprocess.CompletedProcess:
+    """Run with standard output a pipe whose reading end is already closed (`| head -c 0`)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return run(*args, stdout=write)
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_closed_output_ends_quietly(command):
+    args = documented_json_call(command) or [command, "--help"]
+    r = closed_pipe(args)
+    assert r.returncode in (0, 2), r.stderr
+    assert r.stderr == "", r.stderr  # no traceback, no "Exception ignored" at exit
+
+
+def test_output_closed_after_one_byte():
+    """`tinygrad-bp verify ... --json | head -c 1`: the reader goes away mid-output."""
+    args = documented_json_call("verify")
+    assert args is not None
+    p = subprocess.Popen(
+        [sys.executable, "-m", "tinygrad_bp", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+        cwd=ROOT,
+    )
+    assert p.stdout.read(1) == b"["
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) in (0, 1, 2) and err == "", err
+
+
+def test_input_errors_from_a_command_are_one_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"\x00\x01binary")
+    for command in COMMANDS:
+        r = run(command, str(path))
+        if r.returncode == 2:  # commands that take a file: refused in one line
+            one_line_error(r, usage=False)
+        assert "Traceback" not in r.stderr
+
+
+def test_interrupt_is_130(monkeypatch, capsys, tmp_path):
+    from tinygrad_bp.commands import verify
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify, "verify_file", interrupted)
+    assert main(["verify", str(tmp_path / "any.txt")]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    "error,status",
+    [(ValueError("bad value"), 2), (OSError("disk full"), 2), (ZeroDivisionError("x"), 2)],
+)
+def test_errors_of_a_command_become_one_line(monkeypatch, capsys, tmp_path, error, status):
+    from tinygrad_bp.commands import verify
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(verify, "verify_file", fail)
+    assert main(["verify", str(tmp_path / "any.txt")]) == status
+    err = capsys.readouterr().err
+    assert err == f"tinygrad-bp: error: {error}\n"
