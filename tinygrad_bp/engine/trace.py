@@ -531,14 +531,14 @@ class Trace:
         parameter's ``.grad`` as ``loss.backward()`` would. Returns the output."""
         result = self(*inputs)
         for p, g in zip(self.params, result.grads):
-            p.grad += g
+            p.grad = g if p.grad is None else p.grad + g
         return result.output
 
     def check(self, *inputs: Any) -> None:
         """Rebuild the graph eagerly for ``inputs``; `TraceError` if it is not the recorded one
         (a Python branch on a value took another way)."""
         flat = self._flat_inputs(inputs)
-        _, order = self._build(flat)
+        _, order = self._build([Value(v, role="input") for v in flat])
         ops = tuple(n.op for n in order)
         if ops != self.ops:
             at = next(
@@ -552,8 +552,7 @@ class Trace:
             )
 
     # -- the eager engine, for checks and for inputs outside an op's domain
-    def _build(self, flat: list[float]) -> tuple[list[Value], list[Value]]:
-        leaves = [Value(v, f"x{k}", role="input") for k, v in enumerate(flat)]
+    def _build(self, leaves: list[Value]) -> tuple[list[Value], list[Value]]:
         pos = [0]
         values = [_unflatten(leaves, s, pos) for s in self._shapes]
         shape, outputs = _gather(self.fn(*values))
@@ -570,14 +569,12 @@ class Trace:
         try:
             for p, v in zip(self.params, values):
                 p.data = v
-                p.grad = 0.0
-            outputs, _ = self._build(flat)
-            root = outputs[0]
-            root.backward()
-            leaves = [n for n in topological_order(root) if n.op == "input"]
-            by_name = {n.name: n.grad for n in leaves}
-            in_grads = tuple(by_name.get(f"x{k}", 0.0) for k in range(len(flat)))
-            grads = [p.grad for p in self.params]
+                p._clear_grad()
+            leaves = [Value(v, f"x{k}", role="input") for k, v in enumerate(flat)]
+            outputs = self._build(leaves)[0]
+            outputs[0].backward()
+            in_grads = tuple(_grad(v) for v in leaves)
+            grads = [_grad(p) for p in self.params]
             out = tuple(o.data for o in outputs)
         finally:
             for p, data, g in saved:
@@ -594,6 +591,10 @@ class Trace:
             f"Trace({getattr(self.fn, '__name__', 'fn')}: {self.n_inputs} inputs, "
             f"{len(self.params)} params, {self.n_nodes} nodes)"
         )
+
+
+def _grad(v: Value) -> float:
+    return 0.0 if v.grad is None else v.grad
 
 
 def _input_leaf(v: float, k: int) -> Value:
