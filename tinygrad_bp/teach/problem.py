@@ -3,8 +3,10 @@
 Neurons are numbered as the slides number them, consecutively and input side
 first: hidden neurons 1..h, then the next layer's, then the outputs. Inputs are
 x_1..x_n. A weight is ``w{j}{i}`` (neuron j, fed by input or neuron i), written
-``w_{j}_{i}`` when an index has two digits; a bias is ``b{j}``, and a bias
-shared by a whole layer is one parameter ``b_layer{l}``.
+``w{j}_{i}`` when an index has two digits (``w12_3``); a bias is ``b{j}``, and a
+bias shared by the l-th layer of weights is one parameter ``b_L{l}``. A hidden
+neuron's output is ``y_h{j}`` (``y{j}`` is read too), its local gradient
+``delta{j}``.
 
 `read_problem` reads a case file (TOML, the layered format with ``[[layer]]``
 tables, or the older two-layer format with ``[weights]``); `problem_toml`
@@ -113,7 +115,7 @@ class Problem:
 
 
 def pair(j: int, i: int) -> str:
-    return f"{j}{i}" if j < 10 and i < 10 else f"_{j}_{i}"
+    return f"{j}{i}" if j < 10 and i < 10 else f"{j}_{i}"
 
 
 def weight_name(j: int, i: int) -> str:
@@ -121,7 +123,7 @@ def weight_name(j: int, i: int) -> str:
 
 
 def bias_name(problem: Problem, l: int, j: int) -> str:
-    return f"b_layer{l + 1}" if problem.layers[l].shared_bias else f"b{j}"
+    return f"b_L{l + 1}" if problem.layers[l].shared_bias else f"b{j}"
 
 
 def parameter_names(problem: Problem) -> list[str]:
@@ -328,8 +330,12 @@ def _quote(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def problem_toml(problem: Problem, claims: dict[str, float] | None = None, header: str = "") -> str:
-    """The case file of `problem` (layered format), with optional claims and comment lines."""
+def problem_toml(
+    problem: Problem, claims: dict[str, str | float] | None = None, header: str = ""
+) -> str:
+    """The case file of `problem` (layered format), with optional claims and comment lines.
+
+    A claim given as text (``"0.7650"``) is written as it is, keeping its digits."""
     out = [f"# {line}" if line else "#" for line in header.splitlines()]
     out += [
         "",
@@ -351,5 +357,6 @@ def problem_toml(problem: Problem, claims: dict[str, float] | None = None, heade
     if problem.names:
         out += ["", "[names]"] + [f"{_quote(k)} = {_quote(v)}" for k, v in problem.names.items()]
     if claims:
-        out += ["", "[claims]"] + [f"{_quote(k)} = {_num(v)}" for k, v in claims.items()]
+        out += ["", "[claims]"]
+        out += [f"{_quote(k)} = {v if isinstance(v, str) else _num(v)}" for k, v in claims.items()]
     return "\n".join(out).lstrip("\n") + "\n"

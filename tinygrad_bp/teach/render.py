@@ -184,7 +184,7 @@ table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:.2em .5em;tex
 
 
 def md_escape(s: str) -> str:
-    return "".join("\\" + ch if ch in "\\`*_{}[]<>()#+!|$" else ch for ch in s)
+    return "".join("\\" + ch if ch in "\\`*_[]<>#|$" else ch for ch in s)
 
 
 def render_doc(doc: Doc, form: str) -> str:

@@ -86,21 +86,21 @@ class Solution:
     def values(self) -> dict[str, float]:
         """Every quantity of the solution by its name (``E``, ``delta_2``, ``w11_new@1``...)."""
         out = {line.key: line.value for line in self.lines}
+        outputs = list(self.problem.neurons(len(self.problem.layers) - 1))
         for key, value in list(out.items()):
             name, at, n = key.partition("@")
-            if name.startswith("y") and name[1:].isdigit() and int(name[1:]) in self._hidden:
-                out[f"y_h{name[1:]}" + at + n] = value
+            if name.startswith("y_h"):
+                out[f"y{name[3:]}" + at + n] = value
+            if name.startswith("delta"):
+                out["delta_" + name[5:] + at + n] = value
+            if len(outputs) == 1 and name in (f"y{outputs[0]}", f"e{outputs[0]}"):
+                out[name[0] + at + n] = value
         return out
-
-    @property
-    def _hidden(self) -> set[int]:
-        p = self.problem
-        return {j for l in range(len(p.layers) - 1) for j in p.neurons(l)}
 
     def claims(self, digits: int | None = None) -> dict[str, str]:
         """Every quantity written as a person would write it, `digits` significant digits."""
         d = digits or self.digits
-        return {k: shown(v, d) for k, v in self.values().items()}
+        return {line.key: shown(line.value, d) for line in self.lines}
 
     def notes(self) -> list[Line]:
         return [line for line in self.lines if line.note]
@@ -118,8 +118,6 @@ class Notation:
         return plain_label(self.author[ours]) if ours in self.author else default
 
     def param(self, name: str) -> Label:
-        if name.startswith("b_layer"):
-            return self.sym(name, Sym("b", "layer " + name[7:]))
         letter, rest = name[0], name[1:].strip("_").replace("_", ",")
         return self.sym(name, Sym(letter, rest))
 
@@ -257,7 +255,8 @@ class _Builder:
                         out, key(f"v{j}"), sym("v", str(j), f"v{j}"), Add(*terms), "forward"
                     )
                     f = Apply("f", layer.activation.f, v)
-                    y_refs[j] = self.add(out, key(f"y{j}"), sym("y", str(j), f"y{j}"), f, "forward")
+                    y = f"y{j}" if p.is_output(l) else f"y_h{j}"
+                    y_refs[j] = self.add(out, key(y), sym("y", y[1:].lstrip("_"), y), f, "forward")
                     v_refs[j] = v
                 src = {j: y_refs[j] for j in p.neurons(l)}
             last = len(p.layers) - 1
@@ -305,7 +304,7 @@ class _Builder:
                         ]
                         expr = Mul(fp, total(back))
                     delta_label = sym("delta", str(j), f"delta{j}")
-                    delta[j] = self.add(out, key(f"delta_{j}"), delta_label, expr, "backward")
+                    delta[j] = self.add(out, key(f"delta{j}"), delta_label, expr, "backward")
             inputs = {i: Ref(f"x{i}|{k}", Sym("x", str(i))) for i in p.sources(0)}
             per_example.append((inputs, delta, y_refs))
         if full:
