@@ -12,12 +12,12 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .commands import check, compare, draw, exercise, solve, train, verify
+from .commands import check, compare, draw, exercise, grade, solve, train, verify
 from .files import FileLimitError
 
 # Each command module has add_parser(subparsers) that registers itself with
 # set_defaults(run=handler); the handler returns the exit status.
-MODULES = (compare, check, draw, train, verify, solve, exercise)
+MODULES = (compare, check, draw, train, verify, solve, exercise, grade)
 COMMANDS: list[str] = [m.__name__.rsplit(".", 1)[1] for m in MODULES]
 
 PROG = "tinygrad-bp"

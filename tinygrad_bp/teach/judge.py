@@ -90,8 +90,7 @@ class Judge:
     def resolve(self, name: str, names: dict[str, str]) -> str | None:
         """Our key for a claimed name, through the person's own notation (``[names]``)."""
         base, at, n = str(name).strip().partition("@")
-        base = names.get(base, base)
-        return self.alias.get(base + at + n)
+        return self.alias.get(_translate(base, names) + at + n)
 
     def nearest(self, name: str) -> str:
         near = difflib.get_close_matches(name, self.known, n=1)
@@ -183,7 +182,8 @@ class Judge:
 
     def _slips(self, key, claimed, unit, mine) -> list[tuple[str, str]]:
         """The catalogue's slips that reproduce the claim (a few common ones)."""
-        t = self.truth | mine  # the formulas with the person's own numbers filled in
+        # the formulas with the person's own numbers filled in, the truth for this one
+        t = self.truth | mine | {key: self.truth[key]}
         base, at, n = key.partition("@")
         found: list[tuple[str, str]] = []
 
@@ -239,6 +239,21 @@ class Judge:
             return p
         prev = int(n) - 1
         return f"{p}_new" + (f"@{prev}" if prev else "")
+
+
+def _translate(name: str, names: dict[str, str]) -> str:
+    """A name in the person's notation -> ours: ``w_h`` -> ``w21``, and so ``dE/dw_h``,
+    ``Delta_w_h``, ``w_h_new`` and ``f'(y_in)`` through the names of their parts."""
+    if name in names:
+        return names[name]
+    for prefix in ("dE/d", "Delta_"):
+        if name.startswith(prefix) and name[len(prefix) :] in names:
+            return prefix + names[name[len(prefix) :]]
+    if name.endswith("_new") and name[:-4] in names:
+        return names[name[:-4]] + "_new"
+    if name.startswith("f'(") and name.endswith(")") and name[3:-1] in names:
+        return f"f'({names[name[3:-1]]})"
+    return name
 
 
 def _num(v: object) -> float:
