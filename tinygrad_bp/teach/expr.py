@@ -138,13 +138,13 @@ class TeX(Renderer):
     def escape(self, s: str) -> str:
         out = []
         for ch in s:
-            if ch in "\\{}$&#%_^~":
+            if ch in "\\{}&#%_^~":
                 out.append(
                     {"\\": r"\backslash{}", "^": r"\hat{}", "~": r"\sim{}"}.get(ch, "\\" + ch)
                 )
-            elif ch.isalnum() or ch in " .,:;()[]+-*/'=<>|!?@\"":
+            elif (ch.isascii() and ch.isalnum()) or ch in " .,:;()+-*/'=":
                 out.append(ch)
-            else:  # anything unusual is dropped rather than fed to TeX
+            else:  # anything else (< > & " ...) is not fed to TeX or to a Markdown page
                 out.append("?")
         return "".join(out)
 

@@ -281,7 +281,7 @@ def report_html(report: ClassReport) -> str:
     quantities = [r for r in report.quantity_table() if r["wrong"]][:15]
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8"><title>Class report</title>',
+        '<html lang="en"><head><meta charset="utf-8"/><title>Class report</title>',
         f"<style>{CSS}</style></head><body>",
         "<h1>Class report</h1>",
         f"<p>Key: {html.escape(report.key)}. {len(report.graded)} submissions graded, "

@@ -182,12 +182,12 @@ class _Reader:
             raise self.fail(place, f"expected a finite number, got {v!r}")
         return float(v)
 
-    def vector(self, v: object, place: str, length: int | None = None) -> np.ndarray:
+    def vector(self, v: object, place: str, length: int | None = None, what="") -> np.ndarray:
         if not isinstance(v, list) or not v:
             raise self.fail(place, f"expected a non-empty list of numbers, got {v!r}")
         out = np.array([self.number(e, f"{place}[{i}]") for i, e in enumerate(v)])
         if length is not None and out.size != length:
-            raise self.fail(place, f"expected {length} numbers, got {out.size}")
+            raise self.fail(place, f"expected {length} number(s){what}, got {out.size}")
         return out
 
     def matrix(self, v: object, place: str, cols: int | None) -> np.ndarray:
@@ -252,7 +252,7 @@ def problem_from_toml(data: dict, where: str = "case") -> Problem:
         if shared:
             b = np.full(W.shape[0], r.number(raw["b"], f"{place} b"))
         else:
-            b = r.vector(raw["b"], f"{place} b", W.shape[0])
+            b = r.vector(raw["b"], f"{place} b", W.shape[0], " (one per row of W)")
         frozen = raw.get("frozen", [])
         if not isinstance(frozen, list) or not set(frozen) <= {"W", "b"}:
             raise r.fail(f"{place} frozen", f'expected a list of "W" and "b", got {frozen!r}')
@@ -268,8 +268,9 @@ def problem_from_toml(data: dict, where: str = "case") -> Problem:
     for k, raw in enumerate(raw_data):
         place = f"[[data]] {k + 1}"
         r.keys(raw, place, ("x", "d"))
-        x = r.vector(raw.get("x"), f"{place} x", layers[0].W.shape[1])
-        d = r.vector(raw.get("d"), f"{place} d", layers[-1].size)
+        n_in, n_out = layers[0].W.shape[1], layers[-1].size
+        x = r.vector(raw.get("x"), f"{place} x", n_in, f" (the first layer's W has {n_in} columns)")
+        d = r.vector(raw.get("d"), f"{place} d", n_out, f" (one per output neuron: {n_out})")
         examples.append((x, d))
     return Problem(
         tuple(layers),

@@ -246,7 +246,7 @@ def _tex(doc: Doc) -> str:
 def _html(doc: Doc) -> str:
     out = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        '<html lang="en"><head><meta charset="utf-8"/>',
         f"<title>{html.escape(doc.title)}</title>",
         f"<style>{CSS}</style></head><body>",
     ]

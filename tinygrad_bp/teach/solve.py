@@ -123,7 +123,7 @@ class Notation:
 
 
 class LossGrad(Expr):
-    """dE/dy_j of the loss formula `loss`, computed by the Value engine (backward through it)."""
+    """dE/dq of the loss formula `loss` (q = e_j or y_j), by the Value engine's backward."""
 
     def __init__(self, loss: Expr, wrt: str, label: Label) -> None:
         self.loss, self.wrt, self.label = loss, wrt, label
@@ -277,7 +277,7 @@ class _Builder:
             for l in range(last, -1, -1):
                 act = p.layers[l].activation
                 for j in p.neurons(l):
-                    fp_label = Call("f", Sym("v", str(j) + tag), prime=True)
+                    fp_label = Call("f", v_refs[j].label, prime=True)
                     fp = self.add(
                         out,
                         key(f"f'(v{j})"),
@@ -287,8 +287,19 @@ class _Builder:
                     )
                     if l == last and p.loss == "half_sse":
                         expr: Expr = Mul(e[outs.index(j)], fp)
-                    elif l == last:
-                        y_label = sym("y", str(j), f"y{j}")
+                    elif l == last and e:  # E of e_j = d_j - y_j: delta_j = dE/de_j f'(v_j)
+                        e_j = e[outs.index(j)]
+                        dEde = self.add(
+                            out,
+                            key(f"dE/de{j}"),
+                            Partial(Sym("E"), e_j.label),
+                            LossGrad(loss, e_j.key, e_j.label),
+                            "backward",
+                            numbers=False,
+                        )
+                        expr = Mul(dEde, fp)
+                    elif l == last:  # delta_j = -dE/dy_j f'(v_j)
+                        y_label = y_refs[j].label
                         dEdy = self.add(
                             out,
                             key(f"dE/dy{j}"),
