@@ -108,10 +108,10 @@ def run(args: argparse.Namespace) -> int:
 
 def render_case(case, path: str) -> int:
     """`check --draw FILE`: the case's computation graph, after backward, to FILE."""
-    graph = case.net.value_graph(case.x, case.d)
-    graph.E.backward()
+    E = case.value_loss()
+    E.backward()
     try:
-        drawing = draw(graph.E)
+        drawing = draw(E)
     except GraphTooLargeError as exc:
         print(f"tinygrad-bp check: {exc}", file=sys.stderr)
         return 2
