@@ -221,7 +221,7 @@ def graph_source(
     caption = None
     if target is not None:
         try:
-            caption = explain_graph(graph, target, fold=True).caption()
+            caption = explain_graph(graph, target, fold=collapse).caption()
         except (TooManyPathsError, TypeError) as exc:
             caption = str(exc)
     if collapse:
