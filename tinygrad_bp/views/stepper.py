@@ -169,7 +169,9 @@ function show() {{
     boxes(i).forEach((box) => {{
       box.classList.toggle("seen", value[i] !== null);
       box.querySelectorAll("text").forEach((t) => {{
-        if (t.textContent.startsWith("grad")) t.textContent = "grad " + (grad[i] === null ? "?" : num(grad[i]));
+        if (t.textContent.startsWith("grad")) {{
+          t.textContent = "grad " + (grad[i] === null ? "?" : num(grad[i]));
+        }}
       }});
     }});
   }});
