@@ -78,8 +78,11 @@ def test_highlighted_path_and_chain_rule_caption(backend):
     svg = svg_of(d)
     edges = re.findall(r'<g id="e[^"]*" class="edge">.*?</g>', svg, flags=re.S)
     assert len([e for e in edges if RED in e]) == 4  # a -> a*b -> out, each edge in two pieces
-    # the caption folds the unnamed a*b: d out/da = ∂out/∂(a*b) ∂(a*b)/∂a = 1 * b = -3
-    assert "= (-3) = -3" in texts(svg) and d.caption.startswith("dout/da = ∂out/∂a\n")
+    # d out/da = ∂out/∂(a*b) ∂(a*b)/∂a = 1 * b = -3
+    assert "= (1) (-3) = -3" in texts(svg)
+    assert d.caption.startswith("dout/da = ∂out/∂(a*b) ∂(a*b)/∂a\n")
+    # the collapsed drawing folds the unnamed a*b into one factor
+    assert draw(out, highlight="a", collapse=True).caption.startswith("dout/da = ∂out/∂a\n")
 
 
 def test_tensor_graph_shows_op_shape_and_small_values(backend):

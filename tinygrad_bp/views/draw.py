@@ -327,6 +327,20 @@ LABEL_EDGES = 40  # nets with more weights than this show weights by colour and 
 SHOWS = ("weights", "grads", "updates")
 
 
+def _stack(d: Dot, ids: list[str]) -> None:
+    """Keep a layer's nodes in one column, in this order from top to bottom."""
+    d.open(f"stack_{ids[0]}", rank="same")
+    for a, b in zip(ids, ids[1:]):
+        d.edge(a, b, style="invis")
+    d.close()
+    if ids[0] != "head_in":  # headers in one row: each column's header above its nodes
+        d.edge(
+            "head_in" if ids[0] == "head_0" else f"head_{int(ids[0][5:]) - 1}",
+            ids[0],
+            style="invis",
+        )
+
+
 def _layers_of(net: Any) -> list[tuple[np.ndarray, np.ndarray, str]]:
     if hasattr(net, "W1") and hasattr(net, "W2"):
         return [(net.W1, net.b1, net.hidden), (net.W2, net.b2, net.output)]
@@ -370,21 +384,30 @@ def draw_network(
         g = grads.get(name, float("nan"))
         return g if show == "grads" else -eta * g
 
-    d = _dot(title, ranksep="0.9" if not labelled else "0.2", nodesep="0.15", splines="line")
+    d = _dot(
+        title,
+        ranksep="0.9" if not labelled else "0.2",
+        nodesep="0.15",
+        splines="line",
+        outputorder="edgesfirst",  # lines pass under the neurons, never over their text
+    )
     prev = []
+    d.node("head_in", label=label("inputs"), shape="plaintext", style="")
     for k in range(1, sizes[0] + 1):
         d.node(f"x{k}", label=label(f"x{k}"), fillcolor=FILL["input"], shape="circle")
         prev.append((f"x{k}", k))
+    _stack(d, ["head_in"] + [x for x, _ in prev])
     number = 0
     values: list[tuple[str, str, str, float]] = []
     for depth, (W, b, act) in enumerate(layers):
         current = []
         last = depth == len(layers) - 1
-        d.open(
-            f"cluster_{depth}",
+        head = f"head_{depth}"
+        d.node(
+            head,
             label=label("output layer" if last else f"hidden layer {depth + 1}"),
-            color="#bbbbbb",
-            style="dashed",
+            shape="plaintext",
+            style="",
         )
         for r in range(W.shape[0]):
             number += 1
@@ -400,7 +423,7 @@ def draw_network(
                 fillcolor="#d1e7dd" if last else FILL["param"],
             )
             current.append((f"n{number}", number))
-        d.close()
+        _stack(d, [head] + [n for n, _ in current])
         for r, (node_id, j) in enumerate(current):
             for col, (src_id, i) in enumerate(prev):
                 name = pair_name("w", j, i)
