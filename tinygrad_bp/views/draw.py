@@ -98,7 +98,7 @@ class Drawing:
         from .render import render
         from .stepper import stepper_html
 
-        source, _ = graph_source(self.graph, show_grads=False, **self.options)
+        source, _ = graph_source(self.graph, show_grads=False, fit=False, **self.options)
         return stepper_html(self.graph, render(source, "svg").decode("utf-8"), title)
 
     def _repr_svg_(self) -> str:
@@ -147,6 +147,7 @@ def _dot(title: str | None, *caption: str, **graph: str) -> Dot:
         "size": f"{WIDTH_IN},40",
         **graph,
     }
+    attrs = {k: v for k, v in attrs.items() if v != ""}  # "" removes a default
     lines = [t for t in (title, *caption) if t]
     if lines:
         attrs["label"] = label(*lines, limit=400)
@@ -211,6 +212,7 @@ def graph_source(
     collapse: bool = False,
     show_grads: bool = True,
     max_nodes: int | None = None,
+    fit: bool = True,
 ) -> tuple[str, str | None]:
     """The DOT source of a graph drawing and its chain-rule caption (when `target` is given).
 
@@ -229,7 +231,7 @@ def graph_source(
     else:
         keep = list(range(len(graph.nodes)))
         edges = {n.index: n.edges for n in graph.nodes}
-    d = _dot(title, *(caption or "").split("\n"))
+    d = _dot(title, *(caption or "").split("\n"), **({} if fit else {"size": ""}))
     # a leaf used by several nodes is drawn once beside each of them (no long crossing edges)
     uses = {i: 0 for i in keep}
     for i in keep:

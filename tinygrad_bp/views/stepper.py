@@ -99,7 +99,7 @@ PAGE = """<!DOCTYPE html>
 <style>
 body {{ font-family: Helvetica, Arial, sans-serif; margin: 1em; }}
 #figure {{ overflow: auto; max-width: 100%; border: 1px solid #ddd; }}
-#figure svg {{ max-width: 100%; height: auto; }}
+#figure svg {{ height: auto; }}
 #status {{ font-size: 1.1em; margin: .6em 0; min-height: 2.6em; white-space: pre-wrap; }}
 table {{ border-collapse: collapse; font-size: .9em; }}
 td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: right; }}
