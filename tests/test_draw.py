@@ -369,3 +369,12 @@ def test_cli_draw_without_dot(tmp_path):
     assert not list(tmp_path.iterdir())
     r = run_cli("draw", "-o", str(tmp_path / "g.svg"), env_path=str(tmp_path))
     assert r.returncode == 0 and (tmp_path / "g.svg").exists()
+
+
+def test_network_view_of_a_deeper_mlp():
+    from tinygrad_bp import nn
+
+    model = nn.MLP([2, 3, 2, 1], "tanh")
+    source = draw_network(model).source
+    assert len(re.findall(r'label="w\d+ = ', source)) == 2 * 3 + 3 * 2 + 2 * 1
+    assert "w53" in source and "w65" in source  # neuron numbering runs on through the layers
