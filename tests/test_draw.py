@@ -378,3 +378,27 @@ def test_network_view_of_a_deeper_mlp():
     source = draw_network(model).source
     assert len(re.findall(r'label="w\d+ = ', source)) == 2 * 3 + 3 * 2 + 2 * 1
     assert "w53" in source and "w65" in source  # neuron numbering runs on through the layers
+
+
+def test_huge_graphs_are_refused_within_seconds(tmp_path):
+    """The worst inputs answer or refuse quickly (generous timeout: the machine may be busy)."""
+    code = (
+        "from tinygrad_bp import Value\n"
+        "from tinygrad_bp.views.draw import draw, GraphTooLargeError\n"
+        "from tinygrad_bp.views.explain import explain\n"
+        "x = Value(1.0, 'x'); y = x\n"
+        "for _ in range(300_000): y = y * 1.0\n"
+        "for f in (lambda: draw(y), lambda: draw(y, collapse=True), lambda: explain(y, x)):\n"
+        "    try: f()\n"
+        "    except GraphTooLargeError as e: print('refused:', str(e)[:60])\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("refused: this graph has 600001 nodes") == 3
