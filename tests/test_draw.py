@@ -201,6 +201,8 @@ def test_explain_reads_like_the_slides():
     e4 = graph.nodes["e4"].data
     assert f"({e4:.6g}) · (-1) · (1) · ({net.W2[0, 0]:.6g})" in text  # ∂E/∂e4 = e4 for E = e²/2
     assert "dE/dw11 = " in text
+    # each factor as a formula: E = e4²/2 through the unnamed 0.5*e4**2, v4 = ... + w41 y_h1 + ...
+    assert "(0.5·2·e4) · (-1) · (linear'(v4)) · (w41) · (sigmoid'(v1)) · (x1)" in text
     latex = explain(graph.E, "w11", fold=True).render("latex")
     assert r"\frac{\partial E}{\partial w_{11}}" not in latex  # partials are local, between nodes
     assert r"\frac{d E}{d w_{11}}" in latex and r"\frac{\partial y_{h1}}{\partial v_{1}}" in latex
