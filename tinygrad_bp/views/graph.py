@@ -130,7 +130,8 @@ class Graph:
                     text = f"{n.op}{args[0]}"
                 else:
                     text = f"{n.op}({', '.join(args)})"
-                out.append(text if len(text) <= MAX_EXPRESSION else f"#{n.index}")
+                short = len(text) <= MAX_EXPRESSION and "#" not in text
+                out.append(text if short else f"#{n.index}")
         return out
 
 
