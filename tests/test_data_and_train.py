@@ -203,3 +203,15 @@ def test_big_moons_with_the_tensor_engine(capsys):
                          "--epochs", "2")  # fmt: skip
     assert status == 0
     assert figure(out, "held-out accuracy") > 95
+
+
+@pytest.mark.parametrize("act", ["leaky_relu(0.2)", "elu(0.5)", "softplus"])
+def test_train_takes_every_activation_and_saves_it(tmp_path, capsys, act):
+    name = act.split("(")[0]
+    if not hasattr(nn.MLP([1, 1]).net.modules[0].W, name):
+        pytest.skip(f"the engine has no {name} method yet")
+    path = tmp_path / "m.npz"
+    status, out, err = run(capsys, "train", "--activation", act, "--epochs", "3", "--save",
+                           str(path))  # fmt: skip
+    assert status == 0, err
+    assert nn.MLP.load(path).activations == [act, act, "linear"]

@@ -49,4 +49,3 @@ def test_mkdocs_build_strict(tmp_path):
     assert (site / "model-files" / "index.html").exists()
     reference = (site / "reference" / "index.html").read_text()
     assert "load_state_from" in reference and "to_torch" in reference  # from the docstrings
-
