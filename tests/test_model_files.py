@@ -284,3 +284,11 @@ def test_non_finite_weights_are_not_saved(tmp_path):
     with pytest.raises(ModelFileError, match="layer1.weight holds NaN"):
         m.save(tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_huge_file_is_not_rebuilt_as_values(tmp_path, monkeypatch):
+    path = nn.MLP([30, 40, 1]).save(tmp_path / "m.npz")  # 1,281 parameters
+    monkeypatch.setattr(nn.ValueMLP, "MAX_FILE_PARAMETERS", 1000)
+    with pytest.raises(ModelFileError, match="1,281 parameters.*MLP.load"):
+        nn.ValueMLP.load(path)
+    assert nn.MLP.load(path).sizes == [30, 40, 1]

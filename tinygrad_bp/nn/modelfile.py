@@ -46,7 +46,7 @@ FORMAT = "tinygrad_bp model"
 VERSION = 1
 DEFAULT_MAX_BYTES = 64 * MiB
 MAX_MEMBERS = 1000
-ENGINES = ("tensor", "value")
+ENGINE_NAMES = ("tensor", "value")
 
 
 class ModelFileError(ValueError):
@@ -234,8 +234,8 @@ def _spec(path: Path, meta: np.ndarray) -> ModelSpec:
         engine, dtype = record["engine"], record["dtype"]
         sizes = tuple(check_sizes(record["sizes"]))
         acts = tuple(_activation(a) for a in record["activations"])
-        if engine not in ENGINES:
-            raise ValueError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+        if engine not in ENGINE_NAMES:
+            raise ValueError(f"engine {engine!r} is not one of {', '.join(ENGINE_NAMES)}")
         if dtype not in DTYPES:
             raise ValueError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
         if len(acts) != len(sizes) - 1:

@@ -216,7 +216,15 @@ class Module:
         return cls._from_arrays(spec, arrays)
 
 
-def load_model(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Module:
-    """Rebuild a saved model with the engine its file records (an `MLP` or a `ValueMLP`)."""
-    spec, arrays = read_model(path, max_bytes)
-    return ENGINES[spec.engine]._from_arrays(spec, arrays)
+def load_model(
+    path: str | Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    engine: str | None = None,
+    raise_hint: str = "raise it with max_bytes=",
+) -> Module:
+    """Rebuild a saved model with the engine its file records (an `MLP` or a `ValueMLP`),
+    or with `engine` ("tensor" or "value") when given."""
+    spec, arrays = read_model(path, max_bytes, raise_hint)
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return ENGINES[engine or spec.engine]._from_arrays(spec, arrays)
