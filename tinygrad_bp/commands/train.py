@@ -39,8 +39,8 @@ def number_arg(low: float, high: float = math.inf, kind: type = float):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
         if not (math.isfinite(value) and low <= value < high):
-            upper = "" if high == math.inf else f" and below {high:g}"
-            raise argparse.ArgumentTypeError(f"expected a number >= {low:g}{upper}, got {text!r}")
+            upper = "" if high == math.inf else f" and below {high}"
+            raise argparse.ArgumentTypeError(f"expected a number >= {low}{upper}, got {text!r}")
         return value
 
     return parse
@@ -111,7 +111,7 @@ def add_parser(sub) -> None:
     p.add_argument("--engine", choices=("tensor", "value"), default="tensor", help="(tensor)")
     p.add_argument(
         "--seed",
-        type=number_arg(0, 2**63, int),
+        type=number_arg(0, 2**32, int),
         default=0,
         help="seed of data, split, weights and shuffling (0)",
     )

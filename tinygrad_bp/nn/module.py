@@ -110,8 +110,12 @@ class Module:
         """||dE/dW|| (Frobenius) of each layer's weights; 0 where no gradient arrived."""
         norms = []
         for params in self.layer_weights():
-            grads = [np.asarray(p.grad, dtype=float) for p in params if p.grad is not None]
-            norms.append(float(np.sqrt(sum(float(np.sum(g * g)) for g in grads))))
+            total = 0.0
+            for p in params:
+                g = p.grad
+                if g is not None:
+                    total += float(np.vdot(g, g)) if isinstance(g, np.ndarray) else g * g
+            norms.append(total**0.5)
         return norms
 
     def describe(self) -> str:
