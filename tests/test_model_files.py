@@ -139,6 +139,10 @@ def test_files_without_a_version_are_older(tmp_path):
         (lambda m: m.update(dtype="int8"), "corrupt.*dtype 'int8'"),
         (lambda m: m.update(engine="gpu"), "corrupt.*engine 'gpu'"),
         (lambda m: m.update(sizes=[2, 0, 1]), "corrupt.*positive whole numbers"),
+        (
+            lambda m: m.update(sizes=[2] * 5000, activations=m["activations"][:1] * 4999),
+            r"recorded 2-2-2-2-...-2-2 \(5000\) tanh/.*: missing layer3.weight, .* and 9988 more$",
+        ),
         (lambda m: m.update(dtype="float32"), "needs float32"),
     ],
 )
@@ -292,3 +296,10 @@ def test_a_huge_file_is_not_rebuilt_as_values(tmp_path, monkeypatch):
     with pytest.raises(ModelFileError, match="1,281 parameters.*MLP.load"):
         nn.ValueMLP.load(path)
     assert nn.MLP.load(path).sizes == [30, 40, 1]
+
+
+def test_a_deeply_nested_record_is_a_clear_error(tmp_path):
+    path = tmp_path / "deep.npz"
+    np.savez(path, __meta__=np.array("[" * 100_000 + "]" * 100_000))
+    with pytest.raises(ModelFileError, match="not JSON"):
+        nn.MLP.load(path)
