@@ -303,3 +303,16 @@ def test_a_deeply_nested_record_is_a_clear_error(tmp_path):
     np.savez(path, __meta__=np.array("[" * 100_000 + "]" * 100_000))
     with pytest.raises(ModelFileError, match="not JSON"):
         nn.MLP.load(path)
+
+
+def test_copy_moves_a_model_between_engines(tmp_path):
+    m = nn.MLP([3, 4, 2], "tanh", "sigmoid", dtype="float32", seed=4)
+    v = m.copy("value")
+    assert type(v) is nn.ValueMLP and v.dtype == "float64" and v.activations == m.activations
+    np.testing.assert_allclose(outputs(v), outputs(m), rtol=1e-6)
+    assert nn.ValueMLP.load(m.save(tmp_path / "f32.npz")).dtype == "float64"
+    back = v.copy("tensor")
+    np.testing.assert_allclose(outputs(back), outputs(v), rtol=1e-14)
+    assert m.copy().dtype == "float32"
+    with pytest.raises(ValueError, match="engine must be one of"):
+        m.copy("gpu")

@@ -203,6 +203,13 @@ class Module:
         )
         return model
 
+    def copy(self, engine: str | None = None) -> Module:
+        """A new model with this one's architecture and weights, on `engine` ("tensor" or
+        "value"; default: this model's)."""
+        if engine is not None and engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        return ENGINES[engine or self.engine]._from_arrays(self.spec, self.state_dict())
+
     # -- PyTorch -------------------------------------------------------------------
     def to_torch(self):
         """An equivalent `torch.nn.Sequential` of Linear and activation modules, in this

@@ -9,6 +9,7 @@ exactly the slides' names (w11 ... w43, b1 ... b4 for 2-3-1).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -71,7 +72,7 @@ class ValueMLP(Module):
                 f"{cls.MAX_FILE_PARAMETERS:,} a ValueMLP is built with from a file; load it with "
                 "MLP.load (the Tensor engine; predict: --engine tensor)"
             )
-        return super()._from_arrays(spec, arrays)
+        return super()._from_arrays(replace(spec, dtype="float64"), arrays)
 
     @classmethod
     def _check_dtype(cls, dtype) -> str:

@@ -91,17 +91,14 @@ def plot_training(model, X: np.ndarray, y: np.ndarray, history: History, loss: s
         yscale="log",
     )
     norms.legend(fontsize=8)
+    fast = model.copy("tensor")  # the grids need many outputs: the same weights on arrays
     if snaps:
-        final = model.state_dict()
-        try:
-            for k, epoch in enumerate(snaps):
-                model.load_state_dict(history.snapshots[epoch])
-                ax = fig.add_subplot(grid[1, 2 * k : 2 * k + 2])
-                _boundary(ax, model, X, y, loss, f"decision boundary, epoch {epoch}")
-        finally:
-            model.load_state_dict(final)
+        for k, epoch in enumerate(snaps):
+            fast.load_state_dict(history.snapshots[epoch])
+            ax = fig.add_subplot(grid[1, 2 * k : 2 * k + 2])
+            _boundary(ax, fast, X, y, loss, f"decision boundary, epoch {epoch}")
     elif X.shape[1] == 2:
-        _boundary(fig.add_subplot(grid[1, :]), model, X, y, loss, "decision boundary")
+        _boundary(fig.add_subplot(grid[1, :]), fast, X, y, loss, "decision boundary")
     else:
         ax = fig.add_subplot(grid[1, :])
         order = np.argsort(X[:, 0])
