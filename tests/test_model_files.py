@@ -9,6 +9,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_bp import files, nn
 from tinygrad_bp.nn import ModelFileError
@@ -316,3 +318,30 @@ def test_copy_moves_a_model_between_engines(tmp_path):
     assert m.copy().dtype == "float32"
     with pytest.raises(ValueError, match="engine must be one of"):
         m.copy("gpu")
+
+
+def _available_activations():
+    from tinygrad_bp.engine.ops import ACTIVATIONS
+
+    probe = nn.MLP([1, 1]).net.modules[0].W
+    return [a for a in ACTIVATIONS if hasattr(probe, a)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
+    data=st.data(),
+    dtype=st.sampled_from(["float64", "float32"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_network_survives_a_round_trip(tmp_path_factory, sizes, data, dtype, seed):
+    acts = data.draw(st.lists(st.sampled_from(_available_activations()), min_size=len(sizes) - 1,
+                              max_size=len(sizes) - 1))  # fmt: skip
+    m = nn.MLP(sizes, acts[:-1], acts[-1], seed=seed, dtype=dtype)
+    path = m.save(tmp_path_factory.mktemp("rt") / "m.npz")
+    again = nn.load_model(path)
+    assert (again.sizes, again.activations, again.dtype) == (m.sizes, m.activations, m.dtype)
+    for key, value in m.state_dict().items():
+        assert again.state_dict()[key].tobytes() == value.tobytes()  # bit for bit
+    X = np.random.default_rng(seed).uniform(-3, 3, (4, sizes[0]))
+    np.testing.assert_array_equal(outputs(again, X), outputs(m, X))

@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_bp import nn
 from tinygrad_bp.cli import main
@@ -143,3 +145,15 @@ def test_the_example_model_classifies_the_moons():
     assert model.describe() == "2-16-16-1 tanh/tanh/linear" and model.dtype == "float64"
     X, y = moons(n=500, seed=123)  # points it never saw
     assert np.mean((predict(model, X)[:, 0] > 0) == (y > 0.5)) > 0.97
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=3))
+def test_printed_numbers_read_back_exactly(values):
+    from tinygrad_bp.commands.predict import parse_csv
+    from tinygrad_bp.formatting import fmt
+
+    line = ",".join(fmt(v, "") for v in values)
+    back = parse_csv(line + "\n", len(values), "text")[0]
+    assert [float(v) for v in back] == [v + 0.0 for v in values]  # -0.0 is printed as 0
+    assert not any(t.startswith("-") and float(t) == 0 for t in line.split(","))
