@@ -131,7 +131,11 @@ def add_parser(sub) -> None:
         help="plot losses, gradient norm per layer and the decision boundary at a few "
         "epochs (alone: OUT/training.png; needs matplotlib)",
     )
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the results as JSON (progress lines only on a terminal)",
+    )
     p.add_argument(
         "--force",
         action="store_true",
@@ -250,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
             epochs,
             args.batch_size,
             args.seed,
-            progress=Progress(),
+            progress=Progress() if not args.json or sys.stderr.isatty() else None,
             holdout=(X_held, y_held),
             snapshot_epochs=snapshots if args.plot is not None and X.shape[1] == 2 else (),
         )
