@@ -58,13 +58,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..teach.grade import grade_class, submission_files, write_report
-    from ..teach.judge import Judge
-    from ..teach.problem import read_problem
-    from ..teach.solve import solve
+    from ..teach.grade import Key, grade_class, submission_files, write_report
 
-    problem, _ = read_problem(args.key)
-    judge = Judge(solve(problem), args.rtol)
+    key = Key(args.key)
     files = submission_files(args.submissions, args.key, args.max_files)
     show = args.progress or sys.stderr.isatty()
 
@@ -73,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             end = "\n" if n == total else ""
             print(f"\rgraded {n}/{total}", end=end, file=sys.stderr, flush=True)
 
-    report = grade_class(judge, args.key, files, args.rounding_credit, progress if show else None)
+    report = grade_class(key, files, args.rtol, args.rounding_credit, progress if show else None)
     if args.output:
         written = write_report(report, args.output)
         print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)

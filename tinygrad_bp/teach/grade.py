@@ -2,8 +2,10 @@
 
 A submission is a TOML file: a whole case file or only its ``[claims]``, with
 ``[names]`` when the student wrote in their own notation. Its claims are judged
-against the key's network and data (whatever network the file itself states).
-A file that cannot be read is reported with the reason and the run goes on.
+by the check command's judge (`tinygrad_bp.slides.case.judge`) against the
+key's network and data, whatever network the file itself states. A file that
+cannot be read (or names a quantity the network does not have) is reported with
+the reason and the run goes on.
 
 Score = (ok + follows + `rounding_credit` x rounding) / claims: an error carried
 forward is not a new mistake, so it costs nothing.
@@ -15,25 +17,49 @@ import csv
 import html
 import io
 import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..files import FileLimitError, read_text
-from .judge import STATUSES, Judge, Judgement
-from .problem import CASE_LIMIT, CaseFormatError, parse_toml
+from ..slides.case import DEFAULT_MAX_BYTES, STATUSES, Case, CaseError, Verdict, judge
 
-__all__ = ["ClassReport", "Submission", "grade_class", "submission_files", "write_report"]
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "ClassReport",
+    "Key",
+    "Submission",
+    "grade_class",
+    "submission_files",
+    "write_report",
+]
 
 MAX_FILES = 5000
-SUBMISSION_KEYS = ("claims", "names", "network", "layer", "data", "title", "input", "weights")
+
+
+class Key:
+    """The answer key: its case file's tables without claims, to which each student's are added."""
+
+    def __init__(self, path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.path = str(path)
+        data = tomllib.loads(read_text(path, max_bytes, "key"))
+        self.tables = {k: v for k, v in data.items() if k not in ("claims", "names")}
+        Case.from_dict(self.tables, self.path)  # the key itself must be a usable case
+
+    def case(self, claims: dict, names: dict, path: str, raw: str) -> Case:
+        return Case.from_dict({**self.tables, "names": names, "claims": claims}, path, raw)
 
 
 @dataclass
 class Submission:
     path: str
-    judgements: list[Judgement] = field(default_factory=list)
+    judgements: list[Verdict] = field(default_factory=list)
     error: str = ""  # why the file could not be graded
 
     @property
@@ -69,7 +95,7 @@ class ClassReport:
         rows: dict[str, Counter] = {}
         for s in self.graded:
             for j in s.judgements:
-                rows.setdefault(j.key or j.name, Counter())[j.status] += 1
+                rows.setdefault(j.claim.key, Counter())[j.status] += 1
         table = [
             {"quantity": q, "claimed_by": sum(c.values()), **{st: c.get(st, 0) for st in STATUSES}}
             for q, c in rows.items()
@@ -141,8 +167,10 @@ class ClassReport:
             for j in s.judgements:
                 if j.status == "wrong":
                     slips = ", ".join(j.slips) or "no diagnosis"
-                    true = "" if j.true != j.true else f" (true {j.true:.4g})"
-                    lines.append(f"      {j.name} = {j.text}{true}: {slips}. {j.explanation}")
+                    c = j.claim
+                    lines.append(
+                        f"      {c.name} = {c.text} (true {j.true:.4g}): {slips}. {j.explanation}"
+                    )
         quantities = [r for r in self.quantity_table() if r["wrong"]][:10]
         if quantities:
             lines.append(
@@ -178,43 +206,42 @@ def submission_files(folder: str | os.PathLike, key: str | None = None, limit=MA
     return files
 
 
-def read_submission(judge: Judge, path: Path) -> Submission:
+SECTIONS = ("claims", "names", "network", "layer", "data", "input", "weights")
+
+
+def read_submission(key: Key, path: Path, rtol: float) -> Submission:
+    """One student's file judged against the key; any problem becomes `Submission.error`."""
     sub = Submission(str(path))
     try:
-        data = parse_toml(read_text(path, CASE_LIMIT, "submission"), str(path))
-        unknown = [k for k in data if k not in SUBMISSION_KEYS]
+        raw = read_text(path, DEFAULT_MAX_BYTES, "submission")
+        data = tomllib.loads(raw)
+        unknown = [k for k in data if k not in SECTIONS]
         if unknown:
-            raise CaseFormatError(f"unknown section [{unknown[0]}]; expected [claims] and [names]")
+            raise CaseError(f"unknown section [{unknown[0]}]; expected [claims] and [names]")
         claims, names = data.get("claims"), data.get("names", {})
         if not isinstance(claims, dict) or not claims:
-            raise CaseFormatError("no [claims] section with name = number lines")
-        if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
-            raise CaseFormatError('[names] needs lines like w5 = "w31"')
-        bad = [
-            k for k, v in claims.items() if isinstance(v, bool) or not isinstance(v, (int, float))
-        ]
-        if bad:
-            raise CaseFormatError(f"[claims] {bad[0]}: expected a number, got {claims[bad[0]]!r}")
-        sub.judgements = judge.judge(claims, names)
-    except (FileLimitError, CaseFormatError, ValueError) as exc:
-        sub.error = " ".join(str(exc).split())[:300]
+            raise CaseError("no [claims] section with name = number lines")
+        sub.judgements = judge(key.case(claims, names, str(path), raw), rtol).verdicts
+    except (FileLimitError, CaseError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        sub.error = " ".join(str(exc).split())[:300] or type(exc).__name__
     return sub
 
 
 def grade_class(
-    judge: Judge,
-    key: str,
+    key: Key,
     files: Iterable[Path],
+    rtol: float = 0.02,
     rounding_credit: float = 0.5,
     progress: Callable[[int, int], None] | None = None,
 ) -> ClassReport:
+    """Judge every file; `progress(n, total)` is called after each one."""
     files = list(files)
     subs = []
     for n, path in enumerate(files, 1):
-        subs.append(read_submission(judge, path))
+        subs.append(read_submission(key, path, rtol))
         if progress:
             progress(n, len(files))
-    return ClassReport(key, subs, rounding_credit, judge.rtol)
+    return ClassReport(key.path, subs, rounding_credit, rtol)
 
 
 # -- writing the report ------------------------------
