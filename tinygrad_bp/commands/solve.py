@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..teach.render import render_doc, solution_doc
     from ..teach.solve import solve
 
-    problem, data = read_problem(args.case)
+    problem, _ = read_problem(args.case)
     solution = solve(problem, args.digits)
     if args.json:
         print(
@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    title = data.get("title") or f"Worked solution: {Path(args.case).stem}"
-    text = render_doc(solution_doc(solution, str(title)), output_format(args))
+    title = f"Worked solution: {Path(args.case).stem}"
+    text = render_doc(solution_doc(solution, title), output_format(args))
     if args.output:
         atomic_write(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)

@@ -40,7 +40,7 @@ from .expr import (
     shown,
     total,
 )
-from .problem import Problem, bias_name, weight_name
+from .problem import LOSSES, Problem, bias_name, weight_name
 
 __all__ = ["Line", "Pass", "Solution", "solve"]
 
@@ -365,6 +365,11 @@ def solve(problem: Problem, digits: int = 4) -> Solution:
     """The worked solution of `problem`, numbers shown to `digits` significant digits."""
     if not 1 <= digits <= 17:
         raise ValueError(f"digits must be 1 to 17, got {digits}; give e.g. --digits 4")
+    if problem.loss not in LOSSES:
+        raise ValueError(
+            f"a worked solution derives the losses {', '.join(LOSSES)}; "
+            f"this case uses {problem.loss}"
+        )
     b = _Builder(problem, digits)
     passes = [
         b.run_pass(n, full=n < problem.steps or problem.steps == 0)
