@@ -70,6 +70,7 @@ class Verdict:
     diagnoses: list[Candidate] = field(default_factory=list)
     explanation: str = ""
     phase: str = "forward"
+    after: int = 0  # the pass: after this many updates
     written: str = ""  # the claim's name in our notation, when [names] renamed it
 
     @property
@@ -87,6 +88,7 @@ class Verdict:
             "text": self.claim.text,
             "line": self.claim.line,
             "phase": self.phase,
+            "after_updates": self.after,
             "status": self.status,
             "true": self.true,
             "carried_forward": self.carried,
@@ -157,9 +159,10 @@ class CheckResult:
         width = max([len(_label(v)) for v in self.verdicts] + [5])
         phase = None
         for v in self.verdicts:
-            if v.phase != phase:
-                phase = v.phase
-                lines += ["", f"{phase}:", f"  {'claim':<{width}}  {'written':>12}  {'true':>12}"]
+            if (v.after, v.phase) != phase:
+                phase = (v.after, v.phase)
+                title = v.phase + (f", after update {v.after}" if v.after else "")
+                lines += ["", f"{title}:", f"  {'claim':<{width}}  {'written':>12}  {'true':>12}"]
             row = f"  {_label(v):<{width}}  {v.claim.text:>12}  {fmt(v.true, '.6g'):>12}  "
             row += v.status.upper() if v.status == "wrong" else v.status
             if v.status != "ok" and v.explanation:
@@ -196,6 +199,7 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
         carried = Quantities.compute(q, [world[i] for i in q.inputs]) if q.kind != "given" else true
         sources = _claimed_inputs(g, claim.key, claimed, case)
         v = Verdict(claim, "wrong", true, carried, sources, phase=PHASES[q.order[1]])
+        v.after = q.order[0]
         if claim.name != claim.key:
             v.written = claim.key
         unit = claim.unit
