@@ -70,6 +70,7 @@ class Verdict:
     diagnoses: list[Candidate] = field(default_factory=list)
     explanation: str = ""
     phase: str = "forward"
+    after: int = 0  # the pass: after this many updates
     written: str = ""  # the claim's name in our notation, when [names] renamed it
 
     @property
@@ -87,6 +88,7 @@ class Verdict:
             "text": self.claim.text,
             "line": self.claim.line,
             "phase": self.phase,
+            "after_updates": self.after,
             "status": self.status,
             "true": self.true,
             "carried_forward": self.carried,
@@ -157,9 +159,10 @@ class CheckResult:
         width = max([len(_label(v)) for v in self.verdicts] + [5])
         phase = None
         for v in self.verdicts:
-            if v.phase != phase:
-                phase = v.phase
-                lines += ["", f"{phase}:", f"  {'claim':<{width}}  {'written':>12}  {'true':>12}"]
+            if (v.after, v.phase) != phase:
+                phase = (v.after, v.phase)
+                title = v.phase + (f", after update {v.after}" if v.after else "")
+                lines += ["", f"{title}:", f"  {'claim':<{width}}  {'written':>12}  {'true':>12}"]
             row = f"  {_label(v):<{width}}  {v.claim.text:>12}  {fmt(v.true, '.6g'):>12}  "
             row += v.status.upper() if v.status == "wrong" else v.status
             if v.status != "ok" and v.explanation:
@@ -186,6 +189,7 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
     claimed = set(claimed_values)
     status_of: dict[str, str] = {}
     memo: dict[str, list[Candidate]] = {}
+    true_memo: dict[str, list[Candidate]] = {}
     verdicts = []
     order = sorted(range(len(case.claims)), key=lambda t: (g.nodes[case.claims[t].key].order, t))
     for t in order:
@@ -195,6 +199,7 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
         carried = Quantities.compute(q, [world[i] for i in q.inputs]) if q.kind != "given" else true
         sources = _claimed_inputs(g, claim.key, claimed, case)
         v = Verdict(claim, "wrong", true, carried, sources, phase=PHASES[q.order[1]])
+        v.after = q.order[0]
         if claim.name != claim.key:
             v.written = claim.key
         unit = claim.unit
@@ -209,6 +214,10 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
                 c
                 for c in candidates(g, claim.key, world, claimed, memo)
                 if agrees(claim.value, unit, c.value)
+            ] or [  # the slip made with the right inputs (used later, not as written)
+                c
+                for c in candidates(g, claim.key, truth, claimed, true_memo)
+                if agrees(claim.value, unit, c.value)
             ]
             if found:
                 v.diagnoses = _simplest(found)
@@ -218,7 +227,8 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
                 ref = (
                     "the true value" if _within(claim.value, true, rtol) else "your numbers' value"
                 )
-                v.explanation = f"within {rtol:.0%} of {ref}: rounded too early?"
+                early = _rounded_input(g, q, world, case, claim, unit)
+                v.explanation = f"within {rtol:.0%} of {ref}: " + (early or "rounded too early?")
             else:
                 inputs = _keys(g, claim.key, claimed)
                 if all(status_of.get(s, "ok") in ("ok", "rounding") for s in inputs):
@@ -237,6 +247,27 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
         status_of[claim.key] = v.status
         verdicts.append(v)
     return CheckResult(case, verdicts, _comparison(case, truth), rtol, strict)
+
+
+def _rounded_input(
+    g: Quantities, q, world: dict[str, float], case: Case, claim: Claim, unit: float
+) -> str:
+    """``"h_out = 0.58 used for 0.587"`` when one input, rounded or cut to fewer digits,
+    gives the claim; else ""."""
+    for t, u in enumerate(q.inputs):
+        x = world[u]
+        if not math.isfinite(x) or x == 0:
+            continue
+        for digits in range(0, 6):
+            scale = 10.0**digits
+            for short in {round(x * scale) / scale, math.trunc(x * scale) / scale}:
+                if short == x or not agrees(short, 10.0**-digits, x):
+                    continue
+                vals = [world[i] for i in q.inputs]
+                vals[t] = short
+                if agrees(claim.value, unit, Quantities.compute(q, vals)):
+                    return f"{case.written_name(u)} = {fmt(short, 'g')} used for {fmt(x, '.6g')}"
+    return ""
 
 
 def _within(x: float, ref: float, rtol: float) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..engine.ops import ACTIVATIONS, activation
+from ..formatting import fmt
 from .quantities import Quantities, Quantity, num
 
 __all__ = ["SLIPS", "Candidate", "candidates"]
@@ -227,7 +228,7 @@ def candidates(
             if key in found:
                 continue
             text = "; ".join(s for s in (sentence, vsentence) if s)
-            formula = f"{name} = {render([num(v) for v in new_vals])} = {num(value)}"
+            formula = f"{name} = {render([num(v) for v in new_vals])} = {fmt(value, '.6g')}"
             found[key] = Candidate(all_ids, value, text, formula)
             if len(found) >= MAX_CANDIDATES:
                 break
