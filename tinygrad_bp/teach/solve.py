@@ -98,9 +98,10 @@ class Solution:
         return out
 
     def claims(self, digits: int | None = None) -> dict[str, str]:
-        """Every quantity written as a person would write it, `digits` significant digits."""
+        """Every quantity a person computes by hand (not the engine's dE/de lines), written
+        as they would write it: `digits` significant digits."""
         d = digits or self.digits
-        return {line.key: shown(line.value, d) for line in self.lines}
+        return {line.key: shown(line.value, d) for line in self.lines if line.numbers}
 
     def notes(self) -> list[Line]:
         return [line for line in self.lines if line.note]
