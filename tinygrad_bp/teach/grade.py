@@ -338,8 +338,8 @@ def report_html(report: ClassReport) -> str:
                 _table(
                     [
                         {
-                            "claim": j.name,
-                            "written": j.text,
+                            "claim": j.claim.name,
+                            "written": j.claim.text,
                             "true": f"{j.true:.6g}",
                             "status": j.status,
                             "slips": ", ".join(j.slips),
