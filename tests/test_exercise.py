@@ -140,3 +140,14 @@ def test_draws_use_only_random_random():
     assert 0 <= rng.random() < 1
     src = (ROOT / "tinygrad_bp/teach/exercise.py").read_text()
     assert "np.random" not in src and "randint" not in src and "choice(" not in src
+
+
+def test_the_docs_walk_through_sheet_then_solve(tmp_path):
+    r = run_cli("exercise", "--seed", "7", "--count", "3", "-o", "sheet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("solve", "sheet/key-problem01.toml", "-o", "solution.md", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    # the solution written by `solve` is the one `exercise` wrote
+    ours = (tmp_path / "solution.md").read_text().split("\n", 1)[1]
+    theirs = (tmp_path / "sheet" / "solution-problem01.md").read_text().split("\n", 1)[1]
+    assert ours == theirs

@@ -181,9 +181,13 @@ class ClassReport:
         if slips:
             lines.append(
                 "most common slips: "
-                + ", ".join(f"{r['slip']} ({r['students']} students)" for r in slips)
+                + ", ".join(f"{r['slip']} ({_count(r['students'], 'student')})" for r in slips)
             )
         return "\n".join(lines)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def submission_files(folder: str | os.PathLike, key: str | None = None, limit=MAX_FILES):
