@@ -124,6 +124,8 @@ def test_key_round_trips_through_the_case_loader(tmp_path):
         (["--layers", "20,20,1"], "too many to work by hand"),
         (["--count", "0"], "from 1 to 100"),
         (["-o", "afile"], "not a folder"),
+        (["--loss", "bce", "--activation", "tanh"], "a sigmoid output layer"),
+        (["--count", "100", "--students", "100"], "over the limit of 2000"),
     ],
 )
 def test_exercise_errors(tmp_path, args, words):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..files import atomic_write
 from ..formatting import dumps
+from .args import positive
 
 
 def digits(text: str) -> int:
@@ -63,6 +64,12 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--json", action="store_true", help="print every quantity and rounding note as JSON"
     )
+    p.add_argument(
+        "--max-lines",
+        type=positive(int),
+        default=20_000,
+        help="refuse a solution longer than this many lines (default 20000)",
+    )
     p.set_defaults(run=run)
 
 
@@ -72,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from ..teach.solve import solve
 
     problem, _ = read_problem(args.case)
-    solution = solve(problem, args.digits)
+    solution = solve(problem, args.digits, args.max_lines)
     if args.json:
         print(
             dumps(

@@ -28,6 +28,7 @@ from .solve import Solution, solve
 __all__ = ["Exercise", "ExerciseError", "draw_problem", "exercise_sheet", "make_exercises"]
 
 MAX_DRAWS = 2000
+MAX_PROBLEMS = 2000
 SATURATING = ("sigmoid", "tanh")
 
 
@@ -110,6 +111,11 @@ def make_exercises(
             f"--layers {','.join(map(str, sizes))} has more than 200 weights: "
             "too many to work by hand; give a smaller network"
         )
+    if count * students > MAX_PROBLEMS:
+        raise ValueError(
+            f"--count {count} x --students {students} = {count * students} problems, over the "
+            f"limit of {MAX_PROBLEMS}; give fewer"
+        )
     if len(activations) == 1:
         activations = activations * (len(sizes) - 1)
     if len(activations) != len(sizes) - 1:
@@ -118,6 +124,11 @@ def make_exercises(
             f"({len(sizes) - 1}), got {len(activations)}"
         )
     acts = [activation(a) for a in activations]
+    if loss == "bce" and acts[-1].name != "sigmoid":
+        raise ValueError(
+            f"--loss bce needs outputs between 0 and 1: a sigmoid output layer, "
+            f"not {acts[-1].spec}; give e.g. --activation tanh,sigmoid"
+        )
     out = []
     for s in range(1, students + 1):
         for k in range(1, count + 1):

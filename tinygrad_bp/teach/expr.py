@@ -29,6 +29,8 @@ __all__ = [
     "Call",
     "Const",
     "Delta",
+    "Div",
+    "Exp",
     "Expr",
     "Label",
     "Ln",
@@ -497,3 +499,39 @@ class Apply(Expr):
 
     def render(self, r: Renderer, env: Env | None = None) -> str:
         return r.func(self.fname, self.arg.render(r, env), self.prime)
+
+
+class Exp(Expr):
+    """e^a (with `Value`s: the engine's exp)."""
+
+    prec = POW
+
+    def __init__(self, arg: Expr) -> None:
+        self.arg = arg
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+    def eval(self, env: Env) -> Any:
+        a = self.arg.eval(env)
+        return a.exp() if hasattr(a, "exp") else math.exp(a)
+
+    def render(self, r: Renderer, env: Env | None = None) -> str:
+        e = "e" if isinstance(r, TeX) else "<mi>e</mi>"
+        return r.power(e, self.arg.render(r, env))
+
+
+class Div(Expr):
+    """a / b, written as a fraction."""
+
+    def __init__(self, a: Expr, b: Expr) -> None:
+        self.a, self.b = a, b
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.a, self.b)
+
+    def eval(self, env: Env) -> Any:
+        return self.a.eval(env) / self.b.eval(env)
+
+    def render(self, r: Renderer, env: Env | None = None) -> str:
+        return r.frac(self.a.render(r, env), self.b.render(r, env))

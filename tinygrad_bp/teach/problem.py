@@ -30,8 +30,8 @@ __all__ = [
     "read_problem",
 ]
 
-# the losses a worked solution derives (the case files also know softmax_ce)
-LOSSES = ("half_sse", "sse", "mse", "bce")
+# the losses a worked solution derives; softmax_ce: y = softmax(v) at the output
+LOSSES = ("half_sse", "sse", "mse", "bce", "softmax_ce")
 
 
 @dataclass(frozen=True, eq=False)
