@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from tinygrad_bp.engine.ops import activation
 from tinygrad_bp.teach.problem import Layer, Problem
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, cwd=None, hashseed: str = "0") -> subprocess.CompletedProcess:
+    """`tinygrad-bp ARGS` of this checkout in a fresh process."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONHASHSEED=hashseed)
+    return subprocess.run(
+        [sys.executable, "-m", "tinygrad_bp", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def error_line(r: subprocess.CompletedProcess) -> str:
+    """The one error line of a failed command (argparse adds its usage lines before it)."""
+    lines = [line for line in r.stderr.splitlines() if not line.startswith(("usage:", " "))]
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    return lines[0]
+
 
 ACTS = ["sigmoid", "tanh", "linear", "relu", "softplus", "elu", "leaky_relu(0.2)"]
 

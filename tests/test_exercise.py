@@ -3,33 +3,19 @@ same seed on any machine, answer keys that load and check clean, errors in one l
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.teachkit import error_line, run_cli
 from tinygrad_bp.slides.case import judge, load_case
 from tinygrad_bp.teach.exercise import make_exercises
 from tinygrad_bp.teach.problem import problem_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 torch = pytest.importorskip("torch")
-
-
-def run_cli(*args, cwd=None, hashseed="0"):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONHASHSEED=hashseed)
-    return subprocess.run(
-        [sys.executable, "-m", "tinygrad_bp", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=cwd,
-    )
 
 
 def hundredths(x: float) -> bool:
@@ -130,10 +116,7 @@ def test_key_round_trips_through_the_case_loader(tmp_path):
 )
 def test_exercise_errors(tmp_path, args, words):
     (tmp_path / "afile").write_text("x")
-    r = run_cli("exercise", *args, cwd=tmp_path)
-    assert r.returncode == 2
-    lines = [line for line in r.stderr.splitlines() if not line.startswith(("usage:", " "))]
-    assert len(lines) == 1 and words in lines[0], r.stderr
+    assert words in error_line(run_cli("exercise", *args, cwd=tmp_path))
 
 
 def test_draws_use_only_random_random():

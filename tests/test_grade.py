@@ -7,13 +7,12 @@ import csv
 import json
 import os
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from tests.teachkit import error_line, run_cli
 from tinygrad_bp.teach.grade import Key, grade_class, submission_files, write_report
 from tinygrad_bp.teach.problem import read_problem
 from tinygrad_bp.teach.solve import solve
@@ -21,18 +20,6 @@ from tinygrad_bp.teach.solve import solve
 ROOT = Path(__file__).resolve().parent.parent
 CLASS = ROOT / "examples" / "class"
 KEY = CLASS / "key.toml"
-
-
-def run_cli(*args, cwd=None):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "tinygrad_bp", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=cwd,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +174,4 @@ def test_grade_command(tmp_path):
     ],
 )
 def test_grade_errors(args, words):
-    r = run_cli(*args, cwd=ROOT)
-    assert r.returncode == 2, r.stdout
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and words in lines[0], r.stderr
+    assert words in error_line(run_cli(*args, cwd=ROOT))

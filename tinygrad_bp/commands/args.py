@@ -116,3 +116,21 @@ def slides_example(args: argparse.Namespace) -> tuple[TwoLayerNet, np.ndarray, n
     net = TwoLayerNet.random(n, h, o, args.hidden, args.output, seed=seed)
     rng = np.random.default_rng(seed + 1)
     return net, rng.uniform(-1, 1, n), rng.uniform(-1, 1, o)
+
+
+def bounded(kind: type, low: float, high: float) -> Callable[[str], float | int]:
+    """A number of type `kind` (int or float) from `low` to `high`, both included."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected a {'whole number' if kind is int else 'number'} from {low:g} to "
+                f"{high:g}, got {text!r}"
+            )
+        return value
+
+    return parse

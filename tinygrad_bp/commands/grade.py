@@ -6,18 +6,7 @@ import argparse
 import sys
 
 from ..formatting import dumps
-from .args import positive
-from .exercise import count
-
-
-def fraction(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        x = -1.0
-    if not 0 <= x <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
-    return x
+from .args import bounded, positive
 
 
 def add_parser(sub) -> None:
@@ -44,12 +33,15 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--rounding-credit",
-        type=fraction,
+        type=bounded(float, 0, 1),
         default=0.5,
         help="credit for a claim judged 'rounding', from 0 to 1 (default 0.5)",
     )
     p.add_argument(
-        "--max-files", type=count(1_000_000), default=5000, help="most files read (default 5000)"
+        "--max-files",
+        type=bounded(int, 1, 1_000_000),
+        default=5000,
+        help="most files read (default 5000)",
     )
     p.add_argument(
         "--progress", action="store_true", help="show progress on stderr (default: on a terminal)"

@@ -8,17 +8,7 @@ from pathlib import Path
 
 from ..files import atomic_write
 from ..formatting import dumps
-from .args import positive
-
-
-def digits(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= 17:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 17, got {text!r}")
-    return n
+from .args import bounded, positive
 
 
 def output_format(args: argparse.Namespace) -> str:
@@ -33,8 +23,8 @@ def output_format(args: argparse.Namespace) -> str:
     )
 
 
-def add_format_options(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("-o", "--output", metavar="FILE", help=f"write the {what} to FILE")
+def add_format_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", metavar="FILE", help="write the solution to FILE")
     p.add_argument(
         "--format",
         choices=("md", "tex", "html"),
@@ -43,7 +33,7 @@ def add_format_options(p: argparse.ArgumentParser, what: str) -> None:
     )
     p.add_argument(
         "--digits",
-        type=digits,
+        type=bounded(int, 1, 17),
         default=4,
         help="significant digits shown (numbers are carried at full precision; default 4)",
     )
@@ -60,7 +50,7 @@ def add_parser(sub) -> None:
         "numbers shown would give another last digit. Exit status 0, or 2 for an unusable file.",
     )
     p.add_argument("case", help="the .toml case file")
-    add_format_options(p, "solution")
+    add_format_options(p)
     p.add_argument(
         "--json", action="store_true", help="print every quantity and rounding note as JSON"
     )
