@@ -40,8 +40,9 @@ DEFAULT_RTOL = 0.02
 STATUSES = ("ok", "follows", "rounding", "wrong")
 # a number is "at the precision written" within one unit of its last digit, at most this share
 PRECISION_CAP = 0.1
-# differences below this (relative) are floating-point noise, never a disagreement
+# differences below this (relative, or absolute) are floating-point noise, never a disagreement
 NOISE = 1e-9
+NOISE_ABS = 1e-12
 
 
 def agrees(claimed: float, unit: float, reference: float) -> bool:
@@ -49,7 +50,7 @@ def agrees(claimed: float, unit: float, reference: float) -> bool:
     if not math.isfinite(reference):
         return False
     tol = min(unit, PRECISION_CAP * abs(reference))
-    tol = max(tol, NOISE * max(abs(reference), abs(claimed)), 1e-300)
+    tol = max(tol, NOISE * max(abs(reference), abs(claimed)), NOISE_ABS)
     return abs(claimed - reference) <= tol * (1 + 1e-12)
 
 
