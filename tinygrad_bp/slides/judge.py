@@ -234,13 +234,9 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
                 inputs = _keys(g, claim.key, claimed)
                 if all(status_of.get(s, "ok") in ("ok", "rounding") for s in inputs):
                     shown = f"{claim.key} = {q.formula([world[i] for i in q.inputs])}"
+                    shown += f" = {fmt(carried, '.6g')}"
                     v.diagnoses = [
-                        Candidate(
-                            ("arithmetic",),
-                            carried,
-                            SLIPS["arithmetic"],
-                            f"{shown} = {fmt(carried, '.6g')}",
-                        )
+                        Candidate(("arithmetic",), carried, SLIPS["arithmetic"], lambda s=shown: s)
                     ]
                     v.explanation = SLIPS["arithmetic"]
                 else:
