@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..formatting import fmt
 from .casefile import Case, Claim
 from .compare import Comparison, ParameterRow
@@ -204,7 +206,12 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
         if claim.name != claim.key:
             v.written = claim.key
         unit = claim.unit
-        if agrees(claim.value, unit, true):
+        if not math.isfinite(true):
+            v.explanation = (
+                f"the true value is {fmt(true)} (a saturated output, or the log of 0): "
+                "no finite number is right"
+            )
+        elif agrees(claim.value, unit, true):
             v.status = "ok"
         elif agrees(claim.value, unit, carried):
             v.status = "follows"
@@ -309,8 +316,12 @@ def _comparison(case: Case, truth: dict[str, float]) -> Comparison:
     g = case.quantities
     net = case.network
     examples = case.examples()
-    by_engine = net.value_gradients(examples)
-    by_fd = net.numeric_gradients(examples)
+    try:
+        by_engine = net.value_gradients(examples)
+    except (ValueError, ArithmeticError):  # e.g. ln 0 of a saturated output: no gradient
+        by_engine = dict.fromkeys(net.parameter_names, math.nan)
+    with np.errstate(all="ignore"):
+        by_fd = net.numeric_gradients(examples)
     description = {
         **net.describe(),
         "eta": case.eta,
