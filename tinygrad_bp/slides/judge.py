@@ -160,19 +160,26 @@ class CheckResult:
                 + ("differences agree" if self.agree else "differences DISAGREE (--numbers)")
             )
         width = max([len(_label(v)) for v in self.verdicts] + [5])
+        head = f"  {'claim':<{width}}  {'written':>12}  {'true':>12}  {'your numbers give':>17}"
         phase = None
         for v in self.verdicts:
             if (v.after, v.phase) != phase:
                 phase = (v.after, v.phase)
                 title = v.phase + (f", after update {v.after}" if v.after else "")
-                lines += ["", f"{title}:", f"  {'claim':<{width}}  {'written':>12}  {'true':>12}"]
+                lines += ["", f"{title}:", head]
+            differs = not agrees(v.carried, v.claim.unit, v.true) and math.isfinite(v.carried)
+            carried = fmt(v.carried, ".6g") if differs else ""
             row = f"  {_label(v):<{width}}  {v.claim.text:>12}  {fmt(v.true, '.6g'):>12}  "
-            row += v.status.upper() if v.status == "wrong" else v.status
-            if v.status != "ok" and v.explanation:
-                row += f": {v.explanation}"
+            row += f"{carried:>17}  "
+            if v.status == "wrong" and v.diagnoses:
+                row += "WRONG: " + " or ".join("+".join(c.ids) for c in v.diagnoses)
+            elif v.status == "wrong":
+                row += f"WRONG: {v.explanation}"
+            else:
+                row += v.status + (f": {v.explanation}" if v.status != "ok" else "")
             lines.append(row)
-            for c in v.diagnoses if v.status == "wrong" else []:
-                lines.append(f"  {'':<{width}}    {'+'.join(c.ids)}: {c.sentence}; {c.formula}")
+            for c in v.diagnoses:
+                lines.append(f"      {c.sentence}: {c.formula}")
         lines += ["", self.summary()]
         return "\n".join(lines)
 
@@ -216,7 +223,7 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
         elif agrees(claim.value, unit, carried):
             v.status = "follows"
             shown = q.formula([world[i] for i in q.inputs])
-            v.explanation = f"follows from your {', '.join(sources) or 'numbers'}: {shown}"
+            v.explanation = f"from your {', '.join(sources) or 'numbers'}: {shown}"
         else:
             found = [
                 c
