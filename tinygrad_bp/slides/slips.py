@@ -92,7 +92,9 @@ def _variants(q: Quantity) -> list[Variant]:
             )
         )
     if q.kind == "Delta" and q.inputs:
-        out.append((("dropped_eta",), lambda a: -a[0], lambda s: f"-{s[0]}", "eta is left out"))
+        out.append(
+            (("dropped_eta",), lambda a: -a[0], lambda s: f"-{s[0]} (no eta)", "eta is left out")
+        )
     if q.info.get("half"):
         out.append(
             (
@@ -105,7 +107,12 @@ def _variants(q: Quantity) -> list[Variant]:
     if q.kind == "fprime":
         act = q.info["act"]
         out.append(
-            (("wrong_derivative",), lambda a: a[1], lambda s: s[1], "f(v) is used for f'(v)")
+            (
+                ("wrong_derivative",),
+                lambda a: a[1],
+                lambda s: f"{act.spec}({s[0]})",
+                "f(v) is used for f'(v)",
+            )
         )
         if act.name == "sigmoid":
             out.append(
