@@ -229,12 +229,12 @@ def compare(
     num = net.numbering
     for layer, act in enumerate((net.hidden_act, net.output_act)):
         for j in num.neurons(layer):
-            backward[f"f'(v{j})"] = float(act.df(q[f"v{j}"], q[num.output(j)]))
+            backward[num.fprime(j)] = float(act.df(q[num.v(j)], q[num.output(j)]))
     for j in num.outputs():
-        backward[f"delta{j}"] = q[f"e{j}"] * backward[f"f'(v{j})"]
+        backward[num.delta(j)] = q[num.e(j)] * backward[num.fprime(j)]
     for r, i in enumerate(num.neurons(0)):
-        back = sum(net.W2[k, r] * backward[f"delta{j}"] for k, j in enumerate(num.outputs()))
-        backward[f"delta{i}"] = backward[f"f'(v{i})"] * back
+        back = sum(net.W2[k, r] * backward[num.delta(j)] for k, j in enumerate(num.outputs()))
+        backward[num.delta(i)] = backward[num.fprime(i)] * back
     result = Comparison(description, [{"x": x.tolist(), "d": d.tolist()}], float(eta), q, backward)
     for name in net.parameter_names:
         grads = {source: float(by[name]) for source, by in sources.items()}

@@ -189,7 +189,7 @@ class Network:
                 ys = [layer.act.f(v) for v in vs]
             if isinstance(vs[0], Value):
                 for j, v, y in zip(num.neurons(l), vs, ys):
-                    v.name, y.name = f"v{j}{tag}", f"{num.output(j)}{tag}"
+                    v.name, y.name = f"{num.v(j)}{tag}", f"{num.output(j)}{tag}"
         return ys
 
 
