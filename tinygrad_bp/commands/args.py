@@ -19,8 +19,8 @@ def positive(kind: type) -> Callable[[str], float | int]:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
         return value
 
     return parse
@@ -43,6 +43,17 @@ def layer_sizes(count: int | None, example: str) -> Callable[[str], list[int]]:
         return sizes
 
     return parse
+
+
+def seed(text: str) -> int:
+    """A seed of numpy's generator: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
 
 
 def activation_spec(text: str) -> str:
@@ -78,7 +89,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=seed,
         default=None,
         help="random weights, input and target from this seed (default: the fixed 2-3-1 "
         "example network; other --sizes use seed 0)",

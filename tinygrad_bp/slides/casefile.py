@@ -486,5 +486,14 @@ class _Reader:
             text, line = self.lines.texts.get(name, (repr(value), 0))
             if not re.fullmatch(r"[+-]?[0-9_]*\.?[0-9_]*(?:[eE][+-]?[0-9_]+)?", text or "?"):
                 text = repr(value)
-            claims.append(Claim(name, key, x, text, line))
+            claim = Claim(name, key, x, text, line)
+            if not 1e-300 < claim.unit < 1e300:
+                raise self.fail(
+                    "claims",
+                    None,
+                    name,
+                    f"{text[:40]}: its exponent puts the last digit out of the range of a "
+                    "float; write the number out, e.g. 0.0012",
+                )
+            claims.append(claim)
         return claims

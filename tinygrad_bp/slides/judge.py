@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..formatting import fmt
 from .casefile import Case, Claim
 from .compare import Comparison, ParameterRow
@@ -40,8 +42,9 @@ DEFAULT_RTOL = 0.02
 STATUSES = ("ok", "follows", "rounding", "wrong")
 # a number is "at the precision written" within one unit of its last digit, at most this share
 PRECISION_CAP = 0.1
-# differences below this (relative) are floating-point noise, never a disagreement
+# differences below this (relative, or absolute) are floating-point noise, never a disagreement
 NOISE = 1e-9
+NOISE_ABS = 1e-12
 
 
 def agrees(claimed: float, unit: float, reference: float) -> bool:
@@ -49,7 +52,7 @@ def agrees(claimed: float, unit: float, reference: float) -> bool:
     if not math.isfinite(reference):
         return False
     tol = min(unit, PRECISION_CAP * abs(reference))
-    tol = max(tol, NOISE * max(abs(reference), abs(claimed)), 1e-300)
+    tol = max(tol, NOISE * max(abs(reference), abs(claimed)), NOISE_ABS)
     return abs(claimed - reference) <= tol * (1 + 1e-12)
 
 
@@ -157,19 +160,26 @@ class CheckResult:
                 + ("differences agree" if self.agree else "differences DISAGREE (--numbers)")
             )
         width = max([len(_label(v)) for v in self.verdicts] + [5])
+        head = f"  {'claim':<{width}}  {'written':>12}  {'true':>12}  {'your numbers give':>17}"
         phase = None
         for v in self.verdicts:
             if (v.after, v.phase) != phase:
                 phase = (v.after, v.phase)
                 title = v.phase + (f", after update {v.after}" if v.after else "")
-                lines += ["", f"{title}:", f"  {'claim':<{width}}  {'written':>12}  {'true':>12}"]
+                lines += ["", f"{title}:", head]
+            differs = not agrees(v.carried, v.claim.unit, v.true) and math.isfinite(v.carried)
+            carried = fmt(v.carried, ".6g") if differs else ""
             row = f"  {_label(v):<{width}}  {v.claim.text:>12}  {fmt(v.true, '.6g'):>12}  "
-            row += v.status.upper() if v.status == "wrong" else v.status
-            if v.status != "ok" and v.explanation:
-                row += f": {v.explanation}"
+            row += f"{carried:>17}  "
+            if v.status == "wrong" and v.diagnoses:
+                row += "WRONG: " + " or ".join("+".join(c.ids) for c in v.diagnoses)
+            elif v.status == "wrong":
+                row += f"WRONG: {v.explanation}"
+            else:
+                row += v.status + (f": {v.explanation}" if v.status != "ok" else "")
             lines.append(row)
-            for c in v.diagnoses if v.status == "wrong" else []:
-                lines.append(f"  {'':<{width}}    {'+'.join(c.ids)}: {c.sentence}; {c.formula}")
+            for c in v.diagnoses:
+                lines.append(f"      {c.sentence}: {c.formula}")
         lines += ["", self.summary()]
         return "\n".join(lines)
 
@@ -203,12 +213,17 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
         if claim.name != claim.key:
             v.written = claim.key
         unit = claim.unit
-        if agrees(claim.value, unit, true):
+        if not math.isfinite(true):
+            v.explanation = (
+                f"the true value is {fmt(true)} (a saturated output, or the log of 0): "
+                "no finite number is right"
+            )
+        elif agrees(claim.value, unit, true):
             v.status = "ok"
         elif agrees(claim.value, unit, carried):
             v.status = "follows"
             shown = q.formula([world[i] for i in q.inputs])
-            v.explanation = f"follows from your {', '.join(sources) or 'numbers'}: {shown}"
+            v.explanation = f"from your {', '.join(sources) or 'numbers'}: {shown}"
         else:
             found = [
                 c
@@ -233,13 +248,9 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
                 inputs = _keys(g, claim.key, claimed)
                 if all(status_of.get(s, "ok") in ("ok", "rounding") for s in inputs):
                     shown = f"{claim.key} = {q.formula([world[i] for i in q.inputs])}"
+                    shown += f" = {fmt(carried, '.6g')}"
                     v.diagnoses = [
-                        Candidate(
-                            ("arithmetic",),
-                            carried,
-                            SLIPS["arithmetic"],
-                            f"{shown} = {fmt(carried, '.6g')}",
-                        )
+                        Candidate(("arithmetic",), carried, SLIPS["arithmetic"], lambda s=shown: s)
                     ]
                     v.explanation = SLIPS["arithmetic"]
                 else:
@@ -312,8 +323,12 @@ def _comparison(case: Case, truth: dict[str, float]) -> Comparison:
     g = case.quantities
     net = case.network
     examples = case.examples()
-    by_engine = net.value_gradients(examples)
-    by_fd = net.numeric_gradients(examples)
+    try:
+        by_engine = net.value_gradients(examples)
+    except (ValueError, ArithmeticError):  # e.g. ln 0 of a saturated output: no gradient
+        by_engine = dict.fromkeys(net.parameter_names, math.nan)
+    with np.errstate(all="ignore"):
+        by_fd = net.numeric_gradients(examples)
     description = {
         **net.describe(),
         "eta": case.eta,

@@ -41,7 +41,7 @@ def _log(z: Any) -> Any:
         return z.log()
     if isinstance(z, np.ndarray):
         return np.log(z)
-    return math.log(z)
+    return math.log(z) if z > 0 else -math.inf
 
 
 def loss_value(loss: str, ys: Sequence[Any], ds: Sequence[float]) -> Any:
@@ -50,8 +50,11 @@ def loss_value(loss: str, ys: Sequence[Any], ds: Sequence[float]) -> Any:
     if loss in ("half_sse", "sse", "mse"):
         sq = sum((d - y) * (d - y) for y, d in zip(ys, ds))
         return {"half_sse": 0.5 * sq, "sse": sq, "mse": sq * (1.0 / m)}[loss]
-    if loss == "bce":
-        return -sum(d * _log(y) + (1 - d) * _log(1 - y) for y, d in zip(ys, ds))
+    if loss == "bce":  # a term whose weight d or 1 - d is 0 is left out (0 ln 0 = 0)
+        return -sum(
+            (d * _log(y) if d != 0 else 0.0) + ((1 - d) * _log(1 - y) if d != 1 else 0.0)
+            for y, d in zip(ys, ds)
+        )
     if loss == "softmax_ce":
         return -sum(d * _log(y) for y, d in zip(ys, ds) if d != 0)
     raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
@@ -186,7 +189,7 @@ class Network:
                 ys = [layer.act.f(v) for v in vs]
             if isinstance(vs[0], Value):
                 for j, v, y in zip(num.neurons(l), vs, ys):
-                    v.name, y.name = f"v{j}{tag}", f"{num.output(j)}{tag}"
+                    v.name, y.name = f"{num.v(j)}{tag}", f"{num.output(j)}{tag}"
         return ys
 
 

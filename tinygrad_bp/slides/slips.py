@@ -51,7 +51,11 @@ class Candidate:
     ids: tuple[str, ...]
     value: float
     sentence: str
-    formula: str
+    show: Callable[[], str]  # the formula with the numbers filled in, written on demand
+
+    @property
+    def formula(self) -> str:
+        return self.show()
 
     def to_dict(self) -> dict:
         return {
@@ -88,7 +92,9 @@ def _variants(q: Quantity) -> list[Variant]:
             )
         )
     if q.kind == "Delta" and q.inputs:
-        out.append((("dropped_eta",), lambda a: -a[0], lambda s: f"-{s[0]}", "eta is left out"))
+        out.append(
+            (("dropped_eta",), lambda a: -a[0], lambda s: f"-{s[0]} (no eta)", "eta is left out")
+        )
     if q.info.get("half"):
         out.append(
             (
@@ -101,7 +107,12 @@ def _variants(q: Quantity) -> list[Variant]:
     if q.kind == "fprime":
         act = q.info["act"]
         out.append(
-            (("wrong_derivative",), lambda a: a[1], lambda s: s[1], "f(v) is used for f'(v)")
+            (
+                ("wrong_derivative",),
+                lambda a: a[1],
+                lambda s: f"{act.spec}({s[0]})",
+                "f(v) is used for f'(v)",
+            )
         )
         if act.name == "sigmoid":
             out.append(
@@ -214,6 +225,8 @@ def candidates(
                 new = list(vals)
                 new[t] = c.value
                 bases.append((c.ids, new, f"{c.sentence} (in {u}, not written down)"))
+            if len(bases) > MAX_CANDIDATES:
+                break
     found: dict[tuple, Candidate] = {}
     identity: Variant = ((), q.fn, q.render, "")
     for ids, new_vals, sentence in bases:
@@ -228,13 +241,16 @@ def candidates(
             if key in found:
                 continue
             text = "; ".join(s for s in (sentence, vsentence) if s)
-            formula = f"{name} = {render([num(v) for v in new_vals])} = {fmt(value, '.6g')}"
-            found[key] = Candidate(all_ids, value, text, formula)
-            if len(found) >= MAX_CANDIDATES:
-                break
+            found[key] = Candidate(all_ids, value, text, _shower(name, render, new_vals, value))
+        if len(found) >= MAX_CANDIDATES:
+            break
     result = sorted(found.values(), key=lambda c: len(c.ids))
     memo[name] = result
     return result
+
+
+def _shower(name: str, render: Callable, vals: Sequence[float], value: float) -> Callable[[], str]:
+    return lambda: f"{name} = {render([num(v) for v in vals])} = {fmt(value, '.6g')}"
 
 
 def _call(fn: Callable[[Sequence[float]], float], vals: Sequence[float]) -> float:
