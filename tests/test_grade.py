@@ -77,7 +77,8 @@ def test_scores_and_class_tables(report):
     assert eve["E"].status == "wrong" and "missing_half" in eve["E"].slips
     assert eve["w21@1"].status == "ok"
     quantities = {r["quantity"]: r for r in report.quantity_table()}
-    assert quantities["w12@1"]["wrong"] == 2  # ben and dev
+    assert quantities["w2_new (w12@1)"]["wrong"] == 2  # ben and dev, in the key's notation
+    assert quantities["dE/dw2 (dE/dw12)"]["wrong"] == 1
     slips = {r["slip"]: r["students"] for r in report.slip_table()}
     assert slips["wrong_derivative"] == 2 and slips["dropped_eta"] == 1
 

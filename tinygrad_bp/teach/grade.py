@@ -50,7 +50,25 @@ class Key:
         self.path = str(path)
         data = tomllib.loads(read_text(path, max_bytes, "key"))
         self.tables = {k: v for k, v in data.items() if k not in ("claims", "names")}
-        Case.from_dict(self.tables, self.path)  # the key itself must be a usable case
+        # the key must be a usable case; its [names] are the teacher's notation for the report
+        case = Case.from_dict({**self.tables, "names": data.get("names", {})}, self.path)
+        self.params = set(case.network.parameter_names)
+        self.ours_to_theirs = {ours: theirs for theirs, ours in case.names.items()}
+
+    def written(self, key: str) -> str:
+        """A quantity as the key's author writes it: ``w12@1`` -> ``w2_new`` with w2 = "w12"."""
+        base, _, n = key.partition("@")
+        mine = self.ours_to_theirs
+        if n == "1" and base in self.params:
+            theirs = f"{mine.get(base, base)}_new"
+        else:
+            for head, tail in (("dE/d", ""), ("Delta_", ""), ("f'(", ")"), ("", "")):
+                inner = base[len(head) : len(base) - len(tail)]
+                if base.startswith(head) and base.endswith(tail) and inner in mine:
+                    base = head + mine[inner] + tail
+                    break
+            theirs = base + (f"@{n}" if n else "")
+        return theirs if theirs == key else f"{theirs} ({key})"
 
     def case(self, claims: dict, names: dict, path: str, raw: str) -> Case:
         return Case.from_dict({**self.tables, "names": names, "claims": claims}, path, raw)
@@ -81,7 +99,7 @@ class Submission:
 
 @dataclass
 class ClassReport:
-    key: str
+    key: Key
     submissions: list[Submission]
     rounding_credit: float
     rtol: float
@@ -95,7 +113,7 @@ class ClassReport:
         rows: dict[str, Counter] = {}
         for s in self.graded:
             for j in s.judgements:
-                rows.setdefault(j.claim.key, Counter())[j.status] += 1
+                rows.setdefault(self.key.written(j.claim.key), Counter())[j.status] += 1
         table = [
             {"quantity": q, "claimed_by": sum(c.values()), **{st: c.get(st, 0) for st in STATUSES}}
             for q, c in rows.items()
@@ -135,7 +153,7 @@ class ClassReport:
 
     def to_dict(self) -> dict:
         return {
-            "key": self.key,
+            "key": self.key.path,
             "rtol": self.rtol,
             "rounding_credit": self.rounding_credit,
             "students": [
@@ -150,7 +168,7 @@ class ClassReport:
     def summary(self) -> str:
         """The report as text for the terminal."""
         lines = [
-            f"key {self.key}: {len(self.graded)} graded, "
+            f"key {self.key.path}: {len(self.graded)} graded, "
             f"{len(self.submissions) - len(self.graded)} unreadable"
         ]
         width = max([len(s.student) for s in self.submissions] + [7])
@@ -175,13 +193,13 @@ class ClassReport:
         if quantities:
             lines.append(
                 "most often wrong: "
-                + ", ".join(f"{r['quantity']} ({r['wrong']})" for r in quantities)
+                + ", ".join(f"{r['quantity']}: {r['wrong']}" for r in quantities)
             )
         slips = self.slip_table()[:10]
         if slips:
             lines.append(
                 "most common slips: "
-                + ", ".join(f"{r['slip']} ({_count(r['students'], 'student')})" for r in slips)
+                + ", ".join(f"{r['slip']}: {_count(r['students'], 'student')}" for r in slips)
             )
         return "\n".join(lines)
 
@@ -245,7 +263,7 @@ def grade_class(
         subs.append(read_submission(key, path, rtol))
         if progress:
             progress(n, len(files))
-    return ClassReport(key.path, subs, rounding_credit, rtol)
+    return ClassReport(key, subs, rounding_credit, rtol)
 
 
 # -- writing the report ------------------------------
@@ -315,7 +333,7 @@ def report_html(report: ClassReport) -> str:
         '<html lang="en"><head><meta charset="utf-8"/><title>Class report</title>',
         f"<style>{CSS}</style></head><body>",
         "<h1>Class report</h1>",
-        f"<p>Key: {html.escape(report.key)}. {len(report.graded)} submissions graded, "
+        f"<p>Key: {html.escape(report.key.path)}. {len(report.graded)} submissions graded, "
         f"{len(report.submissions) - len(report.graded)} unreadable. Score = (ok + follows + "
         f"{report.rounding_credit:g} x rounding) / claims.</p>",
         bar_chart("Most often wrong quantities", [(r["quantity"], r["wrong"]) for r in quantities]),
