@@ -186,6 +186,18 @@ def test_solve_errors_are_one_line(tmp_path, args, words):
     assert words in error_line(run_cli(*args, cwd=tmp_path))
 
 
+@pytest.mark.parametrize("loss", ["half_sse", "sse", "softmax_ce"])
+def test_overflow_is_refused_not_printed(tmp_path, loss):
+    path = tmp_path / "huge.toml"
+    path.write_text(
+        f'[network]\neta = 0.5\nloss = "{loss}"\n'
+        '[[layer]]\nW = [[1e300, 1e300]]\nb = [1e300]\nactivation = "linear"\n'
+        '[[layer]]\nW = [[1e300], [1.0]]\nb = [0.0, 0.0]\nactivation = "linear"\n'
+        "[[data]]\nx = [1e300, 1e-300]\nd = [1.0, 0.0]\n"
+    )
+    assert "not a finite number in float64" in error_line(run_cli("solve", str(path)))
+
+
 def test_fifo_is_refused_without_hanging(tmp_path):
     fifo = tmp_path / "case.toml"
     os.mkfifo(fifo)

@@ -15,6 +15,7 @@ line whose inputs, rounded as shown, give another last digit gets a note.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..engine.ops import Activation
@@ -222,7 +223,15 @@ class _Builder:
                 f"the solution has over {self.max_lines} lines (layers x examples x steps); "
                 "raise the limit with --max-lines"
             )
-        value = float(expr.eval(self.env))
+        try:
+            value = float(expr.eval(self.env))
+        except (OverflowError, ZeroDivisionError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise ArithmeticError(
+                f"{key} is not a finite number in float64 (overflow or 0/0 from the numbers "
+                "given); a worked solution needs smaller weights, biases or inputs"
+            )
         self.env[key] = value
         line = Line(key, label, expr, value, section, numbers)
         if numbers:
