@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.teachkit import error_line, run_cli
-from tinygrad_bp.teach.grade import Key, grade_class, submission_files, write_report
+from tinygrad_bp.teach.grade import Key, KeyFolder, grade_class, submission_files, write_report
 from tinygrad_bp.teach.problem import read_problem
 from tinygrad_bp.teach.solve import solve
 
@@ -176,3 +176,24 @@ def test_grade_command(tmp_path):
 )
 def test_grade_errors(args, words):
     assert words in error_line(run_cli(*args, cwd=ROOT))
+
+
+def test_one_key_per_student(tmp_path):
+    """Sheets with other numbers per student: each file judged against its own key."""
+    r = run_cli("exercise", "--students", "3", "--seed", "2", "-o", "sheets", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    sheets, subs = tmp_path / "sheets", tmp_path / "subs"
+    subs.mkdir()
+    answers = (sheets / "key-student001-problem01.toml").read_text().split("[claims]")[1]
+    for name in ("student001-problem01", "student002-problem01", "student009-problem01"):
+        (subs / f"{name}.toml").write_text("[claims]" + answers)  # student 1's answers
+    rep = grade_class(KeyFolder(sheets), submission_files(subs, sheets))
+    rows = {r["student"]: r for r in rep.student_rows()}
+    assert rows["student001-problem01"]["score"] == 1.0
+    assert rows["student002-problem01"]["wrong"] > 5  # other numbers, other answers
+    assert "no key key-student009-problem01.toml" in rows["student009-problem01"]["error"]
+    # the keys' own folder can hold the submissions too: the keys are not graded
+    (sheets / "student001-problem01.toml").write_text("[claims]" + answers)
+    r = run_cli("grade", str(sheets), "--key", str(sheets), "--json")
+    assert r.returncode == 0, r.stderr
+    assert [s["student"] for s in json.loads(r.stdout)["students"]] == ["student001-problem01"]

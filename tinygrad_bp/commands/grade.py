@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..formatting import dumps
 from .args import bounded, positive
@@ -22,7 +23,13 @@ def add_parser(sub) -> None:
         "0 when the report is made, 2 when the key or the folder is unusable.",
     )
     p.add_argument("submissions", help="folder of the students' .toml files")
-    p.add_argument("--key", required=True, help="the answer key: a case file of the problem")
+    p.add_argument(
+        "--key",
+        required=True,
+        help="the answer key: a case file of the problem; or a folder of keys, one per "
+        "student (as `exercise --students` writes them): NAME.toml is judged against "
+        "key-NAME.toml",
+    )
     p.add_argument("-o", "--output", metavar="DIR", help="write the report files to DIR")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.add_argument(
@@ -50,9 +57,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..teach.grade import Key, grade_class, submission_files, write_report
+    from ..teach.grade import Key, KeyFolder, grade_class, submission_files, write_report
 
-    key = Key(args.key)
+    key = KeyFolder(args.key) if Path(args.key).is_dir() else Key(args.key)
     files = submission_files(args.submissions, args.key, args.max_files)
     show = args.progress or sys.stderr.isatty()
 

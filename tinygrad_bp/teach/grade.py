@@ -34,6 +34,7 @@ else:  # pragma: no cover
 __all__ = [
     "ClassReport",
     "Key",
+    "KeyFolder",
     "Submission",
     "grade_class",
     "submission_files",
@@ -73,6 +74,28 @@ class Key:
     def case(self, claims: dict, names: dict, path: str, raw: str) -> Case:
         return Case.from_dict({**self.tables, "names": names, "claims": claims}, path, raw)
 
+    def for_submission(self, path: Path) -> Key:
+        return self
+
+
+class KeyFolder:
+    """One key per student, as `exercise --students` writes them: the submission NAME.toml
+    is judged against ``key-NAME.toml`` of the folder (``student001-problem01.toml`` against
+    ``key-student001-problem01.toml``)."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.path = str(folder)
+        self.folder = Path(folder)
+
+    def for_submission(self, path: Path) -> Key:
+        key = self.folder / f"key-{path.stem}.toml"
+        if not key.is_file():
+            raise CaseError(f"no key {key.name} in {self.path} for this submission")
+        return Key(key)
+
+    def written(self, key: str) -> str:
+        return key
+
 
 @dataclass
 class Submission:
@@ -99,7 +122,7 @@ class Submission:
 
 @dataclass
 class ClassReport:
-    key: Key
+    key: Key | KeyFolder
     submissions: list[Submission]
     rounding_credit: float
     rtol: float
@@ -209,16 +232,18 @@ def _count(n: int, word: str) -> str:
 
 
 def submission_files(folder: str | os.PathLike, key: str | None = None, limit=MAX_FILES):
-    """The .toml files of `folder`, sorted, leaving out the key itself."""
+    """The .toml files of `folder`, sorted, leaving out the key itself (or the key-*.toml
+    files when `key` is a folder of keys)."""
     root = Path(folder)
     if not root.is_dir():
         raise FileLimitError(f"submissions {root}: not a folder; give the folder of the files")
     key_path = Path(key).resolve() if key else None
+    keys_here = key_path is not None and key_path == root.resolve()
     files = []
     for entry in sorted(root.iterdir()):
         if entry.suffix.lower() != ".toml" or entry.name.startswith("."):
             continue
-        if key_path is not None and entry.resolve() == key_path:
+        if entry.resolve() == key_path or (keys_here and entry.name.startswith("key-")):
             continue
         files.append(entry)
         if len(files) > limit:
@@ -231,10 +256,11 @@ def submission_files(folder: str | os.PathLike, key: str | None = None, limit=MA
 SECTIONS = ("claims", "names", "network", "layer", "data", "input", "weights")
 
 
-def read_submission(key: Key, path: Path, rtol: float) -> Submission:
+def read_submission(keys: Key | KeyFolder, path: Path, rtol: float) -> Submission:
     """One student's file judged against the key; any problem becomes `Submission.error`."""
     sub = Submission(str(path))
     try:
+        key = keys.for_submission(path)
         raw = read_text(path, DEFAULT_MAX_BYTES, "submission")
         data = tomllib.loads(raw)
         unknown = [k for k in data if k not in SECTIONS]
@@ -250,7 +276,7 @@ def read_submission(key: Key, path: Path, rtol: float) -> Submission:
 
 
 def grade_class(
-    key: Key,
+    key: Key | KeyFolder,
     files: Iterable[Path],
     rtol: float = 0.02,
     rounding_credit: float = 0.5,
