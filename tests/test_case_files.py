@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -249,3 +250,19 @@ def test_json_output_has_no_nan(tmp_path, capsys):
     assert "NaN" not in out and "Infinity" not in out
     json.loads(out)
     assert status in (0, 1)
+
+
+def test_the_walkthrough_shows_the_real_output():
+    doc = (ROOT / "docs" / "case-examples.md").read_text()
+    blocks = re.findall(r"```text\n(case (examples/cases/\S+?):.*?)\n```", doc, re.S)
+    assert len(blocks) == 4
+    for text, path in blocks:
+        r = subprocess.run(
+            [sys.executable, "-m", "tinygrad_bp", "check", path],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=120,
+        )
+        assert r.stdout.rstrip() == text

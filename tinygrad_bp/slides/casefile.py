@@ -133,6 +133,15 @@ class Case:
         ours = {v: k for k, v in self.names.items()}
         return ours.get(key, key)
 
+    def in_author_terms(self, text: str) -> str:
+        """`text` with each of our names that [names] renames written the author's way."""
+        ours = {v: k for k, v in self.names.items() if re.fullmatch(r"\w+", v)}
+        if not ours:
+            return text
+        names = "|".join(map(re.escape, sorted(ours, key=len)[::-1]))
+        pattern = r"(?:(?<=dE/d)|(?<=Delta_)|(?<![\w']))(" + names + r")(?!\w)"
+        return re.sub(pattern, lambda m: ours[m.group(1)], text)
+
     @classmethod
     def from_dict(
         cls,

@@ -179,7 +179,7 @@ class CheckResult:
                 row += v.status + (f": {v.explanation}" if v.status != "ok" else "")
             lines.append(row)
             for c in v.diagnoses:
-                lines.append(f"      {c.sentence}: {c.formula}")
+                lines.append("      " + case.in_author_terms(f"{c.sentence}: {c.formula}"))
         lines += ["", self.summary()]
         return "\n".join(lines)
 
