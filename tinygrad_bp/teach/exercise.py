@@ -166,7 +166,8 @@ def exercise_sheet(exercises: list[Exercise], title: str) -> Doc:
         "p",
         "Neurons are numbered consecutively, hidden layers first; w_ji is the weight from "
         "input (or neuron) i into neuron j; e_j = d_j - y_j; delta_j = e_j f'(v_j) at an "
-        "output neuron. Give every answer to 4 significant digits.",
+        "output neuron. Give every answer to "
+        f"{exercises[0].solution.digits if exercises else 4} significant digits.",
     )
     for ex in exercises:
         doc.add("h2", f"Problem {ex.number}")
