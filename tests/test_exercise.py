@@ -49,7 +49,7 @@ def test_numbers_are_nice_and_problems_fair(layers, acts):
         assert (e.abs() >= 0.1).all()
         (0.5 * (e**2).sum()).backward()
         grads = torch.cat([t.grad.ravel() for t in Ws + bs])
-        assert (grads.abs() >= 1e-3).all()
+        assert grads.abs().min() >= min(1e-3, 0.01 * grads.abs().max())
 
 
 def test_students_get_different_numbers_and_adding_students_changes_none():

@@ -64,7 +64,7 @@ def round_sig(x: float, digits: int) -> float:
     """`x` rounded to `digits` significant digits (what a person writes down)."""
     if x == 0 or not math.isfinite(x):
         return x
-    return float(f"{x:.{digits}g}")
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
 # -- labels: how a quantity is written ------------------------------

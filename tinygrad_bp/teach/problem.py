@@ -13,6 +13,7 @@ writes a problem back as a case file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -65,10 +66,13 @@ class Problem:
     def n_inputs(self) -> int:
         return self.layers[0].W.shape[1]
 
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [0, *np.cumsum([layer.size for layer in self.layers]).tolist()]
+
     def neurons(self, l: int) -> range:
         """The slides' numbers of the neurons of layer `l` (0 = first hidden layer)."""
-        start = sum(layer.size for layer in self.layers[:l])
-        return range(start + 1, start + self.layers[l].size + 1)
+        return range(self._starts[l] + 1, self._starts[l + 1] + 1)
 
     def sources(self, l: int) -> list[int]:
         """The numbers of what feeds layer `l`: the inputs 1..n, or the previous layer's neurons."""

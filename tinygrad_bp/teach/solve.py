@@ -186,9 +186,10 @@ def _loss_expr(loss: str, e: list[Ref], y: list[Expr], d: list[Ref]) -> Expr:
 
 
 class _Builder:
-    def __init__(self, problem: Problem, digits: int, max_lines: int) -> None:
+    def __init__(self, problem: Problem, digits: int, max_lines: int, notes: bool) -> None:
         self.p = problem
         self.digits = digits
+        self.notes = notes
         self.max_lines = max_lines
         self.count = 0
         self.names = Notation(problem)
@@ -234,7 +235,7 @@ class _Builder:
             )
         self.env[key] = value
         line = Line(key, label, expr, value, section, numbers)
-        if numbers:
+        if numbers and self.notes:
             line.note = self._rounding_note(expr, value)
         out.lines.append(line)
         return Ref(key, label)
@@ -403,9 +404,12 @@ def _with_sup(label: Label, sup: str) -> Label:
 MAX_LINES = 20_000
 
 
-def solve(problem: Problem, digits: int = 4, max_lines: int = MAX_LINES) -> Solution:
+def solve(
+    problem: Problem, digits: int = 4, max_lines: int = MAX_LINES, notes: bool = True
+) -> Solution:
     """The worked solution of `problem`, numbers shown to `digits` significant digits;
-    a `ValueError` when it would have more than `max_lines` lines."""
+    a `ValueError` when it would have more than `max_lines` lines. `notes=False` leaves out
+    the rounding notes (twice as fast, for numbers only)."""
     if not 1 <= digits <= 17:
         raise ValueError(f"digits must be 1 to 17, got {digits}; give e.g. --digits 4")
     if problem.loss not in LOSSES:
@@ -413,7 +417,7 @@ def solve(problem: Problem, digits: int = 4, max_lines: int = MAX_LINES) -> Solu
             f"a worked solution derives the losses {', '.join(LOSSES)}; "
             f"this case uses {problem.loss}"
         )
-    b = _Builder(problem, digits, max_lines)
+    b = _Builder(problem, digits, max_lines, notes)
     passes = [
         b.run_pass(n, full=n < problem.steps or problem.steps == 0)
         for n in range(problem.steps + 1)
