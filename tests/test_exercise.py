@@ -136,3 +136,17 @@ def test_the_docs_walk_through_sheet_then_solve(tmp_path):
     ours = (tmp_path / "solution.md").read_text().split("\n", 1)[1]
     theirs = (tmp_path / "sheet" / "solution-problem01.md").read_text().split("\n", 1)[1]
     assert ours == theirs
+
+
+def test_docs_excerpt_is_what_the_sheet_gives(tmp_path):
+    """The solution lines quoted in docs/teachers.md come from seed 7's first problem."""
+    r = run_cli("exercise", "--seed", "7", "--count", "3", "-o", "sheet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    solution = (tmp_path / "sheet" / "solution-problem01.md").read_text()
+    doc = (ROOT / "docs" / "teachers.md").read_text()
+    quoted = [
+        line for line in doc.splitlines() if line.startswith(("$v_{3}", "$\\delta", "> Note"))
+    ]
+    assert len(quoted) == 4
+    for line in quoted:
+        assert line in solution

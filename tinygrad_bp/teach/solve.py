@@ -282,14 +282,20 @@ class _Builder:
                     v_refs[j] = self.add(
                         out, key(f"v{j}"), sym("v", str(j), f"v{j}"), Add(*terms), "forward"
                     )
-                for j in p.neurons(l):
-                    v = v_refs[j]
-                    if softmax:  # y = softmax(v): the output layer's f is the identity
-                        f: Expr = Div(Exp(v), total([Exp(v_refs[k]) for k in p.neurons(l)]))
-                    else:
-                        f = Apply("f", layer.activation.f, v)
-                    y = f"y{j}" if p.is_output(l) else f"y_h{j}"
-                    y_refs[j] = self.add(out, key(y), sym("y", y[1:].lstrip("_"), y), f, "forward")
+                    if not softmax:  # neuron by neuron: v_j, then y_j = f(v_j)
+                        f = Apply("f", layer.activation.f, v_refs[j])
+                        y = f"y{j}" if p.is_output(l) else f"y_h{j}"
+                        y_refs[j] = self.add(
+                            out, key(y), sym("y", y[1:].lstrip("_"), y), f, "forward"
+                        )
+                for j in p.neurons(l) if softmax else ():  # y = softmax(v), all v first
+                    y_refs[j] = self.add(
+                        out,
+                        key(f"y{j}"),
+                        sym("y", str(j), f"y{j}"),
+                        _softmax(v_refs, list(p.neurons(l)), j),
+                        "forward",
+                    )
                 src = {j: y_refs[j] for j in p.neurons(l)}
             last = len(p.layers) - 1
             outs = list(p.neurons(last))
