@@ -213,13 +213,16 @@ def candidates(
     claimed: set[str],
     memo: dict[str, list[Candidate]] | None = None,
     depth: int = 0,
+    visits: list[int] | None = None,
 ) -> list[Candidate]:
     """Every slip (one, or two combined) that changes `name`, with the number it gives."""
     memo = {} if memo is None else memo
+    visits = [0] if visits is None else visits
     if name in memo:
         return memo[name]
     q = graph.nodes[name]
-    if q.kind == "given" or len(memo) > MAX_VISITS:
+    visits[0] += 1
+    if q.kind == "given" or visits[0] > MAX_VISITS:
         return []
     memo[name] = []  # guards against cycles while this one is being built
     vals = [world[i] for i in q.inputs]
@@ -229,7 +232,7 @@ def candidates(
         for t, u in enumerate(q.inputs):
             if u in claimed or graph.nodes[u].kind == "given":
                 continue
-            for c in candidates(graph, u, world, claimed, memo, depth + 1):
+            for c in candidates(graph, u, world, claimed, memo, depth + 1, visits):
                 new = list(vals)
                 new[t] = c.value
                 bases.append((c.ids, new, f"{c.sentence} (in {u}, not written down)"))
