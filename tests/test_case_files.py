@@ -187,7 +187,7 @@ def test_hostile_case_files(tmp_path, capsys, content, expect):
     start = time.perf_counter()
     status, out, err = run(capsys, "check", str(path))
     assert status == 2 and expect in err and "Traceback" not in err
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 10
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")

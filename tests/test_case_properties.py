@@ -204,7 +204,8 @@ def slipped(case: Case, truth: dict[str, float], rng) -> list[tuple[str, float, 
             out.append((grad, wrong, "sign", later))
             wrong = -truth[grad]
             out.append((delta, wrong, "dropped_eta", {new: truth[p] + wrong}))
-        others = [o for o in case.network.parameter_names if o != p]
+        layer_of = {n: l for n, l, _, _ in case.network.slots()}
+        others = [o for o in case.network.parameter_names if o != p and layer_of[o] == layer_of[p]]
         if others:
             o = others[int(rng.integers(len(others)))]
             out.append((new, truth[o] + truth[delta], "wrong_old_value", {}))

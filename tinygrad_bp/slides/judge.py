@@ -32,7 +32,7 @@ import numpy as np
 
 from ..formatting import fmt
 from .casefile import Case, Claim
-from .compare import Comparison, ParameterRow
+from .compare import Comparison, ParameterRow, numeric_atol
 from .quantities import PHASES, Quantities
 from .slips import SLIPS, Candidate, candidates
 
@@ -344,5 +344,6 @@ def _comparison(case: Case, truth: dict[str, float]) -> Comparison:
     for p in net.parameter_names:
         grads = {"rules": truth[f"dE/d{p}"], "value_engine": by_engine[p], "numeric": by_fd[p]}
         new = truth[g.param(p, 1)]
-        result.rows.append(ParameterRow(p, values[p], grads, truth[f"Delta_{p}"], new))
+        atol = numeric_atol(fwd["E"])
+        result.rows.append(ParameterRow(p, values[p], grads, truth[f"Delta_{p}"], new, atol))
     return result

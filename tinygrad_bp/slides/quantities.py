@@ -401,6 +401,11 @@ class Quantities:
                     (n, 0, len(net.layers), 4, 0),
                 )
             )
+        frozen = net.frozen_names()
+        layer_of = {name: l for name, l, _, _ in net.slots()}
+        by_layer: dict[int, list[str]] = {}
+        for p in self.params:  # one shared list per layer: the candidates for a mixed-up value
+            by_layer.setdefault(layer_of[p], []).append(self.param(p, n))
         for idx, p in enumerate(self.params):
             g = self.name(f"dE/d{p}", "", n)
             if summed:
@@ -417,7 +422,7 @@ class Quantities:
                     )
                 )
             delta = self.name(f"Delta_{p}", "", n)
-            if net.frozen(p):
+            if p in frozen:
                 self.add(
                     Quantity(
                         delta,
@@ -449,7 +454,7 @@ class Quantities:
                     lambda a: a[0] + a[1],
                     lambda s: f"{s[0]} + {s[1]}",
                     (n, 2, idx, 1),
-                    {"param": p, "others": [self.param(o, n) for o in self.params if o != p]},
+                    {"param": p, "same_layer": by_layer[layer_of[p]]},
                 )
             )
 
