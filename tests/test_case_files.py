@@ -67,6 +67,10 @@ def test_batch_two_examples():
     }
 
 
+def test_v1_linear_case_with_its_slip():
+    assert not_ok("linear_2_2_1.toml") == {"dE/dw22": ("wrong", ["wrong_input"])}
+
+
 @pytest.mark.parametrize("name", ["slides_2_3_1.toml", "tanh_1_1_2.toml", "sigmoid_2_2_2.toml"])
 def test_v1_files_still_all_ok(name):
     assert not_ok(name) == {}
