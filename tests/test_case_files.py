@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from tinygrad_bp.cli import main
-from tinygrad_bp.slides.case import CaseError, judge, load_case
+from tinygrad_bp.slides.case import CaseError, judge, last_digit_unit, load_case
+from tinygrad_bp.slides.judge import agrees
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "examples" / "cases"
@@ -62,6 +65,10 @@ def test_batch_two_examples():
         "w21_new": ("follows", []),
         "w31_new": ("wrong", ["sign"]),
     }
+
+
+def test_v1_linear_case_with_its_slip():
+    assert not_ok("linear_2_2_1.toml") == {"dE/dw22": ("wrong", ["wrong_input"])}
 
 
 @pytest.mark.parametrize("name", ["slides_2_3_1.toml", "tanh_1_1_2.toml", "sigmoid_2_2_2.toml"])
@@ -266,3 +273,36 @@ def test_the_walkthrough_shows_the_real_output():
             timeout=120,
         )
         assert r.stdout.rstrip() == text
+
+
+def test_softmax_outputs_have_no_fprime(tmp_path):
+    text = (CASES / "deep_tanh_softmax.toml").read_text()
+    path = tmp_path / "s.toml"
+    path.write_text(text.replace("delta5 = 0.661", '"f\'(v5)" = 0.2'))
+    with pytest.raises(CaseError, match="no f'\\(v\\) of their own; claim delta5"):
+        load_case(path)
+
+
+def test_json_claims_carry_the_judgement(capsys):
+    status, out, _ = run(capsys, "check", str(CASES / "batch_two_examples.toml"), "--json")
+    claims = {c["name"]: c for c in json.loads(out)["claims"]}
+    for c in claims.values():
+        assert {"status", "true", "follows_from", "slips", "explanation"} <= set(c)
+    assert claims["w21_new"]["follows_from"] == ["Delta_w21"]
+    assert claims["w21_new"]["true"] == pytest.approx(0.25 - 0.1 * 12)  # worked by hand
+    assert claims["Delta_w21"]["slips"] == ["dropped_eta"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(-1e6, 1e6, allow_nan=False).filter(lambda x: abs(x) > 1e-3),
+    st.integers(0, 6),
+)
+def test_the_precision_written(x, decimals):
+    text = f"{x:.{decimals}f}"
+    written = float(text)
+    unit = 10.0**-decimals
+    assume(abs(x) >= 10 * unit)  # else the 10% cap decides
+    assume(unit >= 1e-8 * abs(x))  # finer than that is floating-point noise
+    assert agrees(written, last_digit_unit(text), x)
+    assert not agrees(written + 2.5 * unit, last_digit_unit(text), x)

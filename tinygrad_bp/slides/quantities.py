@@ -514,6 +514,12 @@ class Quantities:
                 f"claim {written!r}: @{n} is after the last pass this case computes "
                 f"(steps = {self.steps} in [network]); raise steps or claim an earlier pass"
             )
+        m = re.fullmatch(r"f'\(v(\d+)\)", base)
+        if m and int(m.group(1)) in self.outputs and f"y{m.group(1)}" in self.nodes:
+            return (
+                f"claim {written!r}: with loss = softmax_ce the outputs are a softmax of all "
+                f"v's and have no f'(v) of their own; claim delta{m.group(1)} = d - y instead"
+            )
         per_example = self.batch and self.n_examples > 1
         if per_example and not etag and f"{base}[1]" in self.nodes:
             return (
