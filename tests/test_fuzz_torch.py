@@ -146,7 +146,9 @@ def tensor_programs(draw):
         size = int(np.prod(shape))
         vals = draw(
             st.lists(
-                st.one_of(st.floats(-2.0, 2.0), st.sampled_from(EDGES)),
+                # no -0.0: the sign of an infinite derivative there (d sqrt at -0.0)
+                # is an accident of each library
+                st.one_of(st.floats(-2.0, 2.0).map(lambda v: v + 0.0), st.sampled_from(EDGES)),
                 min_size=size,
                 max_size=size,
             )
