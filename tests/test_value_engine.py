@@ -34,7 +34,7 @@ def test_gradients_accumulate_over_calls_and_zero_grad_resets():
     assert w.grad == 24.0
     # the intermediate node's grad accumulates too, but never feeds back into the walk
     y.zero_grad()
-    assert w.grad == 0.0 and y.grad == 0.0
+    assert w.grad is None and y.grad is None
     y.backward()
     assert w.grad == 12.0
 

@@ -4,7 +4,8 @@ A graph node (`Node`) knows its parents and how to turn the gradient that
 reaches it into gradients for those parents (its vector-Jacobian product,
 `_vjp`). This module owns everything else, once, for both engines:
 
-* the grad-recording switch (`no_grad`) and the anomaly mode (`detect_anomaly`);
+* the grad-recording switch (`no_grad`) and the anomaly mode (`detect_anomaly`),
+  both local to the thread (context variables);
 * the topological ordering of a graph (iterative, so deep graphs never hit the
   recursion limit);
 * the backward walk: seed the root, visit nodes in reverse topological order,
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from heapq import heappop, heappush
 from itertools import count
 from typing import Any
@@ -28,6 +30,7 @@ import numpy as np
 __all__ = [
     "AnomalyError",
     "Node",
+    "ROLES",
     "detect_anomaly",
     "is_anomaly_enabled",
     "is_grad_enabled",
@@ -36,20 +39,30 @@ __all__ = [
 ]
 
 
-class _Mode:
-    """Process-wide switches read by every operation."""
+# The recording modes, one integer of bits in a context variable: each thread
+# (and each asyncio task) has its own, and an operation reads it once.
+RECORD = 1  # operations record the graph (off inside `no_grad`)
+ANOMALY = 2  # a non-finite value or gradient raises (inside `detect_anomaly`)
+_MODE: ContextVar[int] = ContextVar("tinygrad_bp_mode", default=RECORD)
 
-    __slots__ = ("grad", "anomaly")
+#: The current modes (bits RECORD and ANOMALY); engines call it once per operation.
+mode = _MODE.get
 
-    def __init__(self) -> None:
-        self.grad = True
-        self.anomaly = False
-
-
-MODE = _Mode()
+#: The roles of a leaf: a trainable parameter, an input (data), a constant.
+ROLES = ("param", "input", "const")
 
 # Creation numbers: every node takes the next one, so parents number below children.
 next_seq = count().__next__
+
+
+def check_name(name: object) -> str | None:
+    """A node's name: a string or None."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(
+            f"a node's name must be a string, got {type(name).__name__} ({name!r}); "
+            "pass the other options by keyword, e.g. requires_grad=True or role='input'"
+        )
+    return name
 
 
 class AnomalyError(FloatingPointError):
@@ -57,38 +70,42 @@ class AnomalyError(FloatingPointError):
 
 
 @contextmanager
-def no_grad() -> Iterator[None]:
-    """Inside this block operations record no graph (results have no parents)."""
-    previous = MODE.grad
-    MODE.grad = False
+def _modes(on: int, off: int) -> Iterator[None]:
+    token = _MODE.set((_MODE.get() | on) & ~off)
     try:
         yield
     finally:
-        MODE.grad = previous
+        _MODE.reset(token)
 
 
-@contextmanager
-def detect_anomaly() -> Iterator[None]:
+def no_grad() -> AbstractContextManager[None]:
+    """Inside this block operations record no graph (results have no parents).
+
+    The mode belongs to the current thread (and asyncio task): other threads
+    keep recording, and a new thread starts with recording on.
+    """
+    return _modes(0, RECORD)
+
+
+def detect_anomaly() -> AbstractContextManager[None]:
     """Raise `AnomalyError` on the first operation whose value or gradient is NaN or infinite.
 
     Forward: an operation that produces a non-finite value raises at once, naming
     itself. Backward: `backward()` checks every value on the graph (first one in
-    forward order wins) and every gradient as it is produced.
+    forward order wins) and every gradient as it is produced. Like `no_grad`,
+    the mode belongs to the current thread.
     """
-    previous = MODE.anomaly
-    MODE.anomaly = True
-    try:
-        yield
-    finally:
-        MODE.anomaly = previous
+    return _modes(ANOMALY, 0)
 
 
 def is_grad_enabled() -> bool:
-    return MODE.grad
+    """Whether operations in this thread record the graph."""
+    return bool(_MODE.get() & RECORD)
 
 
 def is_anomaly_enabled() -> bool:
-    return MODE.anomaly
+    """Whether anomaly detection is on in this thread."""
+    return bool(_MODE.get() & ANOMALY)
 
 
 def all_finite(x: Any) -> bool:
@@ -128,6 +145,36 @@ class Node:
     def _clear_grad(self) -> None:
         raise NotImplementedError
 
+    # -- the edge interface, shared by both engines ------------------------------
+    @property
+    def op(self) -> str:
+        """The operation that made this node; for a leaf its role (param, input, const)."""
+        return self._op
+
+    @property
+    def role(self) -> str | None:
+        """A leaf's role: "param" (trainable), "input" or "const"; None for a computed node."""
+        op = self._op
+        return op if op in ROLES and not self._parents else None
+
+    @property
+    def parents(self) -> tuple[Node, ...]:
+        """The nodes this one was computed from (none for a leaf or under `no_grad`)."""
+        return self._parents
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self._parents
+
+    @property
+    def local_grads(self) -> tuple[Any, ...]:
+        """d(self)/d(parent) for each parent (see each engine)."""
+        raise NotImplementedError
+
+    def edges(self) -> list[tuple[Node, Any]]:
+        """[(parent, d(self)/d(parent)), ...], one pair per parent, in order."""
+        return list(zip(self._parents, self.local_grads))
+
     # -- shared ------------------------------
     def describe(self) -> str:
         """A short human name for this node, used in messages: "'sigmoid' (y_h1)"."""
@@ -144,7 +191,7 @@ class Node:
         share: no separate topological sort is needed, and nodes that no
         gradient reaches are never visited.
         """
-        anomaly = MODE.anomaly
+        anomaly = _MODE.get() & ANOMALY
         if anomaly:
             for node in topological_order(self):
                 if not all_finite(node.data):

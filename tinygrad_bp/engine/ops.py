@@ -23,6 +23,7 @@ alpha) are written ``"leaky_relu"`` (the default parameter) or
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Callable
@@ -35,11 +36,15 @@ __all__ = [
     "ACTIVATIONS",
     "BINARY",
     "BinaryOp",
+    "Refusal",
     "UNARY",
     "Activation",
     "UnaryOp",
     "activation",
     "activation_names",
+    "bind_params",
+    "first_refusal",
+    "method_signature",
     "where",
 ]
 
@@ -50,6 +55,28 @@ def where(cond: Any, a: Any, b: Any) -> Any:
         return a if cond else b
     out = np.where(cond, a, b)
     return out
+
+
+def _ones(x: Any) -> Any:
+    """1 in the type of ``x`` (``1 + 0 * x`` would be NaN at an infinite ``x``)."""
+    return np.ones_like(x) if isinstance(x, np.ndarray) else 1.0
+
+
+def _step(x: Any) -> Any:
+    """[x > 0]: 1 where x > 0, else 0, in the type of ``x``."""
+    if isinstance(x, np.ndarray):
+        return (x > 0).astype(x.dtype)
+    return 1.0 if x > 0 else 0.0
+
+
+def first_refusal(refuse: tuple[Refusal, ...], *args: Any) -> tuple[Refusal, Any] | None:
+    """The first `Refusal` that applies to the op's inputs and output, with its mask."""
+    with np.errstate(all="ignore"):
+        for r in refuse:
+            bad = r.bad(*args)
+            if np.any(bad):
+                return r, bad
+    return None
 
 
 # -- stable forwards ------------------------------
@@ -77,6 +104,21 @@ def _softplus_array(x: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Inputs an op refuses: where ``bad(...)`` holds (elementwise), raise ``error``.
+
+    ``bad`` takes the op's inputs and its output (``x, y`` for a unary op,
+    ``a, b, out`` for a binary one) as numpy float64 values or arrays; ``why``
+    says what the op needs and what to do. NaN inputs are never refused (NaN in,
+    NaN out), and neither is an infinity the input already carried.
+    """
+
+    bad: Callable[..., Any]
+    error: type[Exception]
+    why: str
+
+
+@dataclass(frozen=True)
 class UnaryOp:
     """One elementwise function y = f(x) of the table, with its derivative."""
 
@@ -91,6 +133,8 @@ class UnaryOp:
     masks: bool = False
     # keyword parameters with their defaults, e.g. {"slope": 0.01}
     params: dict[str, float] = field(default_factory=dict)
+    # inputs the op refuses with a clear error instead of an infinity or NaN
+    refuse: tuple[Refusal, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -135,7 +179,7 @@ _TABLE = [
         "linear",
         lambda x: x,
         lambda x: x.copy(),
-        lambda x, y: 1 + 0 * x,
+        lambda x, y: _ones(x),
         r"v",
         r"1",
         "The identity (the slides' purelin): f(v) = v, f'(v) = 1.",
@@ -162,7 +206,7 @@ _TABLE = [
         "relu",
         lambda x: x if x > 0.0 else 0.0,
         lambda x: np.maximum(x, 0),
-        lambda x, y: where(x > 0, 1 + 0 * x, 0 * x),
+        lambda x, y: _step(x),
         r"\max(0, v)",
         r"[v > 0]",
         "f(v) = max(0, v); f'(v) = 1 for v > 0, else 0 (0 at the kink).",
@@ -181,7 +225,7 @@ _TABLE = [
         "elu",
         lambda x, alpha=1.0: x if x > 0.0 else alpha * math.expm1(x),
         lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
-        lambda x, y, alpha=1.0: where(x > 0, 1 + 0 * x, y + alpha),
+        lambda x, y, alpha=1.0: where(x > 0, _ones(x), y + alpha),
         r"v \text{ if } v > 0 \text{ else } \alpha (e^{v} - 1)",
         r"1 \text{ if } v > 0 \text{ else } f(v) + \alpha",
         "f(v) = v for v > 0, else alpha (e^v - 1); f'(v) = 1 for v > 0, else f(v) + alpha.",
@@ -191,7 +235,7 @@ _TABLE = [
         "leaky_relu",
         lambda x, slope=0.01: x if x > 0.0 else slope * x,
         lambda x, slope=0.01: np.where(x > 0, x, slope * x),
-        lambda x, y, slope=0.01: where(x > 0, 1 + 0 * x, slope + 0 * x),
+        lambda x, y, slope=0.01: where(x > 0, _ones(x), slope * _ones(x)),
         r"v \text{ if } v > 0 \text{ else } a v",
         r"1 \text{ if } v > 0 \text{ else } a",
         "f(v) = v for v > 0, else slope * v; f'(v) = 1 for v > 0, else slope.",
@@ -201,10 +245,47 @@ _TABLE = [
 
 
 # -- the other elementwise functions (not activations) ------------------------------
-# Domains are checked by the engines before these run; the messages name the op.
+
+
+def _overflowed(x: Any, y: Any) -> Any:
+    """A finite input whose result is infinite: the op overflowed float64."""
+    return np.isinf(y) & np.isfinite(x)
+
+
+def _half_over(y: Any) -> Any:
+    """0.5 / y, infinite at y == 0 (a float division by zero would raise)."""
+    if isinstance(y, np.ndarray):
+        return 0.5 / y
+    return 0.5 / y if y else math.inf
+
+
+def _overflow(op: str, limit: str) -> Refusal:
+    return Refusal(
+        _overflowed,
+        OverflowError,
+        f"{op} overflows float64 for {limit}; scale the input down",
+    )
+
+
 _TABLE += [
-    _op("neg", lambda x: -x, np.negative, lambda x, y: -1 + 0 * x, r"-v", r"-1", "f(v) = -v."),
-    _op("exp", math.exp, np.exp, lambda x, y: y, r"e^{v}", r"e^{v}", "f(v) = e^v; f'(v) = f(v)."),
+    _op("neg", lambda x: -x, np.negative, lambda x, y: -_ones(x), r"-v", r"-1", "f(v) = -v."),
+    _op(
+        "exp",
+        math.exp,
+        np.exp,
+        lambda x, y: y,
+        r"e^{v}",
+        r"e^{v}",
+        "f(v) = e^v; f'(v) = f(v).",
+        refuse=(
+            Refusal(
+                _overflowed,
+                OverflowError,
+                "e^x overflows float64 for x > 709.78; scale the input down "
+                "(softplus and log_softmax are computed stably)",
+            ),
+        ),
+    ),
     _op(
         "log",
         math.log,
@@ -213,15 +294,29 @@ _TABLE += [
         r"\ln v",
         r"\frac{1}{v}",
         "f(v) = ln v (v > 0); f'(v) = 1/v.",
+        refuse=(
+            Refusal(
+                lambda x, y: x <= 0,
+                ValueError,
+                "log needs x > 0 (a non-positive number has no logarithm); keep the input positive",
+            ),
+        ),
     ),
     _op(
         "sqrt",
         math.sqrt,
         np.sqrt,
-        lambda x, y: 0.5 / y,
+        lambda x, y: _half_over(y),
         r"\sqrt{v}",
         r"\frac{1}{2\sqrt{v}}",
         "f(v) = sqrt v (v >= 0); f'(v) = 1 / (2 f(v)), infinite at 0.",
+        refuse=(
+            Refusal(
+                lambda x, y: x < 0,
+                ValueError,
+                "sqrt needs x >= 0 (a negative number has no real square root)",
+            ),
+        ),
     ),
     _op(
         "abs",
@@ -245,10 +340,24 @@ _TABLE += [
         "f(v) = tan v; f'(v) = 1 + f(v)^2.",
     ),
     _op(
-        "sinh", math.sinh, np.sinh, lambda x, y: _cosh(x), r"\sinh v", r"\cosh v", "f'(v) = cosh v."
+        "sinh",
+        math.sinh,
+        np.sinh,
+        lambda x, y: _cosh(x),
+        r"\sinh v",
+        r"\cosh v",
+        "f'(v) = cosh v.",
+        refuse=(_overflow("sinh", "|x| > 710.47"),),
     ),
     _op(
-        "cosh", math.cosh, np.cosh, lambda x, y: _sinh(x), r"\cosh v", r"\sinh v", "f'(v) = sinh v."
+        "cosh",
+        math.cosh,
+        np.cosh,
+        lambda x, y: _sinh(x),
+        r"\cosh v",
+        r"\sinh v",
+        "f'(v) = sinh v.",
+        refuse=(_overflow("cosh", "|x| > 710.47"),),
     ),
 ]
 
@@ -273,59 +382,134 @@ def _sinh(x: Any) -> Any:
 class BinaryOp:
     """One elementwise function out = f(a, b) of the table with both partial derivatives.
 
-    ``grads(a, b, out)`` returns (d out/d a, d out/d b), each written so that it is
-    finite and accurate wherever ``out`` is (``-out / b`` rather than ``-a / b^2``).
+    ``da(a, b, out)`` and ``db(a, b, out)`` are d out/d a and d out/d b, each
+    written so that it is finite and accurate wherever ``out`` is (``-out / b``
+    rather than ``-a / b^2``); a constant partial is a plain number (1 or -1).
     """
 
     name: str
     symbol: str
     forward: Callable[[Any, Any], Any]
-    grads: Callable[[Any, Any, Any], tuple[Any, Any]]
+    da: Callable[[Any, Any, Any], Any]
+    db: Callable[[Any, Any, Any], Any]
     tex: str
     dtex: tuple[str, str]
     doc: str = ""
+    refuse: tuple[Refusal, ...] = ()
+
+    def grads(self, a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+        """(d out/d a, d out/d b)."""
+        return self.da(a, b, out), self.db(a, b, out)
 
 
-def _pow_grads(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
-    """d/da a^b = b a^(b-1), exactly 0 when b == 0 (also at a == 0); d/db a^b = a^b ln a."""
+def _pow_da(a: Any, b: Any, out: Any) -> Any:
+    """d/da a^b = b a^(b-1), exactly 0 when b == 0 (also at a == 0)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            da = np.where(b == 0, 0 * a, b * a ** (b - 1))
-            positive = a > 0
-            db = np.where(positive, out * np.log(np.where(positive, a, 1)), 0 * out)
-        return da, db
-    da = 0.0 if b == 0 else b * a ** (b - 1)
-    db = out * math.log(a) if a > 0 else 0.0
-    return da, db
+        return np.where(b == 0, 0 * a, b * a ** (b - 1))
+    if b == 0:
+        return 0.0
+    try:
+        return b * a ** (b - 1)
+    except (OverflowError, ZeroDivisionError):  # the IEEE result: an infinity
+        with np.errstate(all="ignore"):
+            return float(b * np.float64(a) ** (b - 1))
+
+
+def _pow_db(a: Any, b: Any, out: Any) -> Any:
+    """d/db a^b = a^b ln a for a > 0; 0 where a == 0 and b >= 0 (0^b is flat there);
+    NaN for a < 0, where a^b is not real for the b nearby."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        positive = a > 0
+        flat = (a == 0) & (b >= 0)
+        return np.where(
+            positive, out * np.log(np.where(positive, a, 1)), np.where(flat, 0 * out, np.nan)
+        )
+    if a > 0:
+        return out * math.log(a)
+    return 0.0 if a == 0 and b >= 0 else math.nan
+
+
+def _not_integer(b: Any) -> Any:
+    return np.isfinite(b) & (np.floor(b) != b)
 
 
 _BINARY_TABLE = [
     BinaryOp(
-        "add", "+", lambda a, b: a + b, lambda a, b, out: (1, 1), r"a + b", ("1", "1"), "a + b"
+        "add",
+        "+",
+        lambda a, b: a + b,
+        lambda a, b, out: 1,
+        lambda a, b, out: 1,
+        r"a + b",
+        ("1", "1"),
+        "a + b; d/da = 1, d/db = 1.",
     ),
     BinaryOp(
-        "sub", "-", lambda a, b: a - b, lambda a, b, out: (1, -1), r"a - b", ("1", "-1"), "a - b"
+        "sub",
+        "-",
+        lambda a, b: a - b,
+        lambda a, b, out: 1,
+        lambda a, b, out: -1,
+        r"a - b",
+        ("1", "-1"),
+        "a - b; d/da = 1, d/db = -1.",
     ),
-    BinaryOp("mul", "*", lambda a, b: a * b, lambda a, b, out: (b, a), r"a b", ("b", "a"), "a * b"),
+    BinaryOp(
+        "mul",
+        "*",
+        lambda a, b: a * b,
+        lambda a, b, out: b,
+        lambda a, b, out: a,
+        r"a b",
+        ("b", "a"),
+        "a * b; d/da = b, d/db = a.",
+    ),
     BinaryOp(
         "div",
         "/",
         lambda a, b: a / b,
-        lambda a, b, out: (1 / b, -out / b),
+        lambda a, b, out: 1 / b,
+        lambda a, b, out: -out / b,
         r"\frac{a}{b}",
         (r"\frac{1}{b}", r"-\frac{a}{b^2}"),
         "a / b; d/da = 1/b, d/db = -a/b^2, computed as -out/b so it stays finite where out is.",
+        refuse=(
+            Refusal(
+                lambda a, b, out: b == 0,
+                ZeroDivisionError,
+                "division by zero; keep the divisor away from 0 (e.g. b + eps)",
+            ),
+        ),
     ),
     BinaryOp(
         "pow",
         "**",
         lambda a, b: a**b,
-        _pow_grads,
+        _pow_da,
+        _pow_db,
         r"a^{b}",
         (r"b\,a^{b-1}", r"a^{b} \ln a"),
-        "a ** b; d/da = b a^(b-1) (0 when b = 0), d/db = a^b ln a (a > 0).",
+        "a ** b; d/da = b a^(b-1) (0 when b = 0), d/db = a^b ln a (a > 0; 0 where a = 0 <= b).",
+        refuse=(
+            Refusal(
+                lambda a, b, out: (a == 0) & (b < 0),
+                ZeroDivisionError,
+                "0 ** p with p < 0 divides by zero; keep the base away from 0",
+            ),
+            Refusal(
+                lambda a, b, out: (a < 0) & _not_integer(b),
+                ValueError,
+                "a negative base with a non-integer exponent is not a real number",
+            ),
+            Refusal(
+                lambda a, b, out: np.isinf(out) & np.isfinite(a) & np.isfinite(b),
+                OverflowError,
+                "a ** b overflows float64; scale the base or the exponent down",
+            ),
+        ),
     ),
 ]
+
 
 #: Every binary op of the table by name.
 BINARY: dict[str, BinaryOp] = {op.name: op for op in _BINARY_TABLE}
@@ -381,3 +565,30 @@ def activation(spec: str | Activation) -> Activation:
             raise ValueError(f"activation {spec!r}: {pname} must be finite, got {text!r}")
         values.append((pname, v))
     return Activation(op, tuple(values))
+
+
+def bind_params(op: UnaryOp, given: dict[str, Any]) -> dict[str, float]:
+    """The op's keyword parameters: its defaults updated by `given`, each a finite number."""
+    unknown = sorted(set(given) - set(op.params))
+    if unknown:
+        takes = ", ".join(f"{k}={v:g}" for k, v in op.params.items())
+        raise TypeError(f"{op.name}() got an unexpected keyword {unknown[0]!r}; it takes {takes}")
+    kw = dict(op.params)
+    for key, v in given.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{op.name}({key}=...) must be a number, got {type(v).__name__}")
+        if not math.isfinite(v):
+            raise ValueError(f"{op.name}({key}=...) must be finite, got {v!r}")
+        kw[key] = float(v)
+    return kw
+
+
+def method_signature(op: UnaryOp) -> inspect.Signature:
+    """``(self, *, slope=0.01)``: how an engine's method for `op` is called."""
+    keywords = [
+        inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v, annotation=float)
+        for k, v in op.params.items()
+    ]
+    return inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *keywords]
+    )

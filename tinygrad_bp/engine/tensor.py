@@ -2,73 +2,176 @@
 
 Every operation computes its result with numpy and records a closure, its
 vector-Jacobian product (VJP): given G = d(root)/d(out), it returns
-d(root)/d(input) for each input. The formula sits next to each forward
-computation. The backward walk itself is `autograd.Node._run_backward`, shared
-with `Value`.
+d(root)/d(input) for each input. The elementwise ops take their forward and
+local derivative from the op table (`ops.py`): their VJP is G times the local
+derivative, summed back to each operand's shape. The structural ops (matmul,
+sum, mean, max, reshape, transpose, indexing, log_softmax) keep their VJP next
+to their forward here, with its math in the docstring. The backward walk itself
+is `autograd.Node._run_backward`, shared with `Value`.
 
-Data is float64 by default; `dtype=np.float32` on request. Integer and boolean
-input is converted to float; strings, objects, complex numbers and ragged lists
-are rejected with `TypeError`.
+Data and dtypes:
+
+* `Tensor(data)` copies `data` (a later change to the caller's array does not
+  reach the tensor, and an optimizer step does not reach the caller's array).
+* float64 by default for Python numbers, lists and non-float arrays; a float32
+  array stays float32; `dtype=` chooses. Strings, objects, complex numbers,
+  ragged lists, NaN and infinity are refused with a clear error.
+* A tensor keeps its dtype through every op: a number, list or array combined
+  with it takes its dtype; two tensors of different dtypes give numpy's
+  promotion (float32 with float64 is float64). Every gradient has its node's
+  dtype, so a float32 leaf gets a float32 `.grad`.
+* `numpy()` returns a read-only view of the data; `.grad` of a leaf is its own
+  array, shared with nothing.
 """
 
 from __future__ import annotations
 
 import numbers
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
 import numpy as np
 
-from .autograd import MODE, AnomalyError, Node, next_seq
+from .autograd import ANOMALY, RECORD, ROLES, AnomalyError, Node, check_name, mode, next_seq
+from .ops import BINARY, UNARY, BinaryOp, UnaryOp, bind_params, first_refusal, method_signature
 
 __all__ = ["ShapeError", "Tensor"]
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, Sequence]
 VJP = Callable[[np.ndarray], tuple]
 
+FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
 
 class ShapeError(ValueError):
     """Operand shapes do not fit the operation."""
 
 
-def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
+# numpy keeps its floating-point error state (warn on overflow, ...) in a context
+# variable; `np.errstate` takes about 5 us to enter, more than many small ops, so
+# the engine sets the variable itself where numpy exposes it.
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar as _errstate
+    from numpy._core.umath import _make_extobj
+
+    _QUIET = _make_extobj(all="ignore")
+
+    def _quietly(fn: Callable, *args: Any) -> Any:
+        """fn(*args) with numpy's floating-point warnings off (the engine checks results)."""
+        token = _errstate.set(_QUIET)
+        try:
+            return fn(*args)
+        finally:
+            _errstate.reset(token)
+
+except ImportError:  # pragma: no cover - other numpy versions
+
+    def _quietly(fn: Callable, *args: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+
+
+def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.ndarray:
+    """A fresh float64 or float32 array of `data` (a copy, always)."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (str, bytes)):
-        raise TypeError(f"Tensor data must be numeric, got {type(data).__name__}")
+        raise TypeError(f"{what} must be numbers, got {type(data).__name__} {data!r:.40}")
     try:
         arr = np.asarray(data)
-    except ValueError as exc:  # ragged nested lists
-        raise TypeError(f"Tensor data must be a rectangular array of numbers: {exc}") from None
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise TypeError(f"{what} must be a rectangular array of numbers: {exc}") from None
     kind = arr.dtype.kind
     if kind not in "biuf":
+        hint = " (take .real or abs() first)" if kind == "c" else ""
         raise TypeError(
-            f"Tensor data must be numeric (int, float or bool), got an array of dtype "
-            f"{arr.dtype} from {type(data).__name__}"
+            f"{what} must be real numbers (int, float or bool), got an array of dtype "
+            f"{arr.dtype} from {type(data).__name__}{hint}"
         )
     if dtype is None:
-        dtype = np.float64
-    dtype = np.dtype(dtype)
-    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        dtype = arr.dtype if arr.dtype == np.float32 else np.float64
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from None
+    if dtype not in FLOAT_DTYPES:
         raise TypeError(f"Tensor dtype must be float64 or float32, got {dtype}")
-    return arr.astype(dtype, copy=arr.dtype != dtype)
+    return np.array(arr, dtype=dtype, copy=True)
 
 
-def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum a gradient of the broadcast result back to an operand's own shape."""
-    if g.shape == shape:
-        return g
-    extra = g.ndim - len(shape)
-    if extra:
-        g = g.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
+def _fit(g: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """A gradient of the broadcast result summed back to an operand's shape and dtype."""
+    shape = like.shape
+    if g.shape != shape:
+        extra = g.ndim - len(shape)
+        if extra:
+            g = g.sum(axis=tuple(range(extra)))
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+    if g.dtype != like.dtype:
+        g = g.astype(like.dtype)
     return g
+
+
+def _times(g: np.ndarray, d: Any) -> np.ndarray:
+    """G times a local derivative; the table writes constant ones as 1 and -1."""
+    if type(d) is int:
+        return g if d == 1 else -g if d == -1 else g * d
+    return g * d
 
 
 def _shape_error(op: str, a: np.ndarray, b: np.ndarray, why: str) -> ShapeError:
     return ShapeError(f"shape mismatch in '{op}': {a.shape} and {b.shape} ({why})")
+
+
+def _refused(name: str, args: tuple, bad: Any, why: str, error: type[Exception]) -> Exception:
+    """The error for an op that refuses some entries, naming the first of them."""
+    shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+    bad = np.broadcast_to(bad, shape)
+    count = int(bad.sum())
+    first = tuple(int(i) for i in np.argwhere(bad)[0]) if count else ()
+    values = [repr(float(np.broadcast_to(a, shape)[first])) for a in args]
+    call = f"'{name}': {values[0]} {name} {values[1]}" if len(args) == 2 else f"{name}({values[0]})"
+    where = f" at index {list(first)}" if first else ""
+    return error(
+        f"Tensor {call}{where} (shape {shape}): {why} "
+        f"({count} {'entry' if count == 1 else 'entries'} refused)"
+    )
+
+
+def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
+    """`axis` (an int, numpy int or tuple of them; negative counts from the end) as a
+    sorted tuple of axes in range(ndim); None means every axis."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for ax in items:
+        if isinstance(ax, (bool, np.bool_)) or not isinstance(ax, numbers.Integral):
+            raise TypeError(f"{op}: an axis is an integer, got {type(ax).__name__} {ax!r}")
+        ax = int(ax)
+        if not -ndim <= ax < ndim:
+            raise ShapeError(
+                f"{op}: axis {ax} is out of range for a tensor with {ndim} dimensions "
+                f"(use -{ndim}..{ndim - 1})"
+                if ndim
+                else f"{op}: a 0-d tensor has no axis {ax}; use axis=None"
+            )
+        out.append(ax % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _ints(values: Any, op: str) -> tuple[int, ...]:
+    if len(values) == 1 and isinstance(values[0], (tuple, list)):
+        values = tuple(values[0])
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{op} takes integers, got {type(v).__name__} {v!r}")
+    return tuple(int(v) for v in values)
 
 
 _new = object.__new__
@@ -77,78 +180,102 @@ _new = object.__new__
 class Tensor(Node):
     """An array in a computation graph.
 
-    `data` is the numpy array, `grad` is None until a backward pass reaches this
-    tensor, then an array of its shape (summed over backward calls; assign
-    `t.grad = None` or call `zero_grad()` to clear it). Only tensors that
-    `requires_grad` (or are computed from one) are recorded.
+    ``Tensor(data, name=None, *, role=None, requires_grad=None, dtype=None)``.
+    `role` is "param" (trainable: `requires_grad` True), "input" (data; the
+    default) or "const"; `requires_grad=True` alone means role "param", and an
+    "input" may ask for `requires_grad=True` (a gradient with respect to data).
+    `grad` is None until a backward pass reaches this tensor, then an array of
+    its shape and dtype (summed over backward calls; `zero_grad()` or
+    `t.grad = None` clears it). Only tensors that require grad, and what is
+    computed from them, are recorded.
     """
 
-    __slots__ = ("data", "grad", "name", "requires_grad", "_parents", "_vjp")
+    __slots__ = ("data", "grad", "name", "requires_grad", "_parents", "_vjp", "_local")
+
+    __array_priority__ = 1000  # numpy defers to Tensor's operators (see __array_ufunc__)
 
     def __init__(
         self,
         data: ArrayLike,
-        requires_grad: bool = False,
         name: str | None = None,
+        *,
+        role: str | None = None,
+        requires_grad: bool | None = None,
         dtype: Any = None,
     ) -> None:
+        if role is None:
+            role = "param" if requires_grad else "input"
+        elif role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        if requires_grad is None:
+            requires_grad = role == "param"
+        elif role != "input" and bool(requires_grad) != (role == "param"):
+            raise ValueError(
+                f"role={role!r} with requires_grad={requires_grad!r}: a param requires grad, "
+                "a const does not"
+            )
         arr = _as_array(data, dtype)
         if not np.isfinite(arr).all():
             raise ValueError(
                 f"Tensor data contains NaN or infinity ({int((~np.isfinite(arr)).sum())} "
-                "entries); clean the input first"
+                f"of {arr.size} entries); clean the input first"
             )
         self.data = arr
         self.grad = None
-        self.name = name
+        self.name = check_name(name)
         self.requires_grad = bool(requires_grad)
         self._parents = ()
-        self._vjp = None
-        self._op = "param" if requires_grad else "input"
+        self._vjp = self._local = None
+        self._op = role
         self._g = None
         self._seq = next_seq()
 
     @staticmethod
-    def _result(data: np.ndarray, parents: tuple, vjp: VJP, op: str) -> Tensor:
+    def _result(
+        data: np.ndarray, parents: tuple, vjp: VJP, op: str, local: Callable | None = None
+    ) -> Tensor:
         out = _new(Tensor)
+        if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
+            data = np.asarray(data)
         out.data = data
         out.grad = None
         out.name = None
         out._op = op
         out._g = None
         out._seq = next_seq()
-        if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
-            data = out.data = np.asarray(data)
         out.requires_grad = False
         out._parents = ()
-        out._vjp = None
-        if MODE.grad:
+        out._vjp = out._local = None
+        m = mode()
+        if m & RECORD:
             for p in parents:
                 if p.requires_grad:
                     out.requires_grad = True
                     out._parents = parents
                     out._vjp = vjp
+                    out._local = local
                     break
-        if MODE.anomaly and not np.isfinite(data).all():
+        if m & ANOMALY and not np.isfinite(data).all():
             raise AnomalyError(f"operation '{op}' produced a non-finite value (NaN or infinity)")
         return out
 
     @staticmethod
-    def _lift(x: Any) -> Tensor:
+    def _lift(x: Any, dtype: Any = np.float64) -> Tensor:
+        """`x` as a constant Tensor of `dtype` (a Tensor stays as it is)."""
         if isinstance(x, Tensor):
             return x
-        if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        if isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)):
             t = _new(Tensor)
-            t.data = np.asarray(float(x))
-            t.grad = t.name = t._vjp = t._g = None
+            t.data = np.array(x, dtype=dtype)
+            if not np.isfinite(t.data):
+                raise ValueError(f"cannot combine a Tensor with a non-finite number ({x})")
+            t.grad = t.name = t._vjp = t._local = t._g = None
             t.requires_grad = False
             t._parents = ()
             t._op = "const"
             t._seq = next_seq()
             return t
-        t = Tensor(x)
-        t._op = "const"
-        return t
+        return Tensor(x, role="const", dtype=dtype)
 
     # -- properties ------------------------------
     @property
@@ -168,252 +295,203 @@ class Tensor(Node):
         return self.data.dtype
 
     @property
-    def op(self) -> str:
-        return self._op
-
-    @property
-    def parents(self) -> tuple[Tensor, ...]:
-        return self._parents
+    def local_grads(self) -> tuple[Any, ...]:
+        """d(self)/d(parent) for each parent: an array of this tensor's shape for an
+        elementwise op; for a structural op (matmul, sum, ...) its VJP's name."""
+        if not self._parents:
+            return ()
+        if self._local is None:
+            return tuple(f"VJP of {self._op}" for _ in self._parents)
+        return tuple(
+            np.broadcast_to(d, self.data.shape).astype(self.data.dtype)
+            for d in _quietly(self._local)
+        )
 
     def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one entry, got shape {self.shape}")
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        """The data as a read-only view (copy it to change it: ``t.numpy().copy()``)."""
+        view = self.data.view()
+        view.flags.writeable = False
+        return view
 
     def detach(self) -> Tensor:
-        return Tensor._lift(self.data)
+        """A constant copy of this tensor, outside the graph."""
+        return Tensor(self.data, role="const")
 
     def __len__(self) -> int:
+        if not self.data.ndim:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
 
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
         grad = ", requires_grad=True" if self.requires_grad else ""
+        dtype = ", dtype=float32" if self.data.dtype == np.float32 else ""
         body = np.array2string(self.data, precision=4, threshold=20)
-        return f"Tensor({body}{grad}{name})"
+        return f"Tensor({body}{grad}{dtype}{name})"
 
-    # -- arithmetic (broadcasting) ------------------------------
-    def _broadcast(self, other: Any, fn: Callable, op: str) -> tuple[Tensor, np.ndarray]:
-        """Lift `other` to a Tensor and apply the numpy ufunc `fn`, naming shapes on mismatch."""
-        b = other if isinstance(other, Tensor) else Tensor._lift(other)
+    # -- numpy interop ------------------------------
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """numpy on a Tensor: the arithmetic and the table's functions give a Tensor
+        (``np.ones(3) * t``, ``np.exp(t)``); anything else is a TypeError."""
+        fn = _UFUNCS.get(ufunc)
+        if fn is None or method != "__call__" or kwargs:
+            raise TypeError(
+                f"numpy's {ufunc.__name__}{'' if method == '__call__' else '.' + method} "
+                f"{'with ' + ', '.join(kwargs) + ' ' if kwargs else ''}is not a Tensor "
+                "operation; use the Tensor's operators and methods, or t.numpy() for the numbers"
+            )
+        dtype = next(x.data.dtype for x in inputs if isinstance(x, Tensor))
+        return fn(*(Tensor._lift(x, dtype) for x in inputs))
+
+    # -- elementwise binary ops (the table) ------------------------------
+    def _binary(self, other: Any, op: BinaryOp, reverse: bool = False) -> Tensor:
+        """``op`` of the table on (self, other), or (other, self) if `reverse`."""
+        a, b = self, other if isinstance(other, Tensor) else Tensor._lift(other, self.data.dtype)
+        if reverse:
+            a, b = b, a
+        x, y = a.data, b.data
         try:
-            return b, fn(self.data, b.data)
+            out = _quietly(op.forward, x, y)
         except ValueError:
-            raise _shape_error(op, self.data, b.data, "cannot broadcast") from None
+            raise _shape_error(op.symbol, x, y, "cannot broadcast") from None
+        if op.refuse and not np.isfinite(out).all():
+            found = first_refusal(op.refuse, x, y, out)
+            if found:
+                refusal, bad = found
+                raise _refused(op.symbol, (x, y), bad, refusal.why, refusal.error)
+        da, db = op.da, op.db
+
+        def vjp(g):
+            return (
+                _fit(_times(g, da(x, y, out)), x) if a.requires_grad else None,
+                _fit(_times(g, db(x, y, out)), y) if b.requires_grad else None,
+            )
+
+        def local():
+            return da(x, y, out), db(x, y, out)
+
+        return Tensor._result(out, (a, b), vjp, op.symbol, local)
 
     def __add__(self, other: Any) -> Tensor:
-        """A + B; dA = G, dB = G (each summed back to its own shape)."""
-        b, out = self._broadcast(other, np.add, "+")
-        a = self
-
-        def vjp(g):
-            return (
-                _unbroadcast(g, a.data.shape) if a.requires_grad else None,
-                _unbroadcast(g, b.data.shape) if b.requires_grad else None,
-            )
-
-        return Tensor._result(out, (a, b), vjp, "+")
-
-    def __sub__(self, other: Any) -> Tensor:
-        """A - B; dA = G, dB = -G."""
-        b, out = self._broadcast(other, np.subtract, "-")
-        a = self
-
-        def vjp(g):
-            return (
-                _unbroadcast(g, a.data.shape) if a.requires_grad else None,
-                -_unbroadcast(g, b.data.shape) if b.requires_grad else None,
-            )
-
-        return Tensor._result(out, (a, b), vjp, "-")
-
-    def __mul__(self, other: Any) -> Tensor:
-        """A * B (elementwise); dA = G * B, dB = G * A."""
-        b, out = self._broadcast(other, np.multiply, "*")
-        a = self
-
-        def vjp(g):
-            return (
-                _unbroadcast(g * b.data, a.data.shape) if a.requires_grad else None,
-                _unbroadcast(g * a.data, b.data.shape) if b.requires_grad else None,
-            )
-
-        return Tensor._result(out, (a, b), vjp, "*")
-
-    def __truediv__(self, other: Any) -> Tensor:
-        """A / B; dA = G / B, dB = -G A / B^2 = -G (A / B) / B."""
-        b = other if isinstance(other, Tensor) else Tensor._lift(other)
-        if not b.data.all():
-            raise ZeroDivisionError(
-                f"division by zero in Tensor '/': the divisor of shape {b.shape} has "
-                f"{int((b.data == 0).sum())} zero entries"
-            )
-        b, out = self._broadcast(b, np.divide, "/")
-        a = self
-
-        def vjp(g):
-            return (
-                _unbroadcast(g / b.data, a.data.shape) if a.requires_grad else None,
-                _unbroadcast(-g * out / b.data, b.data.shape) if b.requires_grad else None,
-            )
-
-        return Tensor._result(out, (a, b), vjp, "/")
-
-    def __pow__(self, other: Any) -> Tensor:
-        """A ** p.
-
-        Number p: dA = G p A^(p-1).  Tensor B (needs A > 0): dA = G B A^(B-1), dB = G A^B ln A.
-        """
-        a = self.data
-        if isinstance(other, Tensor):
-            if not (a > 0).all():
-                raise ValueError(
-                    "Tensor ** Tensor needs a positive base (dB = G A^B ln A); "
-                    f"the base has {int((a <= 0).sum())} non-positive entries"
-                )
-
-            y, out = self._broadcast(other, np.power, "**")
-            x = self
-
-            def vjp(g):
-                return (
-                    _unbroadcast(g * y.data * x.data ** (y.data - 1), x.data.shape)
-                    if x.requires_grad
-                    else None,
-                    _unbroadcast(g * out * np.log(x.data), y.data.shape)
-                    if y.requires_grad
-                    else None,
-                )
-
-            return Tensor._result(out, (x, y), vjp, "**")
-        if type(other) not in (int, float) and (
-            isinstance(other, bool) or not isinstance(other, numbers.Real)
-        ):
-            raise TypeError(f"Tensor ** expects a number or a Tensor, got {type(other).__name__}")
-        p = float(other)
-        if p == 2.0:
-            out = a * a
-        else:
-            if p < 0 and not a.all():
-                raise ZeroDivisionError(f"0 ** {p:g} in Tensor '**': zero base, negative exponent")
-            if not p.is_integer() and (a < 0).any():
-                raise ValueError(
-                    f"Tensor ** {p:g}: negative base with a non-integer exponent is not real"
-                )
-            with np.errstate(over="ignore", divide="ignore"):
-                out = a**p
-
-        def vjp(g):
-            if p == 2.0:
-                d = a * 2.0
-                d *= g
-                return (d,)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return (g * (p * a ** (p - 1.0)),)
-
-        return Tensor._result(out, (self,), vjp, f"**{p:g}")
+        return self._binary(other, _ADD)
 
     def __radd__(self, other: Any) -> Tensor:
-        return Tensor._lift(other) + self
+        return self._binary(other, _ADD, reverse=True)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return self._binary(other, _SUB)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return Tensor._lift(other) - self
+        return self._binary(other, _SUB, reverse=True)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return self._binary(other, _MUL)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return Tensor._lift(other) * self
+        return self._binary(other, _MUL, reverse=True)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return self._binary(other, _DIV)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return Tensor._lift(other) / self
+        return self._binary(other, _DIV, reverse=True)
+
+    def __pow__(self, other: Any) -> Tensor:
+        """A ** p with a number p: one edge, dA = G p A^(p-1) (0 for p = 0).
+        A ** B with a Tensor B: dA = G B A^(B-1), dB = G A^B ln A (B needs A > 0)."""
+        if isinstance(other, Tensor):
+            _check_pow_base(self, other)
+            return self._binary(other, _POW)
+        if isinstance(other, (bool, np.bool_)) or not isinstance(other, numbers.Real):
+            raise TypeError(f"Tensor ** expects a number or a Tensor, got {type(other).__name__}")
+        p = float(other)
+        t = self._binary(p, _POW)
+        if t._parents:  # the exponent is a constant: keep one edge, as for Value
+            vjp, local = t._vjp, t._local
+            t._parents = (self,)
+            t._vjp = lambda g: vjp(g)[:1]
+            t._local = lambda: local()[:1]
+        t._op = f"**{p:g}"
+        return t
 
     def __rpow__(self, other: Any) -> Tensor:
-        return Tensor._lift(other) ** self
+        _check_pow_base(Tensor._lift(other, self.data.dtype), self)
+        return self._binary(other, _POW, reverse=True)
 
     def __neg__(self) -> Tensor:
-        """-A; dA = -G."""
-        return Tensor._result(-self.data, (self,), lambda g: (-g,), "neg")
+        return self.neg()
 
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
+
+    # -- structural ops ------------------------------
     def __matmul__(self, other: Any) -> Tensor:
         """A @ B (1-D, 2-D or batched); dA = G B^T, dB = A^T G (summed over broadcast batches)."""
-        b = other if isinstance(other, Tensor) else Tensor._lift(other)
-        a_data, b_data = self.data, b.data
-        if a_data.ndim == 0 or b_data.ndim == 0:
-            raise _shape_error("@", a_data, b_data, "matmul needs at least 1-D operands")
-        try:
-            out = a_data @ b_data
-        except ValueError:
-            k_a = a_data.shape[-1]
-            k_b = b_data.shape[0] if b_data.ndim == 1 else b_data.shape[-2]
-            raise _shape_error(
-                "@", a_data, b_data, f"inner dimensions {k_a} and {k_b} differ"
-            ) from None
-        a = self
-
-        def vjp(g):
-            if a_data.ndim == 2 and b_data.ndim == 2:
-                return (
-                    g @ b_data.T if a.requires_grad else None,
-                    a_data.T @ g if b.requires_grad else None,
-                )
-            # promote 1-D operands to matrices, as numpy does, then undo it
-            a2 = a_data if a_data.ndim > 1 else a_data[None, :]
-            b2 = b_data if b_data.ndim > 1 else b_data[:, None]
-            batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-            g2 = np.reshape(g, batch + (a2.shape[-2], b2.shape[-1]))
-            da = db = None
-            if a.requires_grad:
-                da = _unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a_data.shape)
-            if b.requires_grad:
-                db = _unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape).reshape(b_data.shape)
-            return da, db
-
-        return Tensor._result(out, (self, b), vjp, "@")
+        b = other if isinstance(other, Tensor) else Tensor._lift(other, self.data.dtype)
+        return _matmul(self, b)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return Tensor._lift(other) @ self
+        return _matmul(Tensor._lift(other, self.data.dtype), self)
 
-    # -- reductions and shape ------------------------------
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """sum over `axis`; dA = G broadcast back over the summed axes."""
+        """Sum over `axis`; dA = G broadcast back over the summed axes."""
         shape = self.data.shape
-        out = self.data.sum(axis=axis, keepdims=keepdims)
-        axes = _normalize_axes(axis, len(shape))
+        axes = _axes(axis, len(shape), "sum")
+        out = _quietly(np.sum, self.data, axes, None, None, keepdims)
 
         def vjp(g):
             if not keepdims:
                 g = np.expand_dims(g, axes)
             return (np.broadcast_to(g, shape).copy(),)
 
-        return Tensor._result(np.asarray(out), (self,), vjp, "sum")
+        return Tensor._result(out, (self,), vjp, "sum")
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """mean over `axis` = sum / n; dA = G / n broadcast back."""
+        """Mean over `axis` = sum / n; dA = G / n broadcast back."""
         shape = self.data.shape
-        if axis is None:
-            axes, n = (), self.data.size
-        else:
-            axes = _normalize_axes(axis, len(shape))
-            n = 1
-            for ax in axes:
-                n *= shape[ax]
+        axes = _axes(axis, len(shape), "mean")
+        n = 1
+        for ax in axes:
+            n *= shape[ax]
         if n == 0:
-            raise ValueError(f"mean over an empty axis of a tensor of shape {shape}")
-        out = np.true_divide(self.data.sum(axis=axis, keepdims=keepdims), n)
-        dtype = self.data.dtype
+            raise ShapeError(f"mean over an empty axis of a tensor of shape {shape}")
+        out = _quietly(np.true_divide, self.data.sum(axis=axes, keepdims=keepdims), n)
 
         def vjp(g):
-            if axis is None:
-                return (np.full(shape, g.item() / n, dtype=dtype),)
             if not keepdims:
                 g = np.expand_dims(g, axes)
             return (np.broadcast_to(g / n, shape).copy(),)
 
-        return Tensor._result(np.asarray(out), (self,), vjp, "mean")
+        return Tensor._result(out, (self,), vjp, "mean")
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Maximum over `axis`; dA = G at the maximal entries, shared equally among ties
+        (as PyTorch's amax), 0 elsewhere."""
+        a = self.data
+        axes = _axes(axis, a.ndim, "max")
+        if any(a.shape[ax] == 0 for ax in axes):
+            raise ShapeError(f"max over an empty axis of a tensor of shape {a.shape}")
+        top = a.max(axis=axes, keepdims=True)
+        out = top if keepdims else top.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+
+        def vjp(g):
+            hit = a == top
+            share = hit / hit.sum(axis=axes, keepdims=True)
+            return ((share * (g if keepdims else np.expand_dims(g, axes))).astype(a.dtype),)
+
+        return Tensor._result(out, (self,), vjp, "max")
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
-        """reshape; dA = G reshaped back."""
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
+        """Reshape (one -1 allowed); dA = G reshaped back."""
+        shape = _ints(shape, "reshape")
         old = self.data.shape
         try:
             out = self.data.reshape(shape)
@@ -422,12 +500,18 @@ class Tensor(Node):
         return Tensor._result(out, (self,), lambda g: (g.reshape(old),), "reshape")
 
     def transpose(self, *axes: int) -> Tensor:
-        """Permute axes (reverse them by default); dA = G permuted back."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        perm = axes or tuple(reversed(range(self.data.ndim)))
-        inverse = tuple(np.argsort(perm))
-        out = self.data.transpose(perm)
+        """Permute axes (reverse them by default; negative axes count from the end);
+        dA = G permuted back by the inverse permutation."""
+        ndim = self.data.ndim
+        perm = _ints(axes, "transpose") if axes else tuple(reversed(range(ndim)))
+        norm = [ax % ndim if ndim and -ndim <= ax < ndim else None for ax in perm]
+        if len(perm) != ndim or None in norm or sorted(norm) != list(range(ndim)):
+            raise ShapeError(
+                f"transpose{perm} is not a permutation of the {ndim} axes of a tensor of "
+                f"shape {self.shape}"
+            )
+        inverse = tuple(int(i) for i in np.argsort(norm))
+        out = self.data.transpose(norm)
         return Tensor._result(out, (self,), lambda g: (g.transpose(inverse),), "transpose")
 
     @property
@@ -435,15 +519,14 @@ class Tensor(Node):
         return self.transpose()
 
     def __getitem__(self, index: Any) -> Tensor:
-        """A[index] (integers and slices); dA = zeros with G scattered into the indexed part."""
+        """A[index] (integers, slices, integer or boolean arrays); dA = zeros with G
+        added into the indexed places (repeated indices add up)."""
         if isinstance(index, Tensor):
-            index = index.data
+            index = index.data.astype(np.intp)
         try:
             out = self.data[index]
         except IndexError as exc:
-            raise IndexError(
-                f"index {index!r} out of range for shape {self.shape}: {exc}"
-            ) from None
+            raise IndexError(f"index {index!r} does not fit shape {self.shape}: {exc}") from None
         shape, dtype = self.data.shape, self.data.dtype
 
         def vjp(g):
@@ -451,83 +534,19 @@ class Tensor(Node):
             np.add.at(full, index, g)
             return (full,)
 
-        return Tensor._result(np.asarray(out), (self,), vjp, "index")
-
-    # -- elementwise functions ------------------------------
-    def exp(self) -> Tensor:
-        """e^A; dA = G e^A."""
-        with np.errstate(over="ignore"):
-            out = np.exp(self.data)
-        if np.isinf(out).any():
-            raise OverflowError(
-                f"exp overflows float64 for {int(np.isinf(out).sum())} entries (largest argument "
-                f"{self.data.max()!r}; the limit is about 709.78): scale the input down, or use "
-                "log_softmax / softplus, which are computed stably"
-            )
-        return Tensor._result(out, (self,), lambda g: (g * out,), "exp")
-
-    def log(self) -> Tensor:
-        """ln A (A > 0); dA = G / A."""
-        a = self.data
-        if not (a > 0).all():
-            bad = a[~(a > 0)]
-            raise ValueError(
-                f"log of a non-positive number: {bad.size} entries <= 0 (first: {bad.flat[0]!r}); "
-                "log needs A > 0"
-            )
-        return Tensor._result(np.log(a), (self,), lambda g: (g / a,), "log")
-
-    def sigmoid(self) -> Tensor:
-        """S = 1 / (1 + e^-A); dA = G S (1 - S)."""
-        out = _sigmoid(self.data)
-
-        def vjp(g):
-            d = 1.0 - out
-            d *= out
-            d *= g
-            return (d,)
-
-        return Tensor._result(out, (self,), vjp, "sigmoid")
-
-    def tanh(self) -> Tensor:
-        """T = tanh A; dA = G (1 - T^2)."""
-        out = np.tanh(self.data)
-
-        def vjp(g):
-            d = out * out
-            if d.ndim:
-                np.subtract(1.0, d, out=d)
-                d *= g
-                return (d,)
-            return ((1.0 - d) * g,)
-
-        return Tensor._result(out, (self,), vjp, "tanh")
-
-    def linear(self) -> Tensor:
-        """The identity (purelin); dA = G."""
-        return Tensor._result(self.data, (self,), lambda g: (g,), "linear")
-
-    def relu(self) -> Tensor:
-        """max(0, A); dA = G where A > 0, else 0."""
-        mask = self.data > 0
-        out = self.data * mask
-        return Tensor._result(out, (self,), lambda g: (g * mask,), "relu")
-
-    def softplus(self) -> Tensor:
-        """ln(1 + e^A), computed stably as max(A, 0) + ln(1 + e^-|A|); dA = G sigmoid(A)."""
-        a = self.data
-        out = np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
-
-        return Tensor._result(out, (self,), lambda g: (g * _sigmoid(a),), "softplus")
+        return Tensor._result(np.array(out), (self,), vjp, "index")
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """L = A - logsumexp(A) along `axis` (stable); dA = G - softmax(A) * sum(G)."""
         a = self.data
-        shifted = a - a.max(axis=axis, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        if axis is None:
+            raise TypeError("log_softmax needs one axis (an integer), got None")
+        (ax,) = _axes(axis, a.ndim, "log_softmax")
+        shifted = a - a.max(axis=ax, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
 
         def vjp(g):
-            return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+            return (g - np.exp(out) * g.sum(axis=ax, keepdims=True),)
 
         return Tensor._result(out, (self,), vjp, "log_softmax")
 
@@ -545,18 +564,18 @@ class Tensor(Node):
             )
         if grad is None:
             if self.data.size != 1:
-                raise ValueError(
+                raise ShapeError(
                     f"backward() on a non-scalar tensor of shape {self.shape} needs grad= "
                     f"of that shape (e.g. np.ones({self.shape}))"
                 )
             seed = np.ones_like(self.data)
         else:
-            seed = _as_array(grad, self.data.dtype)
+            seed = _as_array(grad, self.data.dtype, "backward(grad=...)")
             if seed.shape != self.data.shape:
                 raise ShapeError(
                     f"backward(grad=...) needs the root's shape {self.shape}, got {seed.shape}"
                 )
-        self._run_backward(seed)
+        _quietly(self._run_backward, seed)
 
     def _backprop(self, g: np.ndarray) -> Any:
         if self._vjp is None:
@@ -565,26 +584,126 @@ class Tensor(Node):
 
     def _store_grad(self, g: np.ndarray) -> None:
         grad = self.grad
-        self.grad = g if grad is None else grad + g
+        if grad is None:
+            # a leaf's gradient is its own array: the walk may hand one array to several nodes
+            self.grad = g if self._vjp is not None else g.copy()
+        else:
+            self.grad = grad + g
 
     def _clear_grad(self) -> None:
         self.grad = None
 
 
-def _sigmoid(a: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-A) in one new array; e^-A = inf gives exactly 0, with no warning."""
-    out = np.negative(a)
-    with np.errstate(over="ignore"):
-        out = np.exp(out, out=out) if out.ndim else np.exp(out)
-    out += 1.0
-    return np.divide(1.0, out, out=out) if out.ndim else np.asarray(1.0 / out)
+def _check_pow_base(a: Tensor, b: Tensor) -> None:
+    """A ** B with B recorded needs A >= 0: dB = G A^B ln A is not real for A < 0."""
+    if b.requires_grad and (a.data < 0).any():
+        raise ValueError(
+            "Tensor ** Tensor needs a non-negative base when the exponent requires grad "
+            f"(dB = G A^B ln A); the base has {int((a.data < 0).sum())} negative entries; "
+            "use a number exponent for a negative base"
+        )
 
 
-def _normalize_axes(axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+def _matmul(a: Tensor, b: Tensor) -> Tensor:
+    """A @ B; dA = G B^T, dB = A^T G (1-D operands promoted to matrices and back)."""
+    a_data, b_data = a.data, b.data
+    if a_data.ndim == 0 or b_data.ndim == 0:
+        raise _shape_error("@", a_data, b_data, "matmul needs at least 1-D operands")
     try:
-        return tuple(sorted(ax % ndim if ndim else ax for ax in axes))
-    except ZeroDivisionError:
-        raise ValueError("a 0-d tensor has no axes to reduce") from None
+        out = _quietly(np.matmul, a_data, b_data)
+    except ValueError:
+        k_a = a_data.shape[-1]
+        k_b = b_data.shape[0] if b_data.ndim == 1 else b_data.shape[-2]
+        why = f"inner dimensions {k_a} and {k_b} differ"
+        raise _shape_error("@", a_data, b_data, why) from None
+
+    def vjp(g):
+        if a_data.ndim == 2 and b_data.ndim == 2:
+            return (
+                _fit(g @ b_data.T, a_data) if a.requires_grad else None,
+                _fit(a_data.T @ g, b_data) if b.requires_grad else None,
+            )
+        # promote 1-D operands to matrices, as numpy does, then undo it
+        a2 = a_data if a_data.ndim > 1 else a_data[None, :]
+        b2 = b_data if b_data.ndim > 1 else b_data[:, None]
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        g2 = np.reshape(g, batch + (a2.shape[-2], b2.shape[-1]))
+        da = db = None
+        if a.requires_grad:
+            da = _fit(g2 @ np.swapaxes(b2, -1, -2), a2).reshape(a_data.shape)
+        if b.requires_grad:
+            db = _fit(np.swapaxes(a2, -1, -2) @ g2, b2).reshape(b_data.shape)
+        return da, db
+
+    return Tensor._result(out, (a, b), vjp, "@")
+
+
+def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
+    """The Tensor method for one entry of the table: y = f(A); dA = G f'(A) (masked
+    where the entry says so: no gradient at all where f'(A) = 0)."""
+    array, grad, name, refuse, masks = op.array, op.grad, op.name, op.refuse, op.masks
+
+    def apply(self: Tensor, kw: dict, label: str) -> Tensor:
+        x = self.data
+        y = _quietly(array, x, *kw.values())
+        if y.dtype != x.dtype:
+            y = y.astype(x.dtype)
+        if refuse and not np.isfinite(y).all():
+            found = first_refusal(refuse, x, y)
+            if found:
+                refusal, bad = found
+                raise _refused(name, (x,), bad, refusal.why, refusal.error)
+
+        def local():
+            return (grad(x, y, *kw.values()),)
+
+        def vjp(g):
+            (d,) = local()
+            if masks:
+                return (np.where(d != 0, g * d, 0).astype(x.dtype),)
+            return (_times(g, d).astype(x.dtype, copy=False),)
+
+        return Tensor._result(y, (self,), vjp, label, local)
+
+    if not op.params:
+
+        def method(self: Tensor) -> Tensor:
+            return apply(self, {}, name)
+
+    else:
+        defaults = op.params
+
+        def method(self: Tensor, **params: float) -> Tensor:
+            kw = bind_params(op, params)
+            label = name if kw == defaults else f"{name}({', '.join(map(format, kw.values()))})"
+            return apply(self, kw, label)
+
+        method.__signature__ = method_signature(op)  # type: ignore[attr-defined]
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = op.doc
+    return method
+
+
+for _op in UNARY.values():
+    setattr(Tensor, _op.name, _unary_method(_op))
+
+_ADD, _SUB, _MUL, _DIV, _POW = (BINARY[k] for k in ("add", "sub", "mul", "div", "pow"))
+
+# numpy functions that act on a Tensor as its own operators and table methods do
+_UFUNCS: dict[np.ufunc, Callable[..., Tensor]] = {
+    np.add: operator.add,
+    np.subtract: operator.sub,
+    np.multiply: operator.mul,
+    np.true_divide: operator.truediv,
+    np.power: operator.pow,
+    np.matmul: operator.matmul,
+    np.negative: operator.neg,
+    np.positive: operator.pos,
+    np.absolute: operator.abs,
+    **{
+        getattr(np, name): operator.methodcaller(name)
+        for name in UNARY
+        if isinstance(getattr(np, name, None), np.ufunc)
+    },
+}

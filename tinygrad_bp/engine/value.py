@@ -3,22 +3,36 @@
 Each operation computes its result and, in the same forward step, the local
 derivative d(out)/d(parent) of every edge as a plain number. Backward then only
 multiplies: d(root)/d(parent) += d(root)/d(out) * d(out)/d(parent).
+
+Every forward and local derivative comes from the op table (`ops.py`): the
+unary methods (`tanh`, `exp`, `leaky_relu`, ...) are made from `UNARY`, and `/`
+and `**` call `BINARY`. Only `+`, `-` and `*` are written inline, for speed,
+and only because their partials are the table's to the letter (1 and 1, 1 and
+-1, b and a); a test checks them against the table's ``da``/``db``.
+
+Where a `math` function refuses an input (``math.log(0)``, ``math.exp(1000)``)
+the table's refusals name the reason; where it fails for an input the op
+accepts (``math.sin(inf)``), the op returns what IEEE arithmetic (numpy) gives.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from typing import Union
 
-from .autograd import MODE, AnomalyError, Node, next_seq
+import numpy as np
+
+from .autograd import ANOMALY, RECORD, ROLES, AnomalyError, Node, check_name, mode, next_seq
+from .ops import BINARY, UNARY, BinaryOp, UnaryOp, bind_params, first_refusal, method_signature
 
 __all__ = ["Value"]
 
 Number = Union[int, float]
 Operand = Union["Value", int, float]
 
-LEAF_ROLES = ("param", "input", "const")
+LEAF_ROLES = ROLES
 
 
 def _check_number(data: object, what: str) -> float:
@@ -27,7 +41,10 @@ def _check_number(data: object, what: str) -> float:
         raise TypeError(
             f"{what} expects a real number (int or float), got {type(data).__name__}{hint}"
         )
-    value = float(data)
+    try:
+        value = float(data)
+    except OverflowError:  # an int beyond float64
+        raise ValueError(f"{what} got {data!r}, too large for a float64") from None
     if not math.isfinite(value):
         raise ValueError(f"{what} got a non-finite number ({value}); use a finite float")
     return value
@@ -39,9 +56,12 @@ _new = object.__new__
 class Value(Node):
     """A scalar in a computation graph.
 
-    `data` is the number, `grad` is d(root)/d(self) summed over every `backward()`
-    call since the last `zero_grad()`. `role` marks a leaf as a trainable
-    `"param"` (the default), an `"input"` or a `"const"` (how drawings show it).
+    ``Value(data, name=None, *, role="param")``. `data` is the number; `grad` is
+    None until a backward pass reaches this node, then d(root)/d(self) summed
+    over every `backward()` call since the last `zero_grad()` (which sets it back
+    to None). Every Value gets a gradient, inputs and constants included.
+    `role` marks a leaf as a trainable `"param"` (the default), an `"input"` or
+    a `"const"`.
 
     The edge interface (read by `draw` and `explain`): `op` is the operation's
     name, `parents` the operands, `local_grads` the numbers d(self)/d(parent),
@@ -49,15 +69,18 @@ class Value(Node):
     """
 
     # Parents and local derivatives live in slots, not tuples: one tracked
-    # object per node keeps the garbage collector's work (and time) low.
+    # object per node keeps the garbage collector's work (and time) low. A unary
+    # node has no `_b`; its `_db` is True when the op masks (see `_backprop`).
     __slots__ = ("data", "grad", "name", "_a", "_b", "_da", "_db")
+
+    __array_ufunc__ = None  # numpy defers to Value's operators: np.float64(2) * v is a Value
 
     def __init__(self, data: Number, name: str | None = None, *, role: str = "param") -> None:
         if role not in LEAF_ROLES:
             raise ValueError(f"role must be one of {LEAF_ROLES}, got {role!r}")
         self.data = _check_number(data, "Value")
-        self.grad = 0.0
-        self.name = name
+        self.grad = None
+        self.name = check_name(name)
         self._a = self._b = self._da = self._db = None
         self._op = role
         self._g = None
@@ -66,23 +89,24 @@ class Value(Node):
     # -- construction ------------------------------
     @staticmethod
     def _result(
-        data: float, op: str, a: Value, da: float, b: Value | None = None, db: float | None = None
+        data: float, op: str, a: Value, da: float, b: Value | None = None, db: object = None
     ) -> Value:
         out = _new(Value)
         out.data = data
-        out.grad = 0.0
+        out.grad = None
         out.name = None
         out._op = op
         out._g = None
         out._seq = next_seq()
-        if MODE.grad:
+        m = mode()
+        if m & RECORD:
             out._a = a
             out._da = da
             out._b = b
             out._db = db
         else:
             out._a = out._b = out._da = out._db = None
-        if MODE.anomaly and not math.isfinite(data):
+        if m & ANOMALY and not math.isfinite(data):
             raise AnomalyError(f"operation '{op}' produced a non-finite value ({data})")
         return out
 
@@ -95,12 +119,12 @@ class Value(Node):
                 raise TypeError(
                     f"cannot combine a Value with {type(other).__name__}; use a number or a Value"
                 )
-            other = float(other)
+            other = _check_number(other, "a Value operand")
         if other != other or other in (math.inf, -math.inf):
             raise ValueError(f"cannot combine a Value with a non-finite number ({other})")
         out = _new(Value)
         out.data = other
-        out.grad = 0.0
+        out.grad = None
         out.name = None
         out._a = out._b = out._da = out._db = out._g = None
         out._op = "const"
@@ -108,11 +132,6 @@ class Value(Node):
         return out
 
     # -- the edge interface ------------------------------
-    @property
-    def op(self) -> str:
-        """The operation that produced this node; for leaves its role (param, input, const)."""
-        return self._op
-
     @property
     def _parents(self) -> tuple[Value, ...]:
         a = self._a
@@ -122,25 +141,18 @@ class Value(Node):
         return (a,) if b is None else (a, b)
 
     @property
-    def parents(self) -> tuple[Value, ...]:
-        return self._parents
-
-    @property
     def local_grads(self) -> tuple[float, ...]:
         """d(self)/d(parent) for each parent, computed in the forward pass."""
         if self._a is None:
             return ()
         return (self._da,) if self._b is None else (self._da, self._db)
 
-    def edges(self) -> list[tuple[Value, float]]:
-        """[(parent, d(self)/d(parent)), ...]."""
-        return list(zip(self._parents, self.local_grads))
-
     @property
     def is_leaf(self) -> bool:
         return self._a is None
 
     # -- binary operations ------------------------------
+    # +, - and * inline the table's partials (1, 1 / 1, -1 / b, a) for speed.
     def __add__(self, other: Operand) -> Value:
         """a + b; d/da = 1, d/db = 1."""
         other = other if isinstance(other, Value) else Value._lift(other)
@@ -156,37 +168,44 @@ class Value(Node):
         other = other if isinstance(other, Value) else Value._lift(other)
         return Value._result(self.data * other.data, "*", self, other.data, other, self.data)
 
-    def __truediv__(self, other: Operand) -> Value:
-        """a / b; d/da = 1/b, d/db = -a/b^2."""
-        other = other if isinstance(other, Value) else Value._lift(other)
+    def _binary(self, other: Value, op: BinaryOp, symbol: str, with_b: bool = True) -> Value:
+        """``op`` of the table on (self, other); `with_b` False leaves `other` off the graph."""
         a, b = self.data, other.data
-        if b == 0.0:
-            raise ZeroDivisionError(f"division by zero in Value '/': {a!r} / {b!r}")
-        return Value._result(a / b, "/", self, 1.0 / b, other, -a / (b * b))
+        try:
+            # Python raises where the table refuses (1/0, 0**-1, overflow) except for a
+            # negative base with a non-integer exponent, which gives a complex number
+            out = op.forward(a, b)
+            if type(out) is not float:
+                raise ValueError
+            da = op.da(a, b, out)
+            db = op.db(a, b, out) if with_b else None
+        except (ArithmeticError, ValueError):
+            out, da, db = _ieee_binary(op, a, b)
+        if with_b:
+            return Value._result(out, symbol, self, da, other, db)
+        return Value._result(out, symbol, self, da)
+
+    def __truediv__(self, other: Operand) -> Value:
+        """a / b; d/da = 1/b, d/db = -a/b^2 (computed as -out/b)."""
+        other = other if isinstance(other, Value) else Value._lift(other)
+        return self._binary(other, _DIV, "/")
 
     def __pow__(self, other: Operand) -> Value:
-        """a ** p.
+        """a ** b from the table.
 
-        Number exponent p: d/da = p a^(p-1).
-        Value exponent b:  d/da = b a^(b-1), d/db = a^b ln a (needs a > 0).
+        Number exponent p: one edge, d/da = p a^(p-1) (0 for p = 0).
+        Value exponent b:  d/da = b a^(b-1), d/db = a^b ln a (needs a >= 0; 0 at a = 0).
         """
-        a = self.data
         if isinstance(other, Value):
-            if a <= 0.0:
+            a, b = self.data, other.data
+            if a < 0.0:
                 raise ValueError(
-                    f"Value ** Value needs a positive base (d/db a^b = a^b ln a), got a={a!r}; "
-                    "use a number exponent for a non-positive base"
+                    f"Value ** Value needs a positive base (d/db a^b = a^b ln a), got "
+                    f"a={a!r}, b={b!r}; use a number exponent for a negative base"
                 )
-            b = other.data
-            out = _pow_number(a, b)
-            return Value._result(out, "**", self, b * a ** (b - 1.0), other, out * math.log(a))
+            return self._binary(other, _POW, "**")
         p = _check_number(other, "the exponent of **")
-        out = _pow_number(a, p)
-        if a == 0.0 and p < 1.0:
-            local = 0.0 if p == 0.0 else math.inf
-        else:
-            local = p * a ** (p - 1.0)
-        return Value._result(out, f"**{p:g}", self, local)
+        return self._binary(Value._lift(p), _POW, f"**{p:g}", with_b=False)
 
     def __radd__(self, other: Operand) -> Value:
         return Value._lift(other) + self
@@ -205,101 +224,13 @@ class Value(Node):
 
     def __neg__(self) -> Value:
         """-a; d/da = -1."""
-        return Value._result(-self.data, "neg", self, -1.0)
+        return self.neg()
 
     def __pos__(self) -> Value:
         return self
 
-    # -- unary functions ------------------------------
-    def _unary(self, out: float, local: float, op: str) -> Value:
-        return Value._result(out, op, self, local)
-
-    def exp(self) -> Value:
-        """e^a; d/da = e^a."""
-        try:
-            out = math.exp(self.data)
-        except OverflowError:
-            raise OverflowError(
-                f"exp({self.data!r}) overflows float64 (largest argument is about 709.78); "
-                "scale the input down"
-            ) from None
-        return self._unary(out, out, "exp")
-
-    def log(self) -> Value:
-        """ln a (a > 0); d/da = 1/a."""
-        a = self.data
-        if a <= 0.0:
-            raise ValueError(f"log of a non-positive number: log({a!r}); log needs a > 0")
-        return self._unary(math.log(a), 1.0 / a, "log")
-
-    def sigmoid(self) -> Value:
-        """s(a) = 1 / (1 + e^-a); d/da = s(a) (1 - s(a)). Stable for any |a|."""
-        s = _sigmoid(self.data)
-        return self._unary(s, s * (1.0 - s), "sigmoid")
-
-    def tanh(self) -> Value:
-        """t = tanh(a); d/da = 1 - t^2."""
-        t = math.tanh(self.data)
-        return self._unary(t, 1.0 - t * t, "tanh")
-
-    def linear(self) -> Value:
-        """The identity (the slides' purelin): f(a) = a; f'(a) = 1."""
-        return self._unary(self.data, 1.0, "linear")
-
-    def relu(self) -> Value:
-        """max(0, a); d/da = 1 for a > 0, else 0 (0 at the kink)."""
-        a = self.data
-        return self._unary(a if a > 0.0 else 0.0, 1.0 if a > 0.0 else 0.0, "relu")
-
-    def softplus(self) -> Value:
-        """ln(1 + e^a), computed stably; d/da = sigmoid(a)."""
-        a = self.data
-        out = max(a, 0.0) + math.log1p(math.exp(-abs(a)))
-        return self._unary(out, _sigmoid(a), "softplus")
-
-    def sin(self) -> Value:
-        """sin a; d/da = cos a."""
-        return self._unary(math.sin(self.data), math.cos(self.data), "sin")
-
-    def cos(self) -> Value:
-        """cos a; d/da = -sin a."""
-        return self._unary(math.cos(self.data), -math.sin(self.data), "cos")
-
-    def tan(self) -> Value:
-        """t = tan a; d/da = 1 + t^2."""
-        t = math.tan(self.data)
-        return self._unary(t, 1.0 + t * t, "tan")
-
-    def sinh(self) -> Value:
-        """sinh a; d/da = cosh a."""
-        a = self.data
-        try:
-            return self._unary(math.sinh(a), math.cosh(a), "sinh")
-        except OverflowError:
-            raise OverflowError(f"sinh({a!r}) overflows float64") from None
-
-    def cosh(self) -> Value:
-        """cosh a; d/da = sinh a."""
-        a = self.data
-        try:
-            return self._unary(math.cosh(a), math.sinh(a), "cosh")
-        except OverflowError:
-            raise OverflowError(f"cosh({a!r}) overflows float64") from None
-
-    def sqrt(self) -> Value:
-        """sqrt a (a >= 0); d/da = 1 / (2 sqrt a) (infinite at 0)."""
-        a = self.data
-        if a < 0.0:
-            raise ValueError(f"sqrt of a negative number: sqrt({a!r}); sqrt needs a >= 0")
-        r = math.sqrt(a)
-        return self._unary(r, 0.5 / r if r > 0.0 else math.inf, "sqrt")
-
-    def abs(self) -> Value:
-        """|a|; d/da = sign(a) (0 at the kink)."""
-        a = self.data
-        return self._unary(abs(a), (a > 0.0) - (a < 0.0) + 0.0, "abs")
-
-    __abs__ = abs
+    def __abs__(self) -> Value:
+        return self.abs()
 
     # -- backward ------------------------------
     def backward(self) -> None:
@@ -314,40 +245,94 @@ class Value(Node):
         if a is None:
             return ()
         if b is None:
-            return ((a, self._da * g),)
+            da = self._da
+            if self._db and not da:  # a masking op at a zero derivative: no gradient passes
+                return ((a, 0.0),)
+            return ((a, da * g),)
         return ((a, self._da * g), (b, self._db * g))
 
     def _store_grad(self, g: float) -> None:
-        self.grad += g
+        grad = self.grad
+        self.grad = g if grad is None else grad + g
 
     def _clear_grad(self) -> None:
-        self.grad = 0.0
+        self.grad = None
 
     def __float__(self) -> float:
         return self.data
 
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
-        return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{name})"
+        grad = "None" if self.grad is None else f"{self.grad:.6g}"
+        return f"Value(data={self.data:.6g}, grad={grad}{name})"
 
 
-def _sigmoid(a: float) -> float:
-    """1 / (1 + e^-a), with e^x taken only of x <= 0 so that it never overflows."""
-    if a >= 0.0:
-        return 1.0 / (1.0 + math.exp(-a))
-    z = math.exp(a)
-    return z / (1.0 + z)
+_DIV, _POW = BINARY["div"], BINARY["pow"]
 
 
-def _pow_number(a: float, p: float) -> float:
-    if a == 0.0 and p < 0.0:
-        raise ZeroDivisionError(f"0 ** {p!r} in Value '**': zero base with a negative exponent")
-    if a < 0.0 and not float(p).is_integer():
-        raise ValueError(
-            f"{a!r} ** {p!r} in Value '**' is not a real number "
-            "(negative base with a non-integer exponent)"
-        )
-    try:
-        return a**p
-    except OverflowError:
-        raise OverflowError(f"{a!r} ** {p!r} overflows float64") from None
+def _refused(call: str, why: str, error: type[Exception]) -> Exception:
+    return error(f"Value {call}: {why}")
+
+
+def _ieee_binary(op: BinaryOp, a: float, b: float) -> tuple[float, float, float]:
+    """The careful path: a refusal's clear error, else the IEEE (numpy) result and partials."""
+    with np.errstate(all="ignore"):
+        x, y = np.float64(a), np.float64(b)
+        out = op.forward(x, y)
+        found = first_refusal(op.refuse, x, y, out)
+        if found:
+            refusal = found[0]
+            raise _refused(f"'{op.symbol}': {a!r} {op.symbol} {b!r}", refusal.why, refusal.error)
+        return float(out), float(op.da(x, y, out)), float(op.db(x, y, out))
+
+
+def _ieee_unary(op: UnaryOp, x: float, params: dict) -> tuple[float, float]:
+    with np.errstate(all="ignore"):
+        arr = np.array([x])
+        y = op.array(arr, **params)
+        found = first_refusal(op.refuse, arr, y)
+        if found:
+            refusal = found[0]
+            raise _refused(f"{op.name}({x!r})", refusal.why, refusal.error)
+        return float(y[0]), float(op.grad(arr, y, **params)[0])
+
+
+def _unary_method(op: UnaryOp) -> Callable[..., Value]:
+    """The Value method for one entry of the table: forward and local derivative from it."""
+    scalar, grad, name = op.scalar, op.grad, op.name
+    masks = True if op.masks else None
+
+    if not op.params:
+
+        def method(self: Value) -> Value:
+            x = self.data
+            try:
+                y = scalar(x)
+                d = grad(x, y)
+            except (ArithmeticError, ValueError):
+                y, d = _ieee_unary(op, x, {})
+            return Value._result(y, name, self, d, None, masks)
+
+    else:
+        defaults = op.params
+
+        def method(self: Value, **params: float) -> Value:
+            kw = bind_params(op, params)
+            x = self.data
+            try:
+                y = scalar(x, **kw)
+                d = grad(x, y, **kw)
+            except (ArithmeticError, ValueError):
+                y, d = _ieee_unary(op, x, kw)
+            label = name if kw == defaults else f"{name}({', '.join(map(format, kw.values()))})"
+            return Value._result(y, label, self, d, None, masks)
+
+        method.__signature__ = method_signature(op)  # type: ignore[attr-defined]
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = op.doc
+    return method
+
+
+for _op in UNARY.values():
+    setattr(Value, _op.name, _unary_method(_op))

@@ -138,7 +138,9 @@ def _graph(title: str | None) -> graphviz.Digraph:
 
 def _value_label(v: Value) -> str:
     lines = [v.name] if v.name else []
-    lines += [f"value {_num(v.data)}", f"grad {_num(v.grad)}"]
+    lines.append(f"value {_num(v.data)}")
+    if v.grad is not None:  # None until a backward pass reaches the node
+        lines.append(f"grad {_num(v.grad)}")
     return "\n".join(lines)
 
 
