@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -240,19 +241,38 @@ def _step_of(node: Value) -> _Step:
     op, parents = node.op, node.parents
     if op in _BY_SYMBOL and len(parents) == 2:
         return _Step("binary", _BY_SYMBOL[op], parents, {})
-    if op in UNARY and len(parents) == 1:
-        params = dict(getattr(node, "params", None) or {})
-        return _Step("unary", UNARY[op], parents, params)
+    m = _LABEL.match(op)
+    if m and m.group(1) in UNARY and len(parents) == 1:
+        entry = UNARY[m.group(1)]
+        params = dict(entry.params)
+        if m.group(2) is not None:  # "leaky_relu(0.2)": the parameters in the table's order
+            values = [float(t) for t in m.group(2).split(",")]
+            params = dict(zip(entry.params, values))
+        return _Step("unary", entry, parents, params)
     if op.startswith("**") and len(parents) == 1:
-        # a number exponent: recover it from the name and check it reproduces the node
-        try:
-            p = float(op[2:])
-        except ValueError:
-            p = math.nan
+        # a number exponent, kept beside the edge (or, failing that, read from the label)
+        p = node._db if type(node._db) is float else float(op[2:])
         base = parents[0]
-        if math.isfinite(p) and BINARY["pow"].forward(base.data, p) == node.data:
+        if BINARY["pow"].forward(base.data, p) == node.data:
             return _Step("binary", BINARY["pow"], (base, p), {})
     raise TraceError(f"cannot replay operation {node.describe()}: not an op of the table")
+
+
+_LABEL = re.compile(r"^([a-z_]+)(?:\((.*)\))?$")
+
+
+def _partials(step: _Step) -> list[tuple[int, Callable]]:
+    """(operand index, the table's formula for d out/d operand) for each operand that
+    takes a gradient; each formula reads the operands and then the output."""
+    if step.kind == "unary":
+        fns = [step.entry.grad]
+    else:
+        fns = [step.entry.da, step.entry.db]
+    return [
+        (i, fn)
+        for i, (a, fn) in enumerate(zip(step.operands, fns))
+        if isinstance(a, Value) and a.op != "const"
+    ]
 
 
 # -- the compiler
@@ -277,7 +297,7 @@ class _Compiler:
                 call = f"{name}({', '.join(names)}{kw})"
                 template = (call,) if n_out == 1 else tuple(f"{call}[{i}]" for i in range(n_out))
             used = {i for i in range(n_args) if any(names[i] in t for t in template)}
-            self.templates[key] = (names, template, used)
+            self.templates[key] = (names, template, used, fn)  # fn pinned: its id stays its own
         return self.templates[key]
 
     def uses(self, fn: Callable, n_args: int, n_out: int, params: dict) -> set[int]:
@@ -286,7 +306,7 @@ class _Compiler:
 
     def expr(self, fn: Callable, args: Sequence[str], n_out: int, params: dict) -> list[str]:
         """Source for each of ``fn``'s ``n_out`` results on the argument sources ``args``."""
-        names, template, _ = self._template(fn, len(args), n_out, params)
+        names, template, _, _ = self._template(fn, len(args), n_out, params)
         out = []
         for t in template:
             for name, arg in zip(names, args):
@@ -345,16 +365,9 @@ def _compile(
             reads[id(a)] = reads.get(id(a), 0) + 1
         if id(node) in reached:
             n = len(step.operands)
-            if step.kind == "unary":
-                used = c.uses(step.entry.grad, 2, 1, step.params)
-            else:
-                used = c.uses(step.entry.grads, 3, 2, step.params)
-            for i in used:
-                if i < n:
-                    if isinstance(step.operands[i], Value):
-                        needed.add(id(step.operands[i]))
-                else:
-                    needed.add(id(node))
+            for _, fn in _partials(step):
+                for i in c.uses(fn, n + 1, 1, step.params):
+                    needed.add(id(step.operands[i]) if i < n else id(node))
 
     var: dict[int, str] = {}
     depth: dict[int, int] = {}
@@ -386,14 +399,9 @@ def _compile(
             continue
         step = steps[nid]
         args = [var[id(a)] if isinstance(a, Value) else _literal(a) for a in step.operands]
-        if step.kind == "unary":
-            local_grads = c.expr(step.entry.grad, [args[0], var[nid]], 1, step.params)
-        else:
-            local_grads = c.expr(step.entry.grads, [*args, var[nid]], 2, step.params)
         masks = getattr(step.entry, "masks", False)
-        for parent, local in zip(step.operands, local_grads):
-            if not isinstance(parent, Value) or parent.op == "const":
-                continue
+        for i, fn in _partials(step):
+            (local,) = c.expr(fn, [*args, var[nid]], 1, step.params)
             if local == "1":
                 term = g
             elif local == "-1":
@@ -404,10 +412,7 @@ def _compile(
                 term = f"({d} * {g} if {d} else 0.0)"
             else:
                 term = f"({local}) * {g}"
-            terms.setdefault(id(parent), []).append(term)
-    for v in [*params, *inputs]:  # leaves not processed above: only reached by constants
-        if id(v) in terms:
-            grad[id(v)] = _sum(terms.pop(id(v)), body)
+            terms.setdefault(id(step.operands[i]), []).append(term)
 
     def tup(items: list[str]) -> str:
         return "(" + "".join(f"{x}, " for x in items) + ")"
