@@ -91,8 +91,14 @@ def _sigmoid_scalar(x: float) -> float:
 
 
 def _sigmoid_array(x: np.ndarray) -> np.ndarray:
-    z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+    # z = e^-|x| in (0, 1]; sigmoid is 1 / (1 + z) for x >= 0 and z / (1 + z) below
+    z = np.asarray(np.abs(x))  # (a 0-d input gives a numpy scalar)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    out = np.where(x >= 0, 1, z)
+    z += 1
+    out /= z
+    return out
 
 
 def _softplus_scalar(x: float) -> float:
@@ -404,8 +410,10 @@ class BinaryOp:
 
 def _pow_da(a: Any, b: Any, out: Any) -> Any:
     """d/da a^b = b a^(b-1), exactly 0 when b == 0 (also at a == 0)."""
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+    if isinstance(b, np.ndarray):
         return np.where(b == 0, 0 * a, b * a ** (b - 1))
+    if isinstance(a, np.ndarray):  # a number exponent
+        return np.zeros_like(a) if b == 0 else 2 * a if b == 2 else b * a ** (b - 1)
     if b == 0:
         return 0.0
     try:
@@ -500,11 +508,6 @@ _BINARY_TABLE = [
                 lambda a, b, out: (a < 0) & _not_integer(b),
                 ValueError,
                 "a negative base with a non-integer exponent is not a real number",
-            ),
-            Refusal(
-                lambda a, b, out: np.isinf(out) & np.isfinite(a) & np.isfinite(b),
-                OverflowError,
-                "a ** b overflows float64; scale the base or the exponent down",
             ),
         ),
     ),

@@ -26,6 +26,7 @@ Data and dtypes:
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from collections.abc import Callable, Sequence
@@ -100,6 +101,11 @@ def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.nda
     return np.array(arr, dtype=dtype, copy=True)
 
 
+def _finite(x: np.ndarray) -> bool:
+    """Whether every entry is finite (one reduction: a NaN or an infinity makes the sum one)."""
+    return math.isfinite(_quietly(x.sum))
+
+
 def _fit(g: np.ndarray, like: np.ndarray) -> np.ndarray:
     """A gradient of the broadcast result summed back to an operand's shape and dtype."""
     shape = like.shape
@@ -120,6 +126,15 @@ def _times(g: np.ndarray, d: Any) -> np.ndarray:
     if type(d) is int:
         return g if d == 1 else -g if d == -1 else g * d
     return g * d
+
+
+def _spread(g: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...], kept: bool) -> np.ndarray:
+    """A reduction's gradient G copied back over the reduced `axes` (to `shape`)."""
+    if g.size == 1:
+        return np.full(shape, g.item(), dtype=g.dtype)
+    if not kept:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape).copy()
 
 
 def _shape_error(op: str, a: np.ndarray, b: np.ndarray, why: str) -> ShapeError:
@@ -264,7 +279,9 @@ class Tensor(Node):
         """`x` as a constant Tensor of `dtype` (a Tensor stays as it is)."""
         if isinstance(x, Tensor):
             return x
-        if isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)):
+        if type(x) in (int, float) or (
+            isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+        ):
             t = _new(Tensor)
             t.data = np.array(x, dtype=dtype)
             if not np.isfinite(t.data):
@@ -355,11 +372,11 @@ class Tensor(Node):
         if reverse:
             a, b = b, a
         x, y = a.data, b.data
-        try:
-            out = _quietly(op.forward, x, y)
+        try:  # ops that may refuse run quietly: the check below names the problem
+            out = _quietly(op.forward, x, y) if op.refuse else op.forward(x, y)
         except ValueError:
             raise _shape_error(op.symbol, x, y, "cannot broadcast") from None
-        if op.refuse and not np.isfinite(out).all():
+        if op.refuse and not _finite(out):
             found = first_refusal(op.refuse, x, y, out)
             if found:
                 refusal, bad = found
@@ -407,17 +424,30 @@ class Tensor(Node):
         if isinstance(other, Tensor):
             _check_pow_base(self, other)
             return self._binary(other, _POW)
-        if isinstance(other, (bool, np.bool_)) or not isinstance(other, numbers.Real):
+        if type(other) not in (int, float) and (
+            isinstance(other, (bool, np.bool_)) or not isinstance(other, numbers.Real)
+        ):
             raise TypeError(f"Tensor ** expects a number or a Tensor, got {type(other).__name__}")
         p = float(other)
-        t = self._binary(p, _POW)
-        if t._parents:  # the exponent is a constant: keep one edge, as for Value
-            vjp, local = t._vjp, t._local
-            t._parents = (self,)
-            t._vjp = lambda g: vjp(g)[:1]
-            t._local = lambda: local()[:1]
-        t._op = f"**{p:g}"
-        return t
+        if not math.isfinite(p):
+            raise ValueError(f"Tensor ** needs a finite exponent, got {p}")
+        x = self.data
+        if p >= 0 and p.is_integer():  # nothing to refuse
+            out = x**p
+        else:
+            out = _quietly(_POW.forward, x, p)
+        if out.dtype != x.dtype:
+            out = out.astype(x.dtype)
+        if (p < 0 or not p.is_integer()) and not _finite(out):
+            found = first_refusal(_POW.refuse, x, p, out)
+            if found:
+                raise _refused("**", (x, np.asarray(p)), found[1], found[0].why, found[0].error)
+        da = _POW.da
+
+        def vjp(g):
+            return (g * da(x, p, out),)
+
+        return Tensor._result(out, (self,), vjp, f"**{p:g}", lambda: (da(x, p, out),))
 
     def __rpow__(self, other: Any) -> Tensor:
         _check_pow_base(Tensor._lift(other, self.data.dtype), self)
@@ -445,12 +475,10 @@ class Tensor(Node):
         """Sum over `axis`; dA = G broadcast back over the summed axes."""
         shape = self.data.shape
         axes = _axes(axis, len(shape), "sum")
-        out = _quietly(np.sum, self.data, axes, None, None, keepdims)
+        out = self.data.sum(axis=axis if axis is None else axes, keepdims=keepdims)
 
         def vjp(g):
-            if not keepdims:
-                g = np.expand_dims(g, axes)
-            return (np.broadcast_to(g, shape).copy(),)
+            return (_spread(g, shape, axes, keepdims),)
 
         return Tensor._result(out, (self,), vjp, "sum")
 
@@ -463,12 +491,10 @@ class Tensor(Node):
             n *= shape[ax]
         if n == 0:
             raise ShapeError(f"mean over an empty axis of a tensor of shape {shape}")
-        out = _quietly(np.true_divide, self.data.sum(axis=axes, keepdims=keepdims), n)
+        out = self.data.sum(axis=axis if axis is None else axes, keepdims=keepdims) / n
 
         def vjp(g):
-            if not keepdims:
-                g = np.expand_dims(g, axes)
-            return (np.broadcast_to(g / n, shape).copy(),)
+            return (_spread(g / n, shape, axes, keepdims),)
 
         return Tensor._result(out, (self,), vjp, "mean")
 
@@ -610,7 +636,7 @@ def _matmul(a: Tensor, b: Tensor) -> Tensor:
     if a_data.ndim == 0 or b_data.ndim == 0:
         raise _shape_error("@", a_data, b_data, "matmul needs at least 1-D operands")
     try:
-        out = _quietly(np.matmul, a_data, b_data)
+        out = a_data @ b_data
     except ValueError:
         k_a = a_data.shape[-1]
         k_b = b_data.shape[0] if b_data.ndim == 1 else b_data.shape[-2]
@@ -645,10 +671,12 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
 
     def apply(self: Tensor, kw: dict, label: str) -> Tensor:
         x = self.data
-        y = _quietly(array, x, *kw.values())
+        y = _quietly(array, x, *kw.values()) if refuse else array(x, *kw.values())
+        if type(y) is not np.ndarray:  # numpy gives a scalar for a 0-d input
+            y = np.asarray(y)
         if y.dtype != x.dtype:
             y = y.astype(x.dtype)
-        if refuse and not np.isfinite(y).all():
+        if refuse and not _finite(y):
             found = first_refusal(refuse, x, y)
             if found:
                 refusal, bad = found
@@ -658,10 +686,9 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
             return (grad(x, y, *kw.values()),)
 
         def vjp(g):
-            (d,) = local()
-            if masks:
-                return (np.where(d != 0, g * d, 0).astype(x.dtype),)
-            return (_times(g, d).astype(x.dtype, copy=False),)
+            d = grad(x, y, *kw.values())
+            dx = np.where(d != 0, g * d, 0) if masks else _times(g, d)
+            return (dx if dx.dtype == x.dtype else dx.astype(x.dtype),)
 
         return Tensor._result(y, (self,), vjp, label, local)
 
