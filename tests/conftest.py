@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
@@ -20,3 +21,17 @@ def torch():
 
 def close(a: float, b: float, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
     return math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="run the long fuzz suites (10^4 cases each, minutes) instead of the CI size",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("--long"):
+        # read by the fuzz tests when they are collected
+        os.environ["TINYGRAD_BP_FUZZ_EXAMPLES"] = "10000"

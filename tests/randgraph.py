@@ -93,3 +93,27 @@ class FloatLib:
     exp = staticmethod(math.exp)
     log = staticmethod(math.log)
     sin = staticmethod(math.sin)
+
+
+@st.composite
+def table_graphs(draw, edges, max_leaves: int = 3, max_steps: int = 8):
+    """Random graphs over every op of the table, leaves drawn from [-2, 2] and `edges`.
+
+    Steps are ("unary", name, (i,)) or ("binary", name, (i, j)), names from `UNARY`
+    and `BINARY`; each reads earlier nodes by index, so nodes get reused.
+    """
+    from tinygrad_bp.engine.ops import BINARY, UNARY
+
+    n = draw(st.integers(1, max_leaves))
+    value = st.one_of(st.floats(-2.0, 2.0), st.sampled_from(edges))
+    leaves = draw(st.lists(value, min_size=n, max_size=n))
+    steps = []
+    for size in range(n, n + draw(st.integers(1, max_steps))):
+        pick = st.integers(0, size - 1)
+        if draw(st.booleans()):
+            steps.append(("unary", draw(st.sampled_from(sorted(UNARY))), (draw(pick),)))
+        else:
+            steps.append(
+                ("binary", draw(st.sampled_from(sorted(BINARY))), (draw(pick), draw(pick)))
+            )
+    return leaves, steps

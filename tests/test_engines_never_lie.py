@@ -1,0 +1,270 @@
+"""Wrong answers that must stay right: each test is one that the engines once failed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_bp import ShapeError, Tensor, Value, gradcheck
+from tinygrad_bp.engine.ops import BINARY, UNARY
+from tinygrad_bp.nn.optim import OPTIMIZERS
+
+RNG = np.random.default_rng(11)
+
+
+def param(*shape, dtype=None):
+    return Tensor(RNG.uniform(0.5, 2.0, shape), requires_grad=True, dtype=dtype)
+
+
+# -- axes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("perm", [(0, -1, -2), (-1, 0, 1), (2, -3, -2), (-1, -2, -3)])
+def test_transpose_with_negative_axes_matches_pytorch(perm, torch):
+    x = RNG.standard_normal((2, 3, 4))
+    w = RNG.standard_normal(torch.tensor(x).permute(*perm).shape)
+    t = Tensor(x, requires_grad=True)
+    (t.transpose(*perm) * w).sum().backward()
+    tt = torch.tensor(x, requires_grad=True)
+    (tt.permute(*perm) * torch.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(t.grad, tt.grad.numpy())
+    assert gradcheck(lambda a: a.transpose(*perm), Tensor(x, requires_grad=True)).ok
+
+
+def test_numpy_integer_axes_are_accepted_everywhere():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    i = np.int64
+    assert x.sum(axis=i(-1)).shape == (2, 3)
+    assert x.mean(axis=(np.int32(0), i(2))).shape == (3,)
+    assert x.max(axis=i(1), keepdims=True).shape == (2, 1, 4)
+    assert x.reshape(i(6), np.int16(4)).shape == (6, 4)
+    assert x.transpose(i(2), i(0), i(1)).shape == (4, 2, 3)
+    assert x.log_softmax(axis=i(-2)).shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (lambda t: t.sum(axis=3), ShapeError, "axis 3 is out of range"),
+        (lambda t: t.sum(axis=1.0), TypeError, "axis is an integer"),
+        (lambda t: t.mean(axis=(0, -2)), ShapeError, "repeated axis"),
+        (lambda t: t.transpose(0, 0), ShapeError, "not a permutation"),
+        (lambda t: t.transpose(0, 5), ShapeError, "not a permutation"),
+        (lambda t: t.reshape(5, 5), ShapeError, r"\(2, 3\) into \(5, 5\)"),
+        (lambda t: t.reshape(2.0, 3), TypeError, "integers"),
+        (lambda t: t @ Tensor(np.ones((4, 2))), ShapeError, "inner dimensions 3 and 4"),
+        (lambda t: t + Tensor(np.ones(4)), ShapeError, r"'\+'.*\(2, 3\).*\(4,\)"),
+        (lambda t: t[5], IndexError, r"\(2, 3\)"),
+    ],
+)
+def test_shape_and_axis_errors_name_the_problem(call, error, match):
+    with pytest.raises(error, match=match):
+        call(Tensor(np.ones((2, 3)), requires_grad=True))
+
+
+# -- numbers at the edges -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("x", [0.0, 5e-324, -3.0, 1e300])
+def test_x_to_the_zero_is_one_with_gradient_zero(x):
+    v = Value(x)
+    out = v**0
+    out.backward()
+    assert out.data == 1.0 and v.grad == 0.0
+    t = Tensor([x], requires_grad=True)
+    (t**0).sum().backward()
+    assert t.grad[0] == 0.0
+    t = Tensor(0.0, requires_grad=True)
+    (t ** Tensor(0.0)).backward()  # a Tensor exponent too
+    assert t.grad == 0.0
+
+
+def test_division_gradients_are_finite_and_accurate_where_representable():
+    for make in (lambda v: Value(v), lambda v: Tensor(v, requires_grad=True)):
+        a, b = make(1.0), make(1e-200)
+        (a / b).backward()
+        assert float(a.grad) == 1e200 and float(b.grad) == -math.inf  # -1e400 overflows
+        a, b = make(1e200), make(1e200)
+        (a / b).backward()
+        assert float(b.grad) == pytest.approx(-1e-200, rel=1e-15)  # not -a/b^2 = -0
+        assert float(a.grad) == pytest.approx(1e-200, rel=1e-15)
+
+
+def test_domain_errors_name_the_op_and_the_value():
+    cases = [
+        (lambda m: m(0.0).log(), ValueError, r"log\(0\.0\)"),
+        (lambda m: m(-4.0).sqrt(), ValueError, r"sqrt\(-4\.0\)"),
+        (lambda m: m(800.0).exp(), OverflowError, "709"),
+        (lambda m: m(800.0).sinh(), OverflowError, "sinh"),
+        (lambda m: m(1.0) / m(0.0), ZeroDivisionError, "division by zero"),
+        (lambda m: m(-8.0) ** (1 / 3), ValueError, "non-integer exponent"),
+        (lambda m: m(0.0) ** -2, ZeroDivisionError, r"0 \*\* p"),
+    ]
+    for make in (Value, lambda x: Tensor([1.0, x])):
+        for call, error, match in cases:
+            with pytest.raises(error, match=match):
+                call(make)
+
+
+def test_nan_flows_through_and_is_not_refused():
+    """NaN in, NaN out (as in PyTorch); a refusal is only for the op's own domain."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        nan = (Value(1e300) * 1e300) - (Value(1e300) * 1e300)
+        assert math.isnan(nan.log().data) and math.isnan(nan.sqrt().data)
+        t = (Tensor([1e300]) * 1e300) - (Tensor([1e300]) * 1e300)
+        assert np.isnan(t.log().data).all() and np.isnan(t.exp().data).all()
+
+
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        ([1 + 2j], "complex"),
+        (np.array([object()]), "object"),
+        (["a", "b"], "<U1"),
+        ([[1.0, 2.0], [3.0]], "rectangular"),
+        ([1.0, math.nan], "NaN"),
+        ([math.inf], "infinity"),
+    ],
+)
+def test_bad_tensor_data_is_a_clear_error(bad, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        Tensor(bad)
+
+
+def test_bad_dtype_and_positional_options_are_clear_errors():
+    with pytest.raises(TypeError, match="float64 or float32"):
+        Tensor([1.0], dtype=np.int32)
+    with pytest.raises(TypeError, match="name must be a string.*requires_grad=True"):
+        Tensor([1.0], True)
+    with pytest.raises(ValueError, match="const"):
+        Tensor([1.0], role="const", requires_grad=True)
+
+
+# -- dtypes ------------------------------------------------------------------------
+
+UNARY_CALLS = [lambda t, n=n: getattr(t, n)() for n in UNARY]
+STRUCTURAL = [
+    lambda t: t.sum(),
+    lambda t: t.mean(axis=-1),
+    lambda t: t.max(axis=0),
+    lambda t: t.reshape(-1),
+    lambda t: t.transpose(-1, 0),
+    lambda t: t[1:, ::2],
+    lambda t: t.log_softmax(axis=-1),
+    lambda t: t @ t.T,
+    lambda t: t * 2.5 + 1 - 3 / (t + 4) ** 2,  # Python numbers: weak, take the tensor's dtype
+    lambda t: t * np.float64(2.0) + np.ones(3),  # numpy scalars and arrays: the same
+    lambda t: 2.0**t - np.float64(0.5) * t,
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    fn=st.sampled_from(
+        UNARY_CALLS + STRUCTURAL + [lambda t, o=o: o.forward(t, t) for o in BINARY.values()]
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_float32_in_float32_out_and_float32_grad(fn, seed):
+    x = np.random.default_rng(seed).uniform(0.5, 2.0, (2, 3))
+    t = Tensor(x, dtype=np.float32, requires_grad=True)
+    out = fn(t)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert t.grad.dtype == np.float32 and t.grad.shape == t.shape
+
+
+def test_mixing_float32_and_float64_promotes_and_each_grad_keeps_its_leafs_dtype():
+    a, b = param(3, dtype=np.float32), param(3)
+    out = a * b
+    assert out.dtype == np.float64
+    out.sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    np.testing.assert_allclose(a.grad, b.data.astype(np.float32))
+
+
+def test_a_float32_array_stays_float32_and_python_lists_are_float64():
+    assert Tensor(np.ones(2, dtype=np.float32)).dtype == np.float32
+    assert Tensor([1, 2]).dtype == Tensor(np.arange(2)).dtype == np.float64
+
+
+# -- numpy on the left ----------------------------------------------------------------
+
+
+def test_numpy_on_the_left_gives_a_tensor_with_gradients():
+    t = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = np.array([0.5, -1.0, 2.0])
+    for out in (w * t, w @ t, np.float64(2) * t, w - t, w / t, np.float64(2) ** t, np.exp(t)):
+        assert isinstance(out, Tensor)
+    loss = (w * t).sum() + w @ t + (np.float64(2) * t).sum() + np.sin(t).sum()
+    loss.backward()
+    np.testing.assert_allclose(t.grad, w + w + 2 + np.cos([1.0, 2.0, 3.0]), rtol=1e-15)
+
+
+def test_unsupported_numpy_calls_are_type_errors():
+    t = Tensor([1.0, -2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="maximum is not a Tensor operation"):
+        np.maximum(t, 0)
+    with pytest.raises(TypeError, match="out"):
+        np.add(t, 1, out=np.zeros(2))
+
+
+def test_value_with_numpy_scalars_on_either_side():
+    v = Value(3.0)
+    for out in (np.float64(2) * v, v * np.float32(2), np.int64(2) * v, v + np.float64(1)):
+        assert isinstance(out, Value)
+    (np.float64(2) * v * np.float32(0.5)).backward()
+    assert v.grad == 1.0
+    with pytest.raises(TypeError, match="ndarray"):
+        np.ones(2) * v
+    with pytest.raises(TypeError):
+        np.exp(v)
+
+
+# -- no aliasing ----------------------------------------------------------------------
+
+ALIAS_EXPRESSIONS = [
+    lambda a, b: a + b,
+    lambda a, b: a - b,
+    lambda a, b: (a + b).linear() + a,
+    lambda a, b: a.reshape(-1).reshape(a.shape) + b.transpose(1, 0).T,
+    lambda a, b: a * b + a[0:2].sum(),
+    lambda a, b: a.max(axis=0, keepdims=True) + b.mean(),
+    lambda a, b: a @ b.T,
+]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    fn=st.sampled_from(ALIAS_EXPRESSIONS),
+    opt=st.sampled_from(["sgd", "momentum", "adam"]),
+    seed=st.integers(0, 2**16),
+)
+def test_no_shared_grads_and_caller_arrays_never_change(fn, opt, seed):
+    rng = np.random.default_rng(seed)
+    raw_a, raw_b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    keep_a, keep_b = raw_a.copy(), raw_b.copy()
+    a, b = Tensor(raw_a, requires_grad=True), Tensor(raw_b, requires_grad=True)
+    assert not np.shares_memory(a.data, raw_a)
+    out = fn(a, b)
+    out.backward(np.ones(out.shape))
+    assert not np.shares_memory(a.grad, b.grad)
+    for t in (a, b):
+        for arr in (raw_a, raw_b, out.grad, a.data, b.data):
+            assert not np.shares_memory(t.grad, arr)
+    OPTIMIZERS[opt]([a, b], 0.1).step()
+    np.testing.assert_array_equal(raw_a, keep_a)
+    np.testing.assert_array_equal(raw_b, keep_b)
+    assert not np.array_equal(a.data, keep_a)
+
+
+def test_numpy_returns_a_read_only_view():
+    t = Tensor([1.0, 2.0])
+    view = t.numpy()
+    with pytest.raises(ValueError, match="read-only"):
+        view[0] = 5.0
+    assert t.data[0] == 1.0
