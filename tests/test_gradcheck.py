@@ -52,3 +52,12 @@ def test_network_view_of_an_mlp():
     source = draw_network(model).source
     assert source.count("->") == 2 * 3 + 3 * 2 + 2 * 1 + 1
     assert "w53" in source and "w65" in source  # neuron numbering runs on through the layers
+
+
+def test_gradcheck_of_an_input_that_f_ignores_is_zero_on_both_engines():
+    x, y = Value(0.5, "x"), Value(2.0, "y")
+    report = gradcheck(lambda a, b: a * 3.0, x, y)
+    assert report.ok and report.inputs[1].analytic == 0.0
+    a, b = Tensor([0.5], requires_grad=True), Tensor([2.0], requires_grad=True)
+    report = gradcheck(lambda s, t: s * 3.0, a, b)
+    assert report.ok and report.inputs[1].analytic[0] == 0.0

@@ -8,7 +8,15 @@ Every entry gives
   the output ``y = f(x)``. One expression serves a float and an array: it
   returns a float for a float and an array of ``x``'s dtype for an array;
 * ``tex`` and ``dtex``: f and f' in LaTeX, with ``v`` for the input, for
-  drawings, explanations and worked solutions.
+  drawings, explanations and worked solutions;
+* ``masks``: no gradient at all passes where f'(x) = 0 (relu, abs), so a NaN or
+  infinite upstream gradient stops at a dead unit;
+* ``refuse``: the inputs the op refuses with a clear error (log of x <= 0,
+  e^x overflowing, ...), as data: a predicate, an exception and the reason.
+
+`BINARY` holds +, -, *, / and ** with ``forward(a, b)`` and the partials
+``da(a, b, out)`` and ``db(a, b, out)``, written to stay finite wherever the
+result is (d/db a/b = -out/b, d/da a^0 = 0 even at a = 0).
 
 Both engines build their methods from this table, the closed-form rules of the
 slides read f and f' from it, `nn` and the command line take their choice of
@@ -259,10 +267,10 @@ def _overflowed(x: Any, y: Any) -> Any:
 
 
 def _half_over(y: Any) -> Any:
-    """0.5 / y, infinite at y == 0 (a float division by zero would raise)."""
+    """0.5 / y, infinite at y == 0 with y's sign, as numpy divides (Python would raise)."""
     if isinstance(y, np.ndarray):
         return 0.5 / y
-    return 0.5 / y if y else math.inf
+    return 0.5 / y if y else math.copysign(math.inf, y)
 
 
 def _overflow(op: str, limit: str) -> Refusal:
