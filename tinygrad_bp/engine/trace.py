@@ -42,6 +42,7 @@ import numbers
 import re
 import sys
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from .autograd import is_anomaly_enabled, topological_order
@@ -240,15 +241,10 @@ def _step_of(node: Value) -> _Step:
     """The table entry and operands of ``node``, from the graph interface."""
     op, parents = node.op, node.parents
     if op in _BY_SYMBOL and len(parents) == 2:
-        return _Step("binary", _BY_SYMBOL[op], parents, {})
-    m = _LABEL.match(op)
-    if m and m.group(1) in UNARY and len(parents) == 1:
-        entry = UNARY[m.group(1)]
-        params = dict(entry.params)
-        if m.group(2) is not None:  # "leaky_relu(0.2)": the parameters in the table's order
-            values = [float(t) for t in m.group(2).split(",")]
-            params = dict(zip(entry.params, values))
-        return _Step("unary", entry, parents, params)
+        return _Step("binary", _BY_SYMBOL[op], parents, _NO_PARAMS)
+    unary = _unary_label(op) if len(parents) == 1 else None
+    if unary is not None:
+        return _Step("unary", unary[0], parents, unary[1])
     if op.startswith("**") and len(parents) == 1:
         # a number exponent, kept beside the edge (or, failing that, read from the label)
         p = node._db if type(node._db) is float else float(op[2:])
@@ -259,6 +255,20 @@ def _step_of(node: Value) -> _Step:
 
 
 _LABEL = re.compile(r"^([a-z_]+)(?:\((.*)\))?$")
+_NO_PARAMS: dict = {}
+
+
+@lru_cache(maxsize=256)
+def _unary_label(op: str) -> tuple[Any, dict] | None:
+    """(table entry, parameters) of a unary node's label: "tanh", "leaky_relu(0.2)"."""
+    m = _LABEL.match(op)
+    if not m or m.group(1) not in UNARY:
+        return None
+    entry = UNARY[m.group(1)]
+    if m.group(2) is None:
+        return entry, dict(entry.params)
+    # the parameters, in the table's order, as the engines write them
+    return entry, dict(zip(entry.params, (float(t) for t in m.group(2).split(","))))
 
 
 def _partials(step: _Step) -> list[tuple[int, Callable]]:
@@ -286,8 +296,9 @@ class _Compiler:
         self.templates: dict[tuple, Any] = {}
 
     def _template(self, fn: Callable, n_args: int, n_out: int, params: dict) -> Any:
-        key = (id(fn), n_args, n_out, tuple(sorted(params.items())))
-        if key not in self.templates:
+        key = (id(fn), n_args, n_out, tuple(params.items()) if params else ())
+        found = self.templates.get(key)
+        if found is None:
             names = [f"_{i}_" for i in range(n_args)]
             template = _as_source(fn, names, n_out, **params)
             if template is None:  # call the table's function
@@ -297,22 +308,22 @@ class _Compiler:
                 call = f"{name}({', '.join(names)}{kw})"
                 template = (call,) if n_out == 1 else tuple(f"{call}[{i}]" for i in range(n_out))
             used = {i for i in range(n_args) if any(names[i] in t for t in template)}
-            self.templates[key] = (names, template, used, fn)  # fn pinned: its id stays its own
-        return self.templates[key]
+            # "(_0_ * _1_)" becomes "({0} * {1})" for str.format (the sources hold no braces)
+            formats = []
+            for t in template:
+                for i, name in enumerate(names):
+                    t = t.replace(name, f"{{{i}}}")
+                formats.append(t)
+            found = self.templates[key] = (formats, used, fn)  # fn pinned: its id stays its own
+        return found
 
     def uses(self, fn: Callable, n_args: int, n_out: int, params: dict) -> set[int]:
         """Which arguments the formula reads."""
-        return self._template(fn, n_args, n_out, params)[2]
+        return self._template(fn, n_args, n_out, params)[1]
 
     def expr(self, fn: Callable, args: Sequence[str], n_out: int, params: dict) -> list[str]:
         """Source for each of ``fn``'s ``n_out`` results on the argument sources ``args``."""
-        names, template, _, _ = self._template(fn, len(args), n_out, params)
-        out = []
-        for t in template:
-            for name, arg in zip(names, args):
-                t = t.replace(name, arg)
-            out.append(t)
-        return out
+        return [t.format(*args) for t in self._template(fn, len(args), n_out, params)[0]]
 
 
 def _literal(x: float) -> str:
