@@ -608,11 +608,11 @@ class Tensor(Node):
             return ()
         pairs = list(zip(self._parents, self._vjp(g)))
         # A leaf's gradient is its own array. Most VJPs return new arrays; one that
-        # passes G on (A + B), a view of it (reshape) or one array twice is copied for
-        # a leaf, so that no leaf shares its gradient, and no copy is made otherwise.
+        # passes G on (A + B), a view of it (reshape) or one array for both operands is
+        # copied for a leaf, so that no leaf shares its gradient; no copy otherwise.
         for i, (parent, pg) in enumerate(pairs):
             if parent._vjp is None and pg is not None:
-                if pg is g or pg.base is not None or any(pg is q for _, q in pairs[:i]):
+                if pg is g or pg.base is not None or (i and pg is pairs[i - 1][1]):
                     pairs[i] = (parent, pg.copy())
         return pairs
 
