@@ -673,9 +673,9 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
     where the entry says so: no gradient at all where f'(A) = 0)."""
     array, grad, name, refuse, masks = op.array, op.grad, op.name, op.refuse, op.masks
 
-    def apply(self: Tensor, kw: dict, label: str) -> Tensor:
+    def apply(self: Tensor, args: tuple, label: str) -> Tensor:
         x = self.data
-        y = _quietly(array, x, *kw.values()) if refuse else array(x, *kw.values())
+        y = _quietly(array, x, *args) if refuse else array(x, *args)
         if type(y) is not np.ndarray:  # numpy gives a scalar for a 0-d input
             y = np.asarray(y)
         if y.dtype != x.dtype:
@@ -687,11 +687,11 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
                 raise _refused(name, (x,), bad, refusal.why, refusal.error)
 
         def local():
-            return (grad(x, y, *kw.values()),)
+            return (grad(x, y, *args),)
 
         def vjp(g):
-            d = grad(x, y, *kw.values())
-            dx = np.where(d != 0, g * d, 0) if masks else _times(g, d)
+            d = grad(x, y, *args)
+            dx = np.where(d != 0, g * d, 0) if masks else g * d
             return (dx if dx.dtype == x.dtype else dx.astype(x.dtype),)
 
         return Tensor._result(y, (self,), vjp, label, local)
@@ -699,7 +699,7 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
     if not op.params:
 
         def method(self: Tensor) -> Tensor:
-            return apply(self, {}, name)
+            return apply(self, (), name)
 
     else:
         defaults = op.params
@@ -707,7 +707,7 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
         def method(self: Tensor, **params: float) -> Tensor:
             kw = bind_params(op, params)
             label = name if kw == defaults else f"{name}({', '.join(map(format, kw.values()))})"
-            return apply(self, kw, label)
+            return apply(self, tuple(kw.values()), label)
 
         method.__signature__ = method_signature(op)  # type: ignore[attr-defined]
 

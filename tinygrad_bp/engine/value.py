@@ -101,6 +101,12 @@ class Value(Node):
         out._g = None
         out._seq = next_seq()
         m = mode()
+        if m == RECORD:  # the common case: recording, no anomaly mode
+            out._a = a
+            out._da = da
+            out._b = b
+            out._db = db
+            return out
         if m & RECORD:
             out._a = a
             out._da = da
