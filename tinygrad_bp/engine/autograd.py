@@ -21,8 +21,8 @@ import math
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from heapq import heappop, heappush
 from itertools import count
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -63,6 +63,11 @@ def check_name(name: object) -> str | None:
             "pass the other options by keyword, e.g. requires_grad=True or role='input'"
         )
     return name
+
+
+# `_g` of a node that the walk will visit but that no gradient has reached yet
+_PENDING = object()
+_SEQ = attrgetter("_seq")
 
 
 class AnomalyError(FloatingPointError):
@@ -185,11 +190,13 @@ class Node:
         """The backward walk from this node with d(self)/d(self) = seed.
 
         Every node carries its creation number `_seq`, and a node is always
-        created after its parents. Visiting nodes from the highest number down
-        (a heap of the nodes that have received gradient so far) therefore
-        reaches each node only after all of its children have added their
-        share: no separate topological sort is needed, and nodes that no
-        gradient reaches are never visited.
+        created after its parents. The walk collects the nodes reachable from
+        this one, sorts them once by creation number, highest first, so that
+        each node comes after every node computed from it, and visits them in
+        that order: by the time a node is reached, all of its children have
+        added their share to its gradient. Nodes that no gradient reaches are
+        skipped. `Value` runs a copy of this loop specialised to its two slots
+        (`value._walk`), which adds the gradients up in the same order.
         """
         anomaly = _MODE.get() & ANOMALY
         if anomaly:
@@ -199,13 +206,22 @@ class Node:
                         f"operation {node.describe()} produced a non-finite value "
                         f"(NaN or infinity) in the forward pass"
                     )
-        self._g = seed
-        heap = [(-self._seq, self)]
+        nodes = [self]
+        push = nodes.append
+        self._g = _PENDING
         try:
-            while heap:
-                node = heappop(heap)[1]
+            for node in nodes:  # grows while it is read
+                for parent in node._parents:
+                    if parent._g is None:
+                        parent._g = _PENDING
+                        push(parent)
+            nodes.sort(key=_SEQ, reverse=True)
+            self._g = seed
+            for node in nodes:
                 g = node._g
                 node._g = None
+                if g is _PENDING:  # no gradient reached it
+                    continue
                 node._store_grad(g)
                 for parent, pg in node._backprop(g):
                     if pg is None:
@@ -216,14 +232,11 @@ class Node:
                             f"gradient (NaN or infinity) for its input {parent.describe()}"
                         )
                     acc = parent._g
-                    if acc is None:
-                        parent._g = pg
-                        heappush(heap, (-parent._seq, parent))
-                    else:
-                        parent._g = acc + pg
-        finally:
-            for _, node in heap:
+                    parent._g = pg if acc is _PENDING else acc + pg
+        except BaseException:
+            for node in nodes:
                 node._g = None
+            raise
 
     def zero_grad(self) -> None:
         """Reset the gradient of this node and of every node it was computed from."""

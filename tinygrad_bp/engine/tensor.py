@@ -606,15 +606,19 @@ class Tensor(Node):
     def _backprop(self, g: np.ndarray) -> Any:
         if self._vjp is None:
             return ()
-        return zip(self._parents, self._vjp(g))
+        pairs = list(zip(self._parents, self._vjp(g)))
+        # A leaf's gradient is its own array. Most VJPs return new arrays; one that
+        # passes G on (A + B), a view of it (reshape) or one array for both operands is
+        # copied for a leaf, so that no leaf shares its gradient; no copy otherwise.
+        for i, (parent, pg) in enumerate(pairs):
+            if parent._vjp is None and pg is not None:
+                if pg is g or pg.base is not None or (i and pg is pairs[i - 1][1]):
+                    pairs[i] = (parent, pg.copy())
+        return pairs
 
     def _store_grad(self, g: np.ndarray) -> None:
         grad = self.grad
-        if grad is None:
-            # a leaf's gradient is its own array: the walk may hand one array to several nodes
-            self.grad = g if self._vjp is not None else g.copy()
-        else:
-            self.grad = grad + g
+        self.grad = g if grad is None else grad + g
 
     def _clear_grad(self) -> None:
         self.grad = None

@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import sys
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from .autograd import is_anomaly_enabled, topological_order
@@ -239,20 +241,48 @@ def _step_of(node: Value) -> _Step:
     """The table entry and operands of ``node``, from the graph interface."""
     op, parents = node.op, node.parents
     if op in _BY_SYMBOL and len(parents) == 2:
-        return _Step("binary", _BY_SYMBOL[op], parents, {})
-    if op in UNARY and len(parents) == 1:
-        params = dict(getattr(node, "params", None) or {})
-        return _Step("unary", UNARY[op], parents, params)
+        return _Step("binary", _BY_SYMBOL[op], parents, _NO_PARAMS)
+    unary = _unary_label(op) if len(parents) == 1 else None
+    if unary is not None:
+        return _Step("unary", unary[0], parents, unary[1])
     if op.startswith("**") and len(parents) == 1:
-        # a number exponent: recover it from the name and check it reproduces the node
-        try:
-            p = float(op[2:])
-        except ValueError:
-            p = math.nan
+        # a number exponent, kept beside the edge (or, failing that, read from the label)
+        p = node._db if type(node._db) is float else float(op[2:])
         base = parents[0]
-        if math.isfinite(p) and BINARY["pow"].forward(base.data, p) == node.data:
+        if BINARY["pow"].forward(base.data, p) == node.data:
             return _Step("binary", BINARY["pow"], (base, p), {})
     raise TraceError(f"cannot replay operation {node.describe()}: not an op of the table")
+
+
+_LABEL = re.compile(r"^([a-z_]+)(?:\((.*)\))?$")
+_NO_PARAMS: dict = {}
+
+
+@lru_cache(maxsize=256)
+def _unary_label(op: str) -> tuple[Any, dict] | None:
+    """(table entry, parameters) of a unary node's label: "tanh", "leaky_relu(0.2)"."""
+    m = _LABEL.match(op)
+    if not m or m.group(1) not in UNARY:
+        return None
+    entry = UNARY[m.group(1)]
+    if m.group(2) is None:
+        return entry, dict(entry.params)
+    # the parameters, in the table's order, as the engines write them
+    return entry, dict(zip(entry.params, (float(t) for t in m.group(2).split(","))))
+
+
+def _partials(step: _Step) -> list[tuple[int, Callable]]:
+    """(operand index, the table's formula for d out/d operand) for each operand that
+    takes a gradient; each formula reads the operands and then the output."""
+    if step.kind == "unary":
+        fns = [step.entry.grad]
+    else:
+        fns = [step.entry.da, step.entry.db]
+    return [
+        (i, fn)
+        for i, (a, fn) in enumerate(zip(step.operands, fns))
+        if isinstance(a, Value) and a.op != "const"
+    ]
 
 
 # -- the compiler
@@ -266,8 +296,9 @@ class _Compiler:
         self.templates: dict[tuple, Any] = {}
 
     def _template(self, fn: Callable, n_args: int, n_out: int, params: dict) -> Any:
-        key = (id(fn), n_args, n_out, tuple(sorted(params.items())))
-        if key not in self.templates:
+        key = (id(fn), n_args, n_out, tuple(params.items()) if params else ())
+        found = self.templates.get(key)
+        if found is None:
             names = [f"_{i}_" for i in range(n_args)]
             template = _as_source(fn, names, n_out, **params)
             if template is None:  # call the table's function
@@ -277,22 +308,22 @@ class _Compiler:
                 call = f"{name}({', '.join(names)}{kw})"
                 template = (call,) if n_out == 1 else tuple(f"{call}[{i}]" for i in range(n_out))
             used = {i for i in range(n_args) if any(names[i] in t for t in template)}
-            self.templates[key] = (names, template, used)
-        return self.templates[key]
+            # "(_0_ * _1_)" becomes "({0} * {1})" for str.format (the sources hold no braces)
+            formats = []
+            for t in template:
+                for i, name in enumerate(names):
+                    t = t.replace(name, f"{{{i}}}")
+                formats.append(t)
+            found = self.templates[key] = (formats, used, fn)  # fn pinned: its id stays its own
+        return found
 
     def uses(self, fn: Callable, n_args: int, n_out: int, params: dict) -> set[int]:
         """Which arguments the formula reads."""
-        return self._template(fn, n_args, n_out, params)[2]
+        return self._template(fn, n_args, n_out, params)[1]
 
     def expr(self, fn: Callable, args: Sequence[str], n_out: int, params: dict) -> list[str]:
         """Source for each of ``fn``'s ``n_out`` results on the argument sources ``args``."""
-        names, template, _ = self._template(fn, len(args), n_out, params)
-        out = []
-        for t in template:
-            for name, arg in zip(names, args):
-                t = t.replace(name, arg)
-            out.append(t)
-        return out
+        return [t.format(*args) for t in self._template(fn, len(args), n_out, params)[0]]
 
 
 def _literal(x: float) -> str:
@@ -345,16 +376,9 @@ def _compile(
             reads[id(a)] = reads.get(id(a), 0) + 1
         if id(node) in reached:
             n = len(step.operands)
-            if step.kind == "unary":
-                used = c.uses(step.entry.grad, 2, 1, step.params)
-            else:
-                used = c.uses(step.entry.grads, 3, 2, step.params)
-            for i in used:
-                if i < n:
-                    if isinstance(step.operands[i], Value):
-                        needed.add(id(step.operands[i]))
-                else:
-                    needed.add(id(node))
+            for _, fn in _partials(step):
+                for i in c.uses(fn, n + 1, 1, step.params):
+                    needed.add(id(step.operands[i]) if i < n else id(node))
 
     var: dict[int, str] = {}
     depth: dict[int, int] = {}
@@ -386,14 +410,9 @@ def _compile(
             continue
         step = steps[nid]
         args = [var[id(a)] if isinstance(a, Value) else _literal(a) for a in step.operands]
-        if step.kind == "unary":
-            local_grads = c.expr(step.entry.grad, [args[0], var[nid]], 1, step.params)
-        else:
-            local_grads = c.expr(step.entry.grads, [*args, var[nid]], 2, step.params)
         masks = getattr(step.entry, "masks", False)
-        for parent, local in zip(step.operands, local_grads):
-            if not isinstance(parent, Value) or parent.op == "const":
-                continue
+        for i, fn in _partials(step):
+            (local,) = c.expr(fn, [*args, var[nid]], 1, step.params)
             if local == "1":
                 term = g
             elif local == "-1":
@@ -404,10 +423,7 @@ def _compile(
                 term = f"({d} * {g} if {d} else 0.0)"
             else:
                 term = f"({local}) * {g}"
-            terms.setdefault(id(parent), []).append(term)
-    for v in [*params, *inputs]:  # leaves not processed above: only reached by constants
-        if id(v) in terms:
-            grad[id(v)] = _sum(terms.pop(id(v)), body)
+            terms.setdefault(id(step.operands[i]), []).append(term)
 
     def tup(items: list[str]) -> str:
         return "(" + "".join(f"{x}, " for x in items) + ")"

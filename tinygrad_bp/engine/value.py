@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Union
 
 import numpy as np
@@ -69,8 +70,9 @@ class Value(Node):
     """
 
     # Parents and local derivatives live in slots, not tuples: one tracked
-    # object per node keeps the garbage collector's work (and time) low. A unary
-    # node has no `_b`; its `_db` is True when the op masks (see `_backprop`).
+    # object per node keeps the garbage collector's work (and time) low. A node with
+    # one operand has no `_b`; its `_db` is True when the op masks (see `_backprop`),
+    # the number b of `a ** b`, or the number folded into `a + b`, `a - b`, `a * b`.
     __slots__ = ("data", "grad", "name", "_a", "_b", "_da", "_db")
 
     __array_ufunc__ = None  # numpy defers to Value's operators: np.float64(2) * v is a Value
@@ -144,35 +146,103 @@ class Value(Node):
         if a is None:
             return ()
         b = self._b
-        return (a,) if b is None else (a, b)
+        if b is None:
+            if type(self._db) is not float or self._op not in _FOLDED:
+                return (a,)
+            b = self._unfold()
+        return (a, b)
+
+    def _unfold(self) -> Value:
+        """Give a constant operand folded into this node (``a + 1.5``) its own node, as the
+        edge interface shows every operand; created just before this node, as if it had
+        always been there."""
+        c = self._db
+        const = Value._lift(c)
+        const._seq = self._seq - 0.5
+        self._b = const
+        self._db = BINARY[_FOLDED[self._op]].db(self._a.data, c, self.data) + 0.0
+        return const
 
     @property
     def local_grads(self) -> tuple[float, ...]:
         """d(self)/d(parent) for each parent, computed in the forward pass."""
-        if self._a is None:
-            return ()
-        return (self._da,) if self._b is None else (self._da, self._db)
+        parents = self._parents
+        return (self._da, self._db)[: len(parents)]
 
     @property
     def is_leaf(self) -> bool:
         return self._a is None
 
     # -- binary operations ------------------------------
-    # +, - and * inline the table's partials (1, 1 / 1, -1 / b, a) for speed.
+    # +, - and * inline the table's partials (1, 1 / 1, -1 / b, a) and build their
+    # result in place, for speed. A number operand is folded into the node: `_b` stays
+    # None and `_db` keeps the number (see `_unfold`), so it costs no node of its own.
     def __add__(self, other: Operand) -> Value:
         """a + b; d/da = 1, d/db = 1."""
-        other = other if isinstance(other, Value) else Value._lift(other)
-        return Value._result(self.data + other.data, "+", self, 1.0, other, 1.0)
+        out = _new(Value)
+        if isinstance(other, Value):
+            out.data = self.data + other.data
+            db = 1.0
+        else:
+            db = _constant(other)
+            out.data = self.data + db
+            other = None
+        out.grad = out.name = out._g = None
+        out._op = "+"
+        out._seq = next_seq()
+        m = mode()
+        if m & RECORD:
+            out._a, out._b, out._da, out._db = self, other, 1.0, db
+        else:
+            out._a = out._b = out._da = out._db = None
+        if m & ANOMALY:
+            _check_finite(out)
+        return out
 
     def __sub__(self, other: Operand) -> Value:
         """a - b; d/da = 1, d/db = -1."""
-        other = other if isinstance(other, Value) else Value._lift(other)
-        return Value._result(self.data - other.data, "-", self, 1.0, other, -1.0)
+        out = _new(Value)
+        if isinstance(other, Value):
+            out.data = self.data - other.data
+            db = -1.0
+        else:
+            db = _constant(other)
+            out.data = self.data - db
+            other = None
+        out.grad = out.name = out._g = None
+        out._op = "-"
+        out._seq = next_seq()
+        m = mode()
+        if m & RECORD:
+            out._a, out._b, out._da, out._db = self, other, 1.0, db
+        else:
+            out._a = out._b = out._da = out._db = None
+        if m & ANOMALY:
+            _check_finite(out)
+        return out
 
     def __mul__(self, other: Operand) -> Value:
         """a * b; d/da = b, d/db = a."""
-        other = other if isinstance(other, Value) else Value._lift(other)
-        return Value._result(self.data * other.data, "*", self, other.data, other, self.data)
+        out = _new(Value)
+        a = self.data
+        if isinstance(other, Value):
+            b = other.data
+            db = a
+        else:
+            b = db = _constant(other)
+            other = None
+        out.data = a * b
+        out.grad = out.name = out._g = None
+        out._op = "*"
+        out._seq = next_seq()
+        m = mode()
+        if m & RECORD:
+            out._a, out._b, out._da, out._db = self, other, b, db
+        else:
+            out._a = out._b = out._da = out._db = None
+        if m & ANOMALY:
+            _check_finite(out)
+        return out
 
     def _binary(self, other: Value, op: BinaryOp, symbol: str, with_b: bool = True) -> Value:
         """``op`` of the table on (self, other); `with_b` False leaves `other` off the graph."""
@@ -189,7 +259,7 @@ class Value(Node):
             out, da, db = _ieee_binary(op, a, b)
         if with_b:
             return Value._result(out, symbol, self, da, other, db)
-        return Value._result(out, symbol, self, da)
+        return Value._result(out, symbol, self, da, None, b)  # `_db` keeps the number b
 
     def __truediv__(self, other: Operand) -> Value:
         """a / b; d/da = 1/b, d/db = -a/b^2 (computed as -out/b)."""
@@ -214,13 +284,13 @@ class Value(Node):
         return self._binary(Value._lift(p), _POW, f"**{p:g}", with_b=False)
 
     def __radd__(self, other: Operand) -> Value:
-        return Value._lift(other) + self
+        return self + other  # exactly b + a: IEEE addition is commutative
 
     def __rsub__(self, other: Operand) -> Value:
         return Value._lift(other) - self
 
     def __rmul__(self, other: Operand) -> Value:
-        return Value._lift(other) * self
+        return self * other  # exactly b * a
 
     def __rtruediv__(self, other: Operand) -> Value:
         return Value._lift(other) / self
@@ -244,7 +314,10 @@ class Value(Node):
 
         Gradients accumulate over calls (as in PyTorch); `zero_grad()` resets them.
         """
-        self._run_backward(1.0)
+        if mode() & ANOMALY:
+            self._run_backward(1.0)  # the shared walk, which checks every value
+        else:
+            _walk(self)
 
     def _backprop(self, g: float) -> tuple:
         a, b = self._a, self._b
@@ -252,7 +325,7 @@ class Value(Node):
             return ()
         if b is None:
             da = self._da
-            if self._db and not da:  # a masking op at a zero derivative: no gradient passes
+            if self._db is True and not da:  # a masking op at a zero derivative: no gradient
                 return ((a, 0.0),)
             return ((a, da * g),)
         return ((a, self._da * g), (b, self._db * g))
@@ -274,6 +347,71 @@ class Value(Node):
 
 
 _DIV, _POW = BINARY["div"], BINARY["pow"]
+
+# The ops whose number operand is folded into the node, with their table entries.
+_FOLDED = {"+": "add", "-": "sub", "*": "mul"}
+
+
+def _constant(x: object) -> float:
+    """A number operand as a finite float, or the same clear error as a Value operand."""
+    t = type(x)
+    if t is float:
+        if x - x == 0.0:  # finite
+            return x
+    elif t is int and -(2**53) <= x <= 2**53:
+        return float(x)
+    return Value._lift(x).data
+
+
+def _check_finite(out: Value) -> None:
+    if not math.isfinite(out.data):
+        raise AnomalyError(f"operation '{out._op}' produced a non-finite value ({out.data})")
+
+
+_SEQ = attrgetter("_seq")
+
+
+def _walk(root: Value) -> None:
+    """Value's backward walk: the chain rule of `autograd`, specialised to two slots.
+
+    Collect every node reachable from the root (a `_g` of 0.0 marks one as seen),
+    sort them once by creation number, highest first, so that each comes after
+    every node computed from it, then push each node's gradient to its operands in
+    one loop: g_a += d(out)/d(a) * g_out. No heap, no per-node method call, no tuple.
+    Gradients add up in the same order as in `autograd`'s walk.
+    """
+    root._g = 1.0
+    nodes = [root]
+    push = nodes.append
+    try:
+        for node in nodes:  # grows while it is read: a breadth-first collection
+            a = node._a
+            if a is not None:
+                if a._g is None:
+                    a._g = 0.0
+                    push(a)
+                b = node._b
+                if b is not None and b._g is None:
+                    b._g = 0.0
+                    push(b)
+        nodes.sort(key=_SEQ, reverse=True)
+        for node in nodes:
+            g = node._g
+            node._g = None
+            grad = node.grad
+            node.grad = g if grad is None else grad + g
+            a = node._a
+            if a is not None:
+                da = node._da
+                if da or node._db is not True:  # a masking op at a zero derivative passes none
+                    a._g += da * g
+                b = node._b
+                if b is not None:
+                    b._g += node._db * g
+    except BaseException:
+        for node in nodes:
+            node._g = None
+        raise
 
 
 def _refused(call: str, why: str, error: type[Exception]) -> Exception:
@@ -317,7 +455,19 @@ def _unary_method(op: UnaryOp) -> Callable[..., Value]:
                 d = grad(x, y)
             except (ArithmeticError, ValueError):
                 y, d = _ieee_unary(op, x, {})
-            return Value._result(y, name, self, d, None, masks)
+            out = _new(Value)  # Value._result, in place
+            out.data = y
+            out.grad = out.name = out._g = out._b = None
+            out._op = name
+            out._seq = next_seq()
+            m = mode()
+            if m & RECORD:
+                out._a, out._da, out._db = self, d, masks
+            else:
+                out._a = out._da = out._db = None
+            if m & ANOMALY:
+                _check_finite(out)
+            return out
 
     else:
         defaults = op.params

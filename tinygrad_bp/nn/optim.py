@@ -77,7 +77,14 @@ class SGD(Optimizer):
             state["v"] *= self.momentum
             state["v"] += grad
             grad = state["v"]
-        data -= self.lr * grad
+        # lr g into a buffer kept from step to step: a large array allocated and freed
+        # at every step costs more (fresh pages from the system) than the update itself
+        state = self.state.setdefault(slot, {})
+        buf = state.get("lr_g")
+        if buf is None or buf.shape != data.shape or buf.dtype != data.dtype:
+            buf = state["lr_g"] = np.empty_like(data)
+        np.multiply(grad, self.lr, out=buf)
+        data -= buf
 
 
 class Adam(Optimizer):
