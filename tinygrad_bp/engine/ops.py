@@ -149,6 +149,8 @@ class UnaryOp:
     params: dict[str, float] = field(default_factory=dict)
     # inputs the op refuses with a clear error instead of an infinity or NaN
     refuse: tuple[Refusal, ...] = ()
+    # the torch.nn module computing the same function, and its keyword for each parameter
+    torch: tuple[str, dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,10 @@ class Activation:
             y = self.f(x)
         return self.op.grad(x, y, **dict(self.params))
 
+    def apply(self, node: Any) -> Any:
+        """f(node) for a `Value` or a `Tensor`: the engine's method of this name, recorded."""
+        return getattr(node, self.name)(**dict(self.params))
+
 
 def _op(name: str, scalar, array, grad, tex: str, dtex: str, doc: str, **kw) -> UnaryOp:
     return UnaryOp(name, scalar, array, grad, tex, dtex, doc, **kw)
@@ -197,6 +203,7 @@ _TABLE = [
         r"v",
         r"1",
         "The identity (the slides' purelin): f(v) = v, f'(v) = 1.",
+        torch=("Identity", {}),
     ),
     _op(
         "sigmoid",
@@ -206,6 +213,7 @@ _TABLE = [
         r"\sigma(v) = \frac{1}{1 + e^{-v}}",
         r"\sigma(v)\,(1 - \sigma(v))",
         "The logistic function f(v) = 1 / (1 + e^-v); f'(v) = f(v) (1 - f(v)).",
+        torch=("Sigmoid", {}),
     ),
     _op(
         "tanh",
@@ -215,6 +223,7 @@ _TABLE = [
         r"\tanh v",
         r"1 - \tanh^2 v",
         "f(v) = tanh v; f'(v) = 1 - f(v)^2.",
+        torch=("Tanh", {}),
     ),
     _op(
         "relu",
@@ -225,6 +234,7 @@ _TABLE = [
         r"[v > 0]",
         "f(v) = max(0, v); f'(v) = 1 for v > 0, else 0 (0 at the kink).",
         masks=True,
+        torch=("ReLU", {}),
     ),
     _op(
         "softplus",
@@ -234,6 +244,7 @@ _TABLE = [
         r"\ln(1 + e^{v})",
         r"\sigma(v)",
         "f(v) = ln(1 + e^v), computed stably; f'(v) = sigmoid(v).",
+        torch=("Softplus", {}),
     ),
     _op(
         "elu",
@@ -244,6 +255,7 @@ _TABLE = [
         r"1 \text{ if } v > 0 \text{ else } f(v) + \alpha",
         "f(v) = v for v > 0, else alpha (e^v - 1); f'(v) = 1 for v > 0, else f(v) + alpha.",
         params={"alpha": 1.0},
+        torch=("ELU", {"alpha": "alpha"}),
     ),
     _op(
         "leaky_relu",
@@ -254,6 +266,7 @@ _TABLE = [
         r"1 \text{ if } v > 0 \text{ else } a",
         "f(v) = v for v > 0, else slope * v; f'(v) = 1 for v > 0, else slope.",
         params={"slope": 0.01},
+        torch=("LeakyReLU", {"slope": "negative_slope"}),
     ),
 ]
 

@@ -23,7 +23,6 @@ from ..engine.ops import Activation
 from ..engine.ops import activation as parse_activation
 
 __all__ = [
-    "apply",
     "check_dtype",
     "check_sizes",
     "init_layers",
@@ -47,11 +46,6 @@ def layer_activations(
             f"{n_layers - 1} hidden layers need {n_layers - 1} activations, got {len(hidden)}"
         )
     return [parse_activation(a) for a in [*hidden, output]]
-
-
-def apply(act: Activation, x: Any) -> Any:
-    """f(x) for a Value or a Tensor: the engine's method named after the activation."""
-    return getattr(x, act.name)(**dict(act.params))
 
 
 def is_rectifier(act: Activation) -> bool:

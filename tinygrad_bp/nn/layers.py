@@ -7,7 +7,6 @@ import numpy as np
 from ..engine.ops import Activation
 from ..engine.ops import activation as parse_activation
 from ..engine.tensor import Tensor
-from .init import apply
 from .module import Module
 
 __all__ = ["MLP", "Linear", "Sequential"]
@@ -29,7 +28,7 @@ class Linear:
         self.activation = parse_activation(activation)
 
     def __call__(self, x: Tensor) -> Tensor:
-        return apply(self.activation, x @ self.W.T + self.b)
+        return self.activation.apply(x @ self.W.T + self.b)
 
     def parameters(self) -> list[Tensor]:
         return [self.W, self.b]

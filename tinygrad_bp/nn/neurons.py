@@ -17,7 +17,7 @@ from ..engine.ops import Activation
 from ..engine.ops import activation as parse_activation
 from ..engine.value import Value
 from ..slides.twolayer import pair_name
-from .init import apply, check_dtype
+from .init import check_dtype
 from .modelfile import ModelFileError
 from .module import Module
 
@@ -38,7 +38,7 @@ class Neuron:
         v = self.b
         for w, xi in zip(self.w, x):
             v = v + w * xi
-        return apply(self.activation, v)
+        return self.activation.apply(v)
 
 
 class Layer:

@@ -23,39 +23,30 @@ SOFTPLUS_THRESHOLD = 40.0
 
 
 def _torch_module(nn: Any, act: Activation):
-    p = dict(act.params)
-    makers = {
-        "linear": nn.Identity,
-        "sigmoid": nn.Sigmoid,
-        "tanh": nn.Tanh,
-        "relu": nn.ReLU,
-        "softplus": lambda: nn.Softplus(beta=1.0, threshold=SOFTPLUS_THRESHOLD),
-        "elu": lambda: nn.ELU(alpha=p.get("alpha", 1.0)),
-        "leaky_relu": lambda: nn.LeakyReLU(negative_slope=p.get("slope", 0.01)),
-    }
-    if act.name not in makers:
-        raise ValueError(f"activation {act.spec} has no PyTorch module here")
-    return makers[act.name]()
+    """The torch module of an activation, named by its entry of the op table."""
+    if act.op.torch is None:
+        raise ValueError(f"activation {act.spec} has no PyTorch module")
+    cls_name, keywords = act.op.torch
+    kwargs = {keywords[name]: value for name, value in act.params}
+    cls = getattr(nn, cls_name)
+    if cls is nn.Softplus:
+        kwargs.update(beta=1.0, threshold=SOFTPLUS_THRESHOLD)
+    return cls(**kwargs)
 
 
 def _activation(nn: Any, index: int, module: Any) -> Activation:
     """The activation of a torch module, or a clear error naming the layer."""
-    simple = {nn.Identity: "linear", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}
     kind = type(module)
-    if kind in simple:
-        return Activation(UNARY[simple[kind]])
-    if kind is nn.Softplus:
-        if module.beta != 1:
-            raise ValueError(f"layer {index} (Softplus) has beta={module.beta}; only beta=1 is")
-        return Activation(UNARY["softplus"])
-    if kind is nn.ELU:
-        return Activation(UNARY["elu"], (("alpha", float(module.alpha)),))
-    if kind is nn.LeakyReLU:
-        return Activation(UNARY["leaky_relu"], (("slope", float(module.negative_slope)),))
+    if kind is nn.Softplus and module.beta != 1:
+        raise ValueError(f"layer {index} (Softplus) has beta={module.beta}; only beta=1 is")
+    for op in UNARY.values():
+        if op.torch is not None and getattr(nn, op.torch[0], None) is kind:
+            params = tuple((name, float(getattr(module, key))) for name, key in op.torch[1].items())
+            return Activation(op, params)
+    supported = ", ".join(op.torch[0] for op in UNARY.values() if op.torch is not None)
     raise ValueError(
         f"layer {index} ({kind.__name__}) is not supported: a tinygrad_bp MLP is made of "
-        "Linear layers, each followed by at most one of Identity, Sigmoid, Tanh, ReLU, "
-        "Softplus, ELU, LeakyReLU"
+        f"Linear layers, each followed by at most one of {supported}"
     )
 
 

@@ -27,7 +27,6 @@ import numpy as np
 
 from ..engine.ops import Activation
 from ..engine.value import Value
-from .engines import apply_activation
 from .numbering import Numbering
 from .rules import central_differences
 
@@ -192,7 +191,7 @@ class Network:
             if last and self.loss == "softmax_ce":
                 ys = softmax(vs)
             elif isinstance(vs[0], Value):
-                ys = [apply_activation(v, layer.act) for v in vs]
+                ys = [layer.act.apply(v) for v in vs]
             else:
                 ys = [layer.act.f(v) for v in vs]
             if isinstance(vs[0], Value):

@@ -21,7 +21,6 @@ import numpy as np
 from ..engine.ops import Activation, activation
 from ..engine.tensor import Tensor
 from ..engine.value import Value
-from .engines import apply_activation
 from .numbering import Numbering, pair_name  # noqa: F401 (pair_name: re-exported)
 
 __all__ = ["SlidesGraph", "TwoLayerNet", "pair_name"]
@@ -170,7 +169,7 @@ class TwoLayerNet:
                 for c in range(1, W.shape[1]):
                     v = v + params[num.weight(l, r, c)] * ys[c]
                 v = _named(v + params[num.bias(l, r)], num.v(j))
-                y = _named(apply_activation(v, act), num.output(j))
+                y = _named(activation(act).apply(v), num.output(j))
                 nodes[v.name], nodes[y.name] = v, y
                 outs.append(y)
             ys = outs
@@ -196,11 +195,11 @@ class TwoLayerNet:
         b2 = Tensor(self.b2, requires_grad=True, name="b_output")
         v_h = W1 @ Tensor(x, name="x") + b1
         v_h.name = "v_hidden"
-        y_h = apply_activation(v_h, self.hidden)
+        y_h = activation(self.hidden).apply(v_h)
         y_h.name = "y_h"
         v_o = W2 @ y_h + b2
         v_o.name = "v_output"
-        y = apply_activation(v_o, self.output)
+        y = activation(self.output).apply(v_o)
         y.name = "y"
         e = Tensor(d, name="d") - y
         e.name = "e"

@@ -56,9 +56,11 @@ WEIGHTS = ONE_DECIMAL + [-0.75, -0.25, -0.15, 0.15, 0.25, 0.75]
 
 
 def _targets(act: Activation) -> list[float]:
-    if act.name == "sigmoid":
+    """Targets with one decimal inside the output activation's range (read off f itself)."""
+    low, high = float(act.f(-40.0)), float(act.f(40.0))
+    if low >= 0.0 and high <= 1.0:  # like sigmoid: strictly between 0 and 1
         return [k / 10 for k in range(1, 10)]
-    if act.name in ("relu", "softplus"):
+    if low >= 0.0:  # non-negative outputs, like relu and softplus
         return [k / 10 for k in range(1, 16)]
     return ONE_DECIMAL
 
