@@ -86,8 +86,9 @@ def test_a_command_printing_numbers_has_json(command):
 def test_unknown_flag_is_one_line_exit_2(command):
     positionals: list[str] = []
     err = one_line_error(run(command, "--no-such-flag"))
-    while "required" in err and len(positionals) < 3:  # positional arguments are named first
-        positionals.append("some-file")
+    while "required" in err and len(positionals) < 6:  # required arguments are named first
+        missing = err.split("required:", 1)[1].split()[0].rstrip(",")
+        positionals += [missing, "some-file"] if missing.startswith("--") else ["some-file"]
         err = one_line_error(run(command, *positionals, "--no-such-flag"))
     assert "--no-such-flag" in err and "--help" in err
 
@@ -133,7 +134,8 @@ def test_closed_output_ends_quietly(command):
     args = documented_json_call(command) or [command, "--help"]
     r = closed_pipe(args)
     assert r.returncode in (0, 2), r.stderr
-    assert r.stderr == "", r.stderr  # no traceback, no "Exception ignored" at exit
+    # no traceback, no "Exception ignored" at exit (a note of the files written may stand)
+    assert "Traceback" not in r.stderr and "Exception ignored" not in r.stderr, r.stderr
 
 
 def test_output_closed_after_one_byte():
