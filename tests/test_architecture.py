@@ -12,7 +12,7 @@ import pytest
 from tinygrad_bp.engine.ops import ACTIVATIONS, UNARY
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_bp"
-WINGS = ("engine", "nn", "slides", "views", "derivatives", "commands")
+WINGS = ("engine", "nn", "slides", "views", "derivatives", "teach", "commands")
 
 
 def test_import_is_light():
