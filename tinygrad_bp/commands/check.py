@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
     result = judge(case, args.rtol, args.strict)
     print(dumps(result.to_dict()) if args.json else result.report(args.numbers))
     if args.draw:
-        from .draw import render_case
+        from ..views.draw import draw
 
-        status = render_case(case, args.draw)
-        if status:
-            return status
+        E = case.value_loss()
+        E.backward()
+        print(f"wrote {draw(E).save(args.draw, quiet=True)}")
     return result.exit_status

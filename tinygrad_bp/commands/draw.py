@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..formatting import dumps
@@ -162,9 +161,9 @@ def run(args: argparse.Namespace) -> int:
         drawing = draw(
             graph.E, highlight=args.highlight, collapse=not args.full, max_nodes=args.max_nodes
         )
-    written = [str(save(drawing, out))]
+    written = [str(drawing.save(out, quiet=True))]
     if args.html:
-        written.append(str(save(drawing, Path(args.html))))
+        written.append(str(drawing.save(Path(args.html), quiet=True)))
     explanation = None
     if args.explain:
         if graph is None:
@@ -190,25 +189,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     if explanation is not None:
         print(explanation)
-    return 0
-
-
-def save(drawing, path: Path) -> Path:
-    """Write the drawing; a rendering failure becomes a one-line input error."""
-    from ..views.render import RenderError
-
-    try:
-        return drawing.save(path, quiet=True)
-    except RenderError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def render_case(case, path: str) -> int:
-    """`check --draw FILE`: the case's computation graph, after backward, to FILE."""
-    from ..views.draw import draw
-
-    E = case.value_loss()
-    E.backward()
-    written = save(draw(E), Path(path))
-    print(f"wrote {written}", file=sys.stdout)
     return 0

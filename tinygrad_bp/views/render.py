@@ -23,7 +23,7 @@ INSTALL_DOT = (
 )
 
 
-class RenderError(RuntimeError):
+class RenderError(ValueError):
     """A drawing could not be rendered in the format asked for."""
 
 
