@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,13 +23,16 @@ from tinygrad_bp.cli import COMMANDS, main
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# Commands run in a scratch folder that sees the examples, so what they write lands there.
+WORK = Path(tempfile.mkdtemp(prefix="tinygrad-bp-cli-"))
+(WORK / "examples").symlink_to(ROOT / "examples")
 
 
 def run(*args: str, stdout=subprocess.PIPE, script: bool = False) -> subprocess.CompletedProcess:
-    """`python -m tinygrad_bp ARGS` (or the console script) from the repository's folder."""
+    """`python -m tinygrad_bp ARGS` (or the console script) in a scratch folder."""
     exe = [_script()] if script else [sys.executable, "-m", "tinygrad_bp"]
     return subprocess.run(
-        [*exe, *args], stdout=stdout, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT,
+        [*exe, *args], stdout=stdout, stderr=subprocess.PIPE, text=True, env=ENV, cwd=WORK,
         timeout=120,
     )  # fmt: skip
 
