@@ -21,7 +21,8 @@ Data and dtypes:
   promotion (float32 with float64 is float64). Every gradient has its node's
   dtype, so a float32 leaf gets a float32 `.grad`.
 * `numpy()` returns a read-only view of the data; `.grad` of a leaf is its own
-  array, shared with nothing.
+  array, shared with nothing; `.grad` of a computed node is read-only (the
+  backward walk passes that array on to the node's inputs).
 """
 
 from __future__ import annotations
@@ -104,6 +105,17 @@ def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.nda
 def _finite(x: np.ndarray) -> bool:
     """Whether every entry is finite (one reduction: a NaN or an infinity makes the sum one)."""
     return math.isfinite(_quietly(x.sum))
+
+
+def _same(d: Any, g: np.ndarray) -> bool:
+    """Whether `d` is a writeable array of g's shape and dtype (G can be multiplied into it)."""
+    return (
+        type(d) is np.ndarray
+        and d.shape == g.shape
+        and d.dtype == g.dtype
+        and d.flags.writeable
+        and d.base is None
+    )
 
 
 def _fit(g: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -606,17 +618,19 @@ class Tensor(Node):
     def _backprop(self, g: np.ndarray) -> Any:
         if self._vjp is None:
             return ()
-        pairs = list(zip(self._parents, self._vjp(g)))
-        # A leaf's gradient is its own array. Most VJPs return new arrays; one that
-        # passes G on (A + B), a view of it (reshape) or one array for both operands is
-        # copied for a leaf, so that no leaf shares its gradient; no copy otherwise.
-        for i, (parent, pg) in enumerate(pairs):
-            if parent._vjp is None and pg is not None:
-                if pg is g or pg.base is not None or (i and pg is pairs[i - 1][1]):
-                    pairs[i] = (parent, pg.copy())
-        return pairs
+        return zip(self._parents, self._vjp(g))
 
     def _store_grad(self, g: np.ndarray) -> None:
+        # The walk hands the array it stores on a computed node on to the node's parents
+        # (d(a + b)/da = G): it is made read-only, and a leaf copies a read-only array,
+        # so that a leaf's gradient is its own array and a fresh one is never copied.
+        if type(g) is not np.ndarray:  # a numpy scalar from a sum to shape ()
+            g = np.array(g)
+        if self._vjp is None:
+            if not g.flags.writeable:
+                g = g.copy()
+        else:
+            g.flags.writeable = False
         grad = self.grad
         self.grad = g if grad is None else grad + g
 
@@ -691,7 +705,12 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
 
         def vjp(g):
             d = grad(x, y, *args)
-            dx = np.where(d != 0, g * d, 0) if masks else g * d
+            if masks:
+                dx = np.where(d != 0, g * d, 0)
+            elif d is not x and d is not y and _same(d, g):  # a fresh array: reuse it
+                dx = np.multiply(d, g, out=d)
+            else:
+                dx = g * d
             return (dx if dx.dtype == x.dtype else dx.astype(x.dtype),)
 
         return Tensor._result(y, (self,), vjp, label, local)
