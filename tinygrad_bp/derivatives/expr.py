@@ -151,12 +151,13 @@ def parse(text: str, limits: Limits = DEFAULT) -> Expression:
         raise ExpressionError(
             limits.exceeded("max_chars", f"an expression of {len(source):,} characters is too long")
         )
-    longest = max((len(m.group().replace("_", "")) for m in _DIGITS.finditer(source)), default=0)
-    if longest > limits.max_digits:
+    longest = max(_DIGITS.findall(source), key=lambda n: len(n.replace("_", "")), default="")
+    digits = len(longest.replace("_", ""))
+    if digits > limits.max_digits:
         raise ExpressionError(
-            f"numbers in a derivation have at most {limits.max_digits} digits, "
-            f"{source[:40]!r}... has one of {longest} "
-            f"(raise the limit with {limits.how_to_raise('max_digits')})"
+            f"numbers in a derivation have at most {limits.max_digits} digits; "
+            f"{longest[:20]}... has {digits:,} (raise the limit with "
+            f"{limits.how_to_raise('max_digits')})"
         )
     if "^" in source:
         raise ExpressionError(f"'^' in {source!r}: write powers with ** (x**2)")
