@@ -275,3 +275,28 @@ def test_python_m_and_script_agree_on_a_refusal(tmp_path):
         timeout=60,
     )
     assert r.returncode == 2 and "--max-digits" in r.stderr and "Traceback" not in r.stderr
+
+
+def _files():
+    expr = _expressions()
+    line = st.one_of(
+        st.tuples(expr, expr).map(lambda t: f"d/dx {t[0]} = {t[1]}"),
+        expr.map(lambda e: f"= {e}"),
+        expr,
+        st.sampled_from(["", "# comment", "=", "d/dx", "d/dx x = 1 = 1"]),
+    )
+    return st.lists(line, max_size=6).map("\n".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_files())
+def test_random_files_give_verdicts_or_a_verify_error(text):
+    try:
+        verdicts = verify_text(text)
+    except VerifyError as exc:
+        assert str(exc).count("\n") == 0
+        return
+    for v in verdicts:
+        assert v.status in ("correct", "wrong", "undetermined")
+        json.dumps(v.to_dict(), allow_nan=False)
+        v.describe()
