@@ -1,13 +1,18 @@
 """Scalar engine speed: one training step of a 2-16-16-1 relu MLP on 100 samples.
 
-The same Python code runs on `Value` and on PyTorch 0-dim float64 tensors;
-the script prints the median step time of each and the ratio, once with
-Python's garbage collector running and once with it paused during the timed
-step (as `timeit` does), plus the graph's node count, microseconds per node
-and bytes per node (tracemalloc). The collector's passes over a large graph
-cost both engines alike but weigh more on the faster one.
+The same Python code (forward, squared error, zero the gradients, backward)
+runs on our `Value`, on micrograd's algorithm and on PyTorch 0-dim float64
+tensors (one thread), alternately in one process, after a check that all give
+the same loss. Prints median step times and ratios twice: with Python's garbage
+collector running, as in a training loop, and with it paused during the timed
+step (as `timeit` does), which measures the engines alone. Then the memory per
+node (tracemalloc) of a 10^6-node chain v <- relu(v * w + b).
 
-    python benchmarks/bench_value.py [--repeats 7]
+micrograd is the package when it is installed, otherwise the reference class
+below: micrograd's algorithm (a set of children and a backward closure per
+node, a recursive topological sort), which is what makes its reference cycles.
+
+    python benchmarks/bench_value.py [--repeats 7] [--chain 1000000]
 """
 
 from __future__ import annotations
@@ -22,6 +27,91 @@ import tracemalloc
 from tinygrad_bp import Value, topological_order
 
 SIZES = [2, 16, 16, 1]
+TARGETS = {"micrograd, gc on": 15.0, "micrograd, gc off": 2.0, "PyTorch": 10.0}
+BYTES_TARGET = 170
+
+
+class RefValue:
+    """A scalar node as micrograd builds one: children in a set, a closure for backward."""
+
+    def __init__(self, data, children=(), op=""):
+        self.data = data
+        self.grad = 0.0
+        self._backward = _nothing
+        self._prev = set(children)
+        self._op = op
+
+    def __add__(self, other):
+        other = other if isinstance(other, RefValue) else RefValue(other)
+        out = RefValue(self.data + other.data, (self, other), "+")
+
+        def backward():
+            self.grad += out.grad
+            other.grad += out.grad
+
+        out._backward = backward
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, RefValue) else RefValue(other)
+        out = RefValue(self.data * other.data, (self, other), "*")
+
+        def backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+
+        out._backward = backward
+        return out
+
+    def relu(self):
+        out = RefValue(self.data if self.data > 0 else 0.0, (self,), "relu")
+
+        def backward():
+            self.grad += (out.data > 0) * out.grad
+
+        out._backward = backward
+        return out
+
+    def __neg__(self):
+        return self * -1
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __radd__(self, other):
+        return self + other
+
+    def __rmul__(self, other):
+        return self * other
+
+    def backward(self):
+        order, seen = [], set()
+
+        def visit(v):
+            if v not in seen:
+                seen.add(v)
+                for child in v._prev:
+                    visit(child)
+                order.append(v)
+
+        visit(self)
+        self.grad = 1.0
+        for v in reversed(order):
+            v._backward()
+
+
+def _nothing():
+    pass
+
+
+def micrograd_value():
+    """(class, label): the installed micrograd, else the reference class above."""
+    try:
+        from micrograd.engine import Value as Micro
+
+        return Micro, "micrograd 0.1.0 (installed)"
+    except ImportError:
+        return RefValue, "micrograd's algorithm (re-implemented in this script)"
 
 
 def make_params(scalar, rng):
@@ -33,6 +123,12 @@ def make_params(scalar, rng):
         ]
         layers.append(layer)
     return layers
+
+
+def samples_of(rng, n=100):
+    """(inputs, targets): n points of the plane and n numbers."""
+    xs = [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(n)]
+    return xs, [rng.uniform(-1, 1) for _ in range(n)]
 
 
 def forward_loss(layers, samples, relu):
@@ -59,82 +155,8 @@ def step(layers, samples, relu, zero):
     return loss
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args()
-
-    rng = random.Random(0)
-    samples = [((rng.uniform(-1, 1), rng.uniform(-1, 1)), rng.uniform(-1, 1)) for _ in range(100)]
-
-    ours = make_params(Value, random.Random(1))
-
-    def zero_value(p):
-        p.grad = 0.0
-
-    def run_ours():
-        return step(ours, samples, lambda v: v.relu(), zero_value)
-
-    loss = run_ours()
-    nodes = len(topological_order(loss))
-
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    graph = forward_loss(ours, samples, lambda v: v.relu())
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    del graph
-    bytes_per_node = (after - before) / nodes
-
-    try:
-        import torch
-    except ImportError:
-        torch = None
-
-    t_ours = statistics.median(time_step(run_ours, True) for _ in range(args.repeats))
-    print(
-        f"graph: {nodes} nodes; Value step median {t_ours * 1e3:.1f} ms "
-        f"({t_ours / nodes * 1e6:.2f} us/node, {bytes_per_node:.0f} bytes/node)"
-    )
-    if torch is None:
-        print("PyTorch not installed: no ratio (pip install torch==2.13.0)")
-        return
-    torch.set_num_threads(1)
-    theirs = make_params(
-        lambda x: torch.tensor(x, dtype=torch.float64, requires_grad=True), random.Random(1)
-    )
-    samples_t = [
-        (
-            tuple(torch.tensor(v, dtype=torch.float64) for v in x),
-            torch.tensor(t, dtype=torch.float64),
-        )
-        for x, t in samples
-    ]
-
-    def zero_torch(p):
-        p.grad = None
-
-    def run_torch():
-        return step(theirs, samples_t, torch.relu, zero_torch)
-
-    tl = run_torch()
-    assert abs(tl.item() - loss.data) < 1e-9 * max(1.0, abs(loss.data)), "engines disagree"
-    for gc_on in (True, False):
-        # alternate the two engines so that machine noise hits both alike
-        ours_t, torch_t = [], []
-        for _ in range(args.repeats):
-            ours_t.append(time_step(run_ours, gc_on))
-            torch_t.append(time_step(run_torch, gc_on))
-        t_ours, t_torch = statistics.median(ours_t), statistics.median(torch_t)
-        label = "garbage collector on " if gc_on else "garbage collector off"
-        print(
-            f"[{label}] Value {t_ours * 1e3:6.1f} ms  PyTorch {t_torch * 1e3:6.1f} ms  "
-            f"ratio {t_torch / t_ours:.2f}x (target >= 3x)"
-        )
-
-
 def time_step(fn, gc_on: bool) -> float:
-    """One timed step; with gc_on False the collector is paused, as `timeit` does."""
+    """One timed call; with gc_on False the collector is paused, as `timeit` does."""
     gc.collect()
     if not gc_on:
         gc.disable()
@@ -144,6 +166,93 @@ def time_step(fn, gc_on: bool) -> float:
         return time.perf_counter() - t0
     finally:
         gc.enable()
+
+
+def bytes_per_node(scalar, n_nodes):
+    """tracemalloc's count of the bytes a chain v <- relu(v * w + b) of n_nodes nodes holds."""
+    gc.collect()
+    w, b = scalar(0.5), scalar(0.1)
+    v = scalar(0.3)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(n_nodes // 3):
+        v = (v * w + b).relu()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return held / (n_nodes // 3 * 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--chain", type=int, default=10**6, help="nodes of the memory chain")
+    args = parser.parse_args()
+
+    samples = list(zip(*samples_of(random.Random(0))))
+    relu = lambda v: v.relu()  # noqa: E731
+
+    def zero_value(p):
+        p.grad = 0.0
+
+    ours = make_params(Value, random.Random(1))
+    loss = step(ours, samples, relu, zero_value)
+    nodes = len(topological_order(loss))
+    Micro, micro_label = micrograd_value()
+    micro = make_params(Micro, random.Random(1))
+    runs = {
+        "ours": lambda: step(ours, samples, relu, zero_value),
+        "micrograd": lambda: step(micro, samples, relu, zero_value),
+    }
+    check = {"micrograd": runs["micrograd"]().data}
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        f64 = torch.float64
+        theirs = make_params(
+            lambda x: torch.tensor(x, dtype=torch.float64, requires_grad=True), random.Random(1)
+        )
+        samples_t = [
+            ([torch.tensor(v, dtype=f64) for v in x], torch.tensor(t, dtype=f64))
+            for x, t in samples
+        ]
+
+        def zero_torch(p):
+            p.grad = None
+
+        runs["PyTorch"] = lambda: step(theirs, samples_t, torch.relu, zero_torch)
+        check["PyTorch"] = runs["PyTorch"]().item()
+    except ImportError:
+        print("PyTorch not installed: no PyTorch ratio (pip install torch)")
+    for name, value in check.items():
+        assert abs(value - loss.data) < 1e-9 * max(1.0, abs(loss.data)), f"{name} disagrees"
+
+    print(f"workload: 2-16-16-1 relu MLP, 100 samples, forward + backward: {nodes} of our nodes")
+    print(f"micrograd: {micro_label}")
+    for gc_on in (True, False):
+        times = {k: [] for k in runs}
+        for _ in range(args.repeats):  # alternate, so machine noise hits every engine alike
+            for k, fn in runs.items():
+                times[k].append(time_step(fn, gc_on))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        label = "gc on " if gc_on else "gc off"
+        print(
+            f"[{label}] ours {med['ours'] * 1e3:6.1f} ms ({med['ours'] / nodes * 1e6:.2f} us/node)"
+        )
+        for k in runs:
+            if k == "ours" or (k == "PyTorch" and not gc_on):
+                continue
+            target = TARGETS[f"micrograd, {label.strip()}"] if k == "micrograd" else TARGETS[k]
+            print(
+                f"[{label}] {k:<9} {med[k] * 1e3:7.1f} ms  ours is {med[k] / med['ours']:5.2f}x "
+                f"faster (target >= {target:g}x)"
+            )
+    ours_b = bytes_per_node(Value, args.chain)
+    micro_b = bytes_per_node(Micro, args.chain)
+    print(
+        f"memory, {args.chain}-node chain: ours {ours_b:.0f} bytes/node "
+        f"(target <= {BYTES_TARGET}), micrograd {micro_b:.0f} bytes/node"
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ metric, accuracy = score(model, X, y, "bce")
 print(f"{len(history.losses)} epochs in {history.seconds:.2f} s, training {metric} {accuracy:.1%}")
 
 path = model.save(Path(tempfile.mkdtemp()) / "moons.npz")
-again = nn.MLP([2, 16, 16, 1], activation="tanh")
-again.load(path)
+again = nn.MLP.load(path)  # the file knows the sizes, activations and dtype
 print(f"saved and reloaded {path.name}: accuracy {score(again, X, y, 'bce')[1]:.1%}")
 assert accuracy > 0.95

@@ -8,9 +8,10 @@ import math
 import numpy as np
 import pytest
 
+from tinygrad_bp.engine.ops import ACTIVATIONS
 from tinygrad_bp.slides.rules import delta_rule, forward, four_rules, numeric_gradients
 from tinygrad_bp.slides.sidebyside import train_side_by_side
-from tinygrad_bp.slides.twolayer import ACTIVATIONS, TwoLayerNet, pair_name
+from tinygrad_bp.slides.twolayer import TwoLayerNet, pair_name
 
 COMBOS = list(itertools.product(ACTIVATIONS, ACTIVATIONS))
 

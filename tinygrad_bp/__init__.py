@@ -19,6 +19,7 @@ from .engine.autograd import (
 )
 from .engine.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .engine.tensor import ShapeError, Tensor
+from .engine.trace import Trace, TraceError, trace
 from .engine.value import Value
 
 __version__ = "0.1.0"
@@ -56,6 +57,8 @@ __all__ = [
     "GradcheckReport",
     "ShapeError",
     "Tensor",
+    "Trace",
+    "TraceError",
     "Value",
     "Verdict",
     "VerifyError",
@@ -68,6 +71,7 @@ __all__ = [
     "is_grad_enabled",
     "no_grad",
     "topological_order",
+    "trace",
     "verify_file",
     "verify_rule",
     "verify_step",

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__
-from .commands import check, compare, draw, train, verify
+from .commands import check, compare, draw, exercise, grade, predict, solve, train, verify
 from .files import FileLimitError
 
 # Each command module has add_parser(subparsers) that registers itself with
 # set_defaults(run=handler); the handler returns the exit status.
-MODULES = (compare, check, draw, train, verify)
+MODULES = (compare, check, draw, train, predict, verify, solve, exercise, grade)
 COMMANDS: list[str] = [m.__name__.rsplit(".", 1)[1] for m in MODULES]
 
 PROG = "tinygrad-bp"

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..slides.twolayer import ACTIVATIONS, TwoLayerNet
+from ..engine.ops import activation, activation_names
+from ..slides.twolayer import TwoLayerNet
 
 
 def positive(kind: type) -> Callable[[str], float | int]:
@@ -18,8 +19,8 @@ def positive(kind: type) -> Callable[[str], float | int]:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
         return value
 
     return parse
@@ -44,6 +45,14 @@ def layer_sizes(count: int | None, example: str) -> Callable[[str], list[int]]:
     return parse
 
 
+def activation_spec(text: str) -> str:
+    """An activation of the op table, like ``tanh`` or ``leaky_relu(0.2)``."""
+    try:
+        return activation(text).spec
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_network_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sizes",
@@ -54,26 +63,56 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--hidden",
-        choices=ACTIVATIONS,
+        type=activation_spec,
         default="sigmoid",
-        help="hidden activation (default sigmoid)",
+        metavar="ACT",
+        help=f"hidden activation (default sigmoid): {activation_names()}; "
+        "parameters in brackets, e.g. 'leaky_relu(0.2)'",
     )
     p.add_argument(
         "--output",
-        choices=ACTIVATIONS,
+        type=activation_spec,
         default="linear",
+        metavar="ACT",
         help="output activation (default linear, the slides' purelin)",
     )
     p.add_argument(
         "--seed",
         type=int,
-        default=0,
-        help="seed of the random weights, input and target (default 0)",
+        default=None,
+        help="random weights, input and target from this seed (default: the fixed 2-3-1 "
+        "example network; other --sizes use seed 0)",
     )
 
 
+# The example network of `compare` and `draw` (the slides' 2-3-1 shape, short decimals).
+EXAMPLE_W1 = [[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6]]
+EXAMPLE_B1 = [0.1, 0.3, -0.1]
+EXAMPLE_W2 = [[0.7, -0.8, 0.9]]
+EXAMPLE_B2 = [0.1]
+EXAMPLE_X = [1.0, 0.5]
+EXAMPLE_D = [0.5]
+
+
 def slides_example(args: argparse.Namespace) -> tuple[TwoLayerNet, np.ndarray, np.ndarray]:
+    """The network, input and target of `compare` and `draw`.
+
+    Without ``--seed`` and with the default ``--sizes 2,3,1`` it is one fixed
+    example with readable numbers (any ``--hidden``/``--output``)::
+
+        hidden weights w11 w12 = 0.1  0.2    b1 =  0.1     input  x = (1.0, 0.5)
+                       w21 w22 = -0.3 0.4    b2 =  0.3     target d = 0.5
+                       w31 w32 = 0.5 -0.6    b3 = -0.1
+        output weights w41 w42 w43 = 0.7 -0.8 0.9,  b4 = 0.1
+
+    With ``--seed N`` (or other sizes, seed 0) the weights are uniform in
+    [-1, 1) from numpy's generator seeded with N, and x, d from seed N + 1.
+    """
     n, h, o = args.sizes
-    net = TwoLayerNet.random(n, h, o, args.hidden, args.output, seed=args.seed)
-    rng = np.random.default_rng(args.seed + 1)
+    if args.seed is None and tuple(args.sizes) == (2, 3, 1):
+        net = TwoLayerNet(EXAMPLE_W1, EXAMPLE_B1, EXAMPLE_W2, EXAMPLE_B2, args.hidden, args.output)
+        return net, np.array(EXAMPLE_X), np.array(EXAMPLE_D)
+    seed = args.seed or 0
+    net = TwoLayerNet.random(n, h, o, args.hidden, args.output, seed=seed)
+    rng = np.random.default_rng(seed + 1)
     return net, rng.uniform(-1, 1, n), rng.uniform(-1, 1, o)

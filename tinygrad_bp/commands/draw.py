@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from ..views.draw import DEFAULT_MAX_NODES, GraphTooLargeError, draw, draw_network
-from ..views.explain import TooManyPathsError, explain
-from ..views.render import RenderError
-from .args import add_network_options, slides_example
+from ..formatting import dumps
+from .args import add_network_options, positive, slides_example
+
+FORMATS = ("svg", "png", "pdf", "dot", "json", "html")
+DEFAULT_MAX_NODES = 500  # the same limit as views.graph.DEFAULT_MAX_NODES, kept import-free
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "draw",
-        help="draw the slides' network: its computation graph or its neurons",
-        description="Render the slides' 2-layer network (seeded random weights, one example, "
-        "after one backward pass) with Graphviz. The graph view shows every node's value and "
+        help="draw the slides' network: its computation graph, its neurons, or a stepper page",
+        description="Draw the slides' 2-layer network (seeded random weights, one example, "
+        "after one backward pass). The graph view shows every node's operation, value and "
         "gradient and every edge's local derivative; the network view shows neurons and "
-        "weights. The format comes from the extension of -o (.svg .png .pdf .dot); without "
-        "Graphviz's dot only SVG and DOT can be made, and PNG/PDF requests write SVG instead.",
+        "weights. Files go to the folder --out-dir (default out/) unless -o names one; the "
+        "format comes from --format or the extension of -o (.svg .png .pdf .dot .json .html). "
+        "HTML is a self-contained page stepping through the forward and backward pass.",
     )
     add_network_options(p)
     p.add_argument(
@@ -34,9 +37,23 @@ def add_parser(sub) -> None:
         help="mark every path from E to this parameter (e.g. w11) and state the sum",
     )
     p.add_argument(
-        "--collapse",
+        "--full",
         action="store_true",
-        help="graph view: draw only named quantities and parameters",
+        help="graph view: draw every operation (default: only the named quantities, "
+        "parameters and inputs, each edge carrying the derivative through the rest)",
+    )
+    p.add_argument("--collapse", action="store_true", help="the default view (kept for scripts)")
+    p.add_argument(
+        "--show",
+        choices=("weights", "grads", "updates"),
+        default="weights",
+        help="network view: what the edges carry (default weights; updates = -eta dE/dw)",
+    )
+    p.add_argument(
+        "--eta",
+        type=positive(float),
+        default=0.1,
+        help="learning rate of --show updates (default 0.1)",
     )
     p.add_argument(
         "--explain",
@@ -51,81 +68,141 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--max-nodes",
-        type=int,
+        type=positive(int),
         default=DEFAULT_MAX_NODES,
         help=f"refuse graphs with more nodes than this (default {DEFAULT_MAX_NODES})",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="file format (default: from the extension of -o, else svg)",
+    )
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the backward-pass stepper page to FILE",
     )
     p.add_argument(
         "-o",
         "--out",
         default=None,
         metavar="FILE",
-        help="output file (default graph.svg or network.svg)",
+        help="output file (default OUT_DIR/slides_graph.svg, slides_network.svg, ...)",
+    )
+    p.add_argument(
+        "--out-dir",
+        default="out",
+        metavar="DIR",
+        help="folder for files written without -o (default out)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print what was written (and the --explain sum) as JSON",
     )
     p.set_defaults(run=run)
 
 
+def estimated_nodes(sizes) -> int:
+    """An upper bound on the nodes of the slides' Value graph, known before building it."""
+    n, h, o = sizes
+    return 3 * n * h + 3 * h * o + 2 * h + n + 9 * o + 2
+
+
+def _out_path(args: argparse.Namespace) -> Path:
+    if args.out:
+        path = Path(args.out)
+        if args.format and path.suffix.lower().lstrip(".") != args.format:
+            raise ValueError(
+                f"-o {args.out} does not end in .{args.format}, the --format asked for; "
+                "make them agree or leave one out"
+            )
+        return path
+    stem = f"slides_{args.view}" + (f"_{args.highlight}" if args.highlight else "")
+    stem += "_full" if args.full else ""
+    return Path(args.out_dir) / f"{stem}.{args.format or 'svg'}"
+
+
 def run(args: argparse.Namespace) -> int:
+    from ..views.draw import draw, draw_network
+    from ..views.explain import explain
+
+    if args.view == "network" and (args.highlight or args.full or args.html):
+        raise ValueError("--highlight, --full and --html go with --view graph")
+    if args.full and args.collapse:
+        raise ValueError("--full and --collapse contradict each other: give one")
+    if args.view == "graph" and args.show != "weights":
+        raise ValueError("--show goes with --view network")
+    out = _out_path(args)
+    size = estimated_nodes(args.sizes)
+    if args.view == "graph" and size > args.max_nodes:
+        raise ValueError(
+            f"--sizes {','.join(map(str, args.sizes))} makes a graph of about {size} nodes, over "
+            f"the drawing limit of {args.max_nodes}: raise --max-nodes, use --view network, "
+            "or give smaller --sizes"
+        )
     net, x, d = slides_example(args)
     graph = net.value_graph(x, d)
     graph.E.backward()
-    out = args.out or f"{args.view}.svg"
-    try:
-        if args.view == "network":
-            if args.highlight or args.collapse:
-                print(
-                    "tinygrad-bp draw: --highlight and --collapse go with --view graph",
-                    file=sys.stderr,
-                )
-                return 2
-            grads = {name: p.grad for name, p in graph.params.items()}
-            drawing = draw_network(net, grads=grads)
-        else:
-            if args.highlight and args.highlight not in graph.params:
-                print(
-                    f"tinygrad-bp draw: no parameter named {args.highlight!r}; this network "
-                    f"has {', '.join(graph.params)}",
-                    file=sys.stderr,
-                )
-                return 2
-            drawing = draw(
-                graph.E, highlight=args.highlight, collapse=args.collapse, max_nodes=args.max_nodes
-            )
-    except GraphTooLargeError as exc:
-        print(f"tinygrad-bp draw: {exc}", file=sys.stderr)
-        return 2
-    status = save_drawing(drawing, out, "draw")
-    if status:
-        return status
+    if args.highlight and args.highlight not in graph.params:
+        raise ValueError(
+            f"--highlight {args.highlight!r}: no such parameter; this network has "
+            f"{', '.join(graph.params)}"
+        )
+    if args.view == "network":
+        grads = {name: p.grad for name, p in graph.params.items()}
+        drawing = draw_network(
+            net, grads=grads, show=args.show, eta=args.eta, max_nodes=args.max_nodes
+        )
+    else:
+        drawing = draw(
+            graph.E, highlight=args.highlight, collapse=not args.full, max_nodes=args.max_nodes
+        )
+    written = [str(save(drawing, out))]
+    if args.html:
+        written.append(str(save(drawing, Path(args.html))))
+    explanation = None
     if args.explain:
-        try:
-            print(explain(graph.E, args.highlight or "w11", fmt=args.explain_format))
-        except TooManyPathsError as exc:
-            print(f"tinygrad-bp draw: {exc}", file=sys.stderr)
-            return 2
+        explanation = explain(
+            graph.E, args.highlight or "w11", fmt=args.explain_format, fold=True, max_nodes=None
+        )
+    if args.json:
+        report: dict = {"wrote": written}
+        if explanation is not None:
+            report["explain"] = {
+                "what": explanation.what,
+                "total": explanation.total,
+                "paths": [
+                    {"nodes": p.labels, "factors": p.factors, "product": p.product}
+                    for p in explanation.paths
+                ],
+            }
+        print(dumps(report))
+        return 0
+    for path in written:
+        print(f"wrote {path}")
+    if explanation is not None:
+        print(explanation)
     return 0
+
+
+def save(drawing, path: Path) -> Path:
+    """Write the drawing; a rendering failure becomes a one-line input error."""
+    from ..views.render import RenderError
+
+    try:
+        return drawing.save(path, quiet=True)
+    except RenderError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def render_case(case, path: str) -> int:
     """`check --draw FILE`: the case's computation graph, after backward, to FILE."""
-    graph = case.net.value_graph(case.x, case.d)
-    graph.E.backward()
-    try:
-        drawing = draw(graph.E)
-    except GraphTooLargeError as exc:
-        print(f"tinygrad-bp check: {exc}", file=sys.stderr)
-        return 2
-    return save_drawing(drawing, path, "check")
+    from ..views.draw import draw
 
-
-def save_drawing(drawing, path: str, command: str) -> int:
-    """Write the drawing; report where (and any fallback note); 2 when it cannot be written."""
-    try:
-        written = drawing.save(path)
-    except RenderError as exc:
-        print(f"tinygrad-bp {command}: {exc}", file=sys.stderr)
-        return 2
-    if drawing.note:
-        print(f"note: {drawing.note}", file=sys.stderr)
-    print(f"wrote {written}")
+    E = case.value_loss()
+    E.backward()
+    written = save(draw(E), Path(path))
+    print(f"wrote {written}", file=sys.stdout)
     return 0

@@ -1,39 +1,71 @@
-"""`tinygrad-bp train`: train an MLP on a generated data set, save it, plot it."""
+"""`tinygrad-bp train`: train an MLP on a generated data set, report what each figure
+means, save the model, plot the run."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from pathlib import Path
 
-from ..nn import MLP, ModelFileError, ValueMLP
+from ..engine.ops import activation, activation_names
+from ..formatting import dumps, fmt
+from ..nn import MLP, ValueMLP
 from ..nn.data import DATASETS
-from ..nn.init import ACTIVATIONS
 from ..nn.losses import LOSSES
 from ..nn.optim import OPTIMIZERS
-from ..nn.train import estimate_value_seconds, fit, score
+from ..nn.train import TrainingDiverged, estimate_value_seconds, evaluate, fit, score, split
 from .args import layer_sizes, positive
 
 CLASSIFICATION = {"xor", "moons", "spirals"}
 VALUE_LIMIT_SECONDS = 120.0
+MAX_SAMPLES = 1_000_000
+MAX_PARAMETERS = 2_000_000
+
+
+def activation_arg(text: str):
+    try:
+        return activation(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def number_arg(low: float, high: float = math.inf, kind: type = float):
+    """A finite number of `kind` in [low, high)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if not (math.isfinite(value) and low <= value < high):
+            upper = "" if high == math.inf else f" and below {high:g}"
+            raise argparse.ArgumentTypeError(f"expected a number >= {low:g}{upper}, got {text!r}")
+        return value
+
+    return parse
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "train",
         help="train an MLP on a generated data set (xor, sine, moons, spirals)",
-        description="Train a multilayer perceptron with mini-batches, show the loss as it "
-        "falls, print the final accuracy (or error), and optionally save the model (.npz) "
-        "and plot the loss curve and, for 2-D data, the decision boundary (needs matplotlib: "
-        "pip install 'tinygrad-bp[plot]').",
+        description="Train a multilayer perceptron with mini-batches on a seeded data set. "
+        "A random part of the data (--holdout, 20%% by default) is kept out of training; the "
+        "report gives the loss and accuracy (or mean squared error) on the training part "
+        "and on that held-out part, which estimates how the model does on new data. "
+        "--save and --plot write into the --out folder (out/) unless given a path.",
     )
     p.add_argument("--data", choices=sorted(DATASETS), default="moons", help="data set (moons)")
     p.add_argument(
         "--samples",
         type=positive(int),
         default=None,
-        help="number of samples (default 200; xor: 4)",
+        help=f"number of samples (default 200; xor: 4); at most {MAX_SAMPLES:,} without --force",
     )
-    p.add_argument("--noise", type=float, default=None, help="noise level (data set's default)")
+    p.add_argument(
+        "--noise", type=number_arg(0.0), default=None, help="noise level (data set's default)"
+    )
     p.add_argument(
         "--layers",
         type=layer_sizes(None, "2,16,16,1"),
@@ -41,13 +73,19 @@ def add_parser(sub) -> None:
         help="layer sizes, inputs first (default 2,16,16,1; sine 1,16,16,1)",
     )
     p.add_argument(
-        "--activation", choices=ACTIVATIONS, default="tanh", help="hidden activation (tanh)"
+        "--activation",
+        type=activation_arg,
+        default="tanh",
+        metavar="NAME",
+        help=f"hidden activation (tanh): {activation_names()}; parameters as "
+        "leaky_relu(0.2) or elu(1.5)",
     )
     p.add_argument(
         "--output-activation",
-        choices=ACTIVATIONS,
+        type=activation_arg,
         default="linear",
-        help="output activation (linear; bce and ce apply the sigmoid/softmax)",
+        metavar="NAME",
+        help="output activation (linear; bce and ce apply the sigmoid/softmax themselves)",
     )
     p.add_argument(
         "--loss",
@@ -64,21 +102,42 @@ def add_parser(sub) -> None:
         default=32,
         help="mini-batch size (32); 1 gives the slides' online updates",
     )
+    p.add_argument(
+        "--holdout",
+        type=number_arg(0.0, 1.0),
+        default=0.2,
+        help="fraction of the data kept out of training to measure it (0.2; 0 to use all)",
+    )
     p.add_argument("--engine", choices=("tensor", "value"), default="tensor", help="(tensor)")
-    p.add_argument("--seed", type=int, default=0, help="seed of data, weights and shuffling (0)")
-    p.add_argument("--save", metavar="FILE.npz", help="save the trained model")
-    p.add_argument("--plot", metavar="FILE.png", help="plot loss curve and decision boundary")
+    p.add_argument(
+        "--seed",
+        type=number_arg(0, 2**63, int),
+        default=0,
+        help="seed of data, split, weights and shuffling (0)",
+    )
+    p.add_argument("--out", default="out", metavar="DIR", help="folder for --save/--plot (out)")
+    p.add_argument(
+        "--save",
+        nargs="?",
+        const="",
+        metavar="FILE.npz",
+        help="save the trained model (alone: OUT/model.npz); tinygrad-bp predict reads it",
+    )
+    p.add_argument(
+        "--plot",
+        nargs="?",
+        const="",
+        metavar="FILE.png",
+        help="plot losses, gradient norm per layer and the decision boundary at a few "
+        "epochs (alone: OUT/training.png; needs matplotlib)",
+    )
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument(
         "--force",
         action="store_true",
-        help="train with the Value engine even when it would take minutes",
+        help="train even when it is big or would take minutes (Value engine, many samples)",
     )
     p.set_defaults(run=run)
-
-
-def fail(message: str) -> int:
-    print(f"tinygrad-bp train: {message}", file=sys.stderr)
-    return 2
 
 
 class Progress:
@@ -92,7 +151,9 @@ class Progress:
         width = 24
         done = int(width * epoch / epochs)
         bar = "#" * done + "." * (width - done)
-        line = f"epoch {epoch:>{len(str(epochs))}}/{epochs} [{bar}] loss {loss:.5f}"
+        line = (
+            f"epoch {epoch:>{len(str(epochs))}}/{epochs} [{bar}] training loss {fmt(loss, '.5g')}"
+        )
         if self.tty:
             self.stream.write("\r" + line + ("\n" if epoch == epochs else ""))
             self.stream.flush()
@@ -100,61 +161,150 @@ class Progress:
             print(line, file=self.stream)
 
 
-def run(args: argparse.Namespace) -> int:
-    make = DATASETS[args.data]
-    kwargs = {"seed": args.seed}
-    if args.samples is not None:
-        kwargs["n"] = args.samples
-    if args.noise is not None:
-        if args.noise < 0:
-            return fail("--noise must be >= 0")
-        kwargs["noise"] = args.noise
-    X, y = make(**kwargs)
-    classification = args.data in CLASSIFICATION
-    loss = args.loss or ("bce" if classification else "mse")
-    sizes = args.layers or [X.shape[1], 16, 16, 1]
-    if sizes[0] != X.shape[1]:
-        return fail(f"--layers starts with {sizes[0]} inputs, but {args.data} has {X.shape[1]}")
-    if loss in ("bce", "ce") and not classification:
-        return fail(f"--loss {loss} needs class labels; {args.data} is a regression data set")
+def _output_path(given: str | None, folder: str, default: str) -> Path | None:
+    if given is None:
+        return None
+    path = Path(given) if given else Path(folder) / default
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: int) -> None:
+    """Refuse, before any work, what cannot train or would take too long."""
+    if sizes[0] != n_in:
+        raise ValueError(f"--layers starts with {sizes[0]} inputs, but {args.data} has {n_in}")
+    if loss in ("bce", "ce") and args.data not in CLASSIFICATION:
+        raise ValueError(f"--loss {loss} needs class labels; {args.data} is a regression data set")
     if loss == "bce" and sizes[-1] != 1:
-        return fail(f"--loss bce needs one output (a logit), got {sizes[-1]}")
+        raise ValueError(f"--loss bce needs one output (a logit), got {sizes[-1]}")
     if loss == "ce" and sizes[-1] < 2:
-        return fail("--loss ce needs one output per class (2 or more)")
+        raise ValueError("--loss ce needs one output per class (2 or more)")
+    n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if n_params > MAX_PARAMETERS and not args.force:
+        raise ValueError(
+            f"--layers {','.join(map(str, sizes))} has {n_params:,} parameters, over the "
+            f"limit of {MAX_PARAMETERS:,}; use smaller layers, or --force"
+        )
     if args.engine == "value":
-        seconds = estimate_value_seconds(sizes, len(X), args.epochs)
+        seconds = estimate_value_seconds(sizes, n, args.epochs)
         if seconds > VALUE_LIMIT_SECONDS and not args.force:
-            return fail(
+            raise ValueError(
                 f"the Value engine would take about {seconds / 60:.0f} minutes here "
-                f"({len(X)} samples x {args.epochs} epochs, one graph node per number); "
-                "use --engine tensor (seconds), fewer samples or epochs, or --force"
+                f"({n} samples x {args.epochs} epochs, one graph node per number); "
+                "use --engine tensor (seconds), fewer --samples or --epochs, or --force"
             )
+    if args.plot is not None:
+        from ..views.plot import PlotUnavailable, require_matplotlib
+
+        try:
+            require_matplotlib()
+        except PlotUnavailable as exc:
+            raise ValueError(f"--plot: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    samples = args.samples if args.samples is not None else (4 if args.data == "xor" else 200)
+    if samples > MAX_SAMPLES and not args.force:
+        raise ValueError(
+            f"--samples {samples:,} is over the limit of {MAX_SAMPLES:,}; "
+            "use fewer, or --force to go on"
+        )
+    kwargs = {"seed": args.seed, "n": samples}
+    if args.noise is not None:
+        kwargs["noise"] = args.noise
+    X, y = DATASETS[args.data](**kwargs)
+    loss = args.loss or ("bce" if args.data in CLASSIFICATION else "mse")
+    sizes = args.layers or [X.shape[1], 16, 16, 1]
+    X_train, y_train, X_held, y_held = split(X, y, args.holdout, args.seed)
+    _check(args, sizes, len(X_train), loss, X.shape[1])
     cls = ValueMLP if args.engine == "value" else MLP
     model = cls(sizes, args.activation, args.output_activation, seed=args.seed)
     optimizer = OPTIMIZERS[args.optimizer](model.parameters(), args.lr)
-    print(
-        f"training a {model.describe()} MLP ({args.engine} engine) on {len(X)} samples of "
-        f"{args.data}: {loss} loss, {args.optimizer}, lr {args.lr:g}, batch {args.batch_size}"
+    held = f"{len(X_held)} held out" if len(X_held) else "none held out (--holdout 0 or too few)"
+    say = (lambda *a: None) if args.json else print
+    say(
+        f"training a {model.describe()} MLP ({args.engine} engine) on {len(X_train)} of "
+        f"{len(X)} {args.data} samples ({held}): {loss} loss, {args.optimizer}, "
+        f"lr {args.lr:g}, batch {args.batch_size}"
     )
-    history = fit(
-        model, X, y, loss, optimizer, args.epochs, args.batch_size, args.seed, progress=Progress()
-    )
-    metric, value = score(model, X, y, loss)
-    shown = f"{value:.1%}" if metric == "accuracy" else f"{value:.5f}"
-    print(
-        f"done in {history.seconds:.2f} s: final loss {history.losses[-1]:.5f}, "
-        f"training {metric} {shown}"
-    )
-    if args.save:
-        try:
-            print(f"saved {model.save(args.save)}")
-        except ModelFileError as exc:
-            return fail(str(exc))
-    if args.plot:
-        from ..views.plot import PlotUnavailable, plot_training
+    epochs = args.epochs
+    snapshots = sorted({1, max(1, round(epochs * 0.1)), max(1, round(epochs * 0.4)), epochs})
+    try:
+        history = fit(
+            model,
+            X_train,
+            y_train,
+            loss,
+            optimizer,
+            epochs,
+            args.batch_size,
+            args.seed,
+            progress=Progress(),
+            holdout=(X_held, y_held),
+            snapshot_epochs=snapshots if args.plot is not None and X.shape[1] == 2 else (),
+        )
+    except (TrainingDiverged, OverflowError, FloatingPointError) as exc:
+        raise TrainingDiverged(
+            f"{exc}; nothing was saved; try a smaller --lr (now {args.lr:g})"
+        ) from None
+    results = _results(model, loss, X_train, y_train, X_held, y_held)
+    report = {
+        "model": model.describe(),
+        "engine": args.engine,
+        "data": args.data,
+        "samples": {"training": len(X_train), "held_out": len(X_held)},
+        "loss": loss,
+        "epochs": epochs,
+        "seconds": history.seconds,
+        "results": results,
+        "training_loss_per_epoch": history.losses,
+        "held_out_loss_per_epoch": history.holdout_losses,
+    }
+    say(f"done in {history.seconds:.2f} s ({epochs} epochs):")
+    for name, (value, meaning) in results.items():
+        shown = f"{value:.1%}" if "accuracy" in name else fmt(value, ".5g")
+        say(f"  {name.replace('held_out', 'held-out').replace('_', ' '):<18} {shown:<9} {meaning}")
+    if history.losses[-1] > history.losses[0]:
+        print(
+            f"note: the training loss rose from {fmt(history.losses[0], '.5g')} to "
+            f"{fmt(history.losses[-1], '.5g')}: the learning rate may be too large (--lr)",
+            file=sys.stderr,
+        )
+    save = _output_path(args.save, args.out, "model.npz")
+    if save is not None:
+        report["saved"] = str(model.save(save))
+        say(f"saved {save} (use it: tinygrad-bp predict {save} INPUT.csv)")
+    plot = _output_path(args.plot, args.out, "training.png")
+    if plot is not None:
+        from ..views.plot import plot_training
 
-        try:
-            print(f"plotted {plot_training(model, X, y, history, loss, args.plot)}")
-        except PlotUnavailable as exc:
-            print(f"note: {exc}", file=sys.stderr)
+        report["plot"] = str(plot_training(model, X_train, y_train, history, loss, plot))
+        say(f"plotted {plot}")
+    if args.json:
+        report["results"] = {k: v for k, (v, _) in results.items()}
+        print(dumps(report))
     return 0
+
+
+def _results(model, loss, X_train, y_train, X_held, y_held) -> dict[str, tuple[float, str]]:
+    """Each reported figure with a line that says what it is."""
+    n, m = len(X_train), len(X_held)
+    out = {
+        "training_loss": (
+            evaluate(model, X_train, y_train, loss),
+            f"mean {loss} loss of the final weights on the {n} training samples",
+        )
+    }
+    metric, value = score(model, X_train, y_train, loss)
+    what = "fraction classified right" if metric == "accuracy" else "mean squared error"
+    out[f"training_{metric}"] = (value, f"{what} on the same {n} samples")
+    if m:
+        out["held_out_loss"] = (
+            evaluate(model, X_held, y_held, loss),
+            f"mean {loss} loss on the {m} samples kept out of training",
+        )
+        out[f"held_out_{metric}"] = (
+            score(model, X_held, y_held, loss)[1],
+            f"{what} on those {m}: what to expect on new data",
+        )
+    return out

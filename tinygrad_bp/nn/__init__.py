@@ -1,9 +1,10 @@
 """Networks you build and train: Tensor modules (`Linear`, `Sequential`, `MLP`), Value
-modules (`Neuron`, `Layer`, `ValueMLP`), losses and model files."""
+modules (`Neuron`, `Layer`, `ValueMLP`), losses, model files and the PyTorch bridge."""
 
 from .layers import MLP, Linear, Sequential
 from .losses import LOSSES, bce, half_sse, mse, softmax_cross_entropy
-from .module import ModelFileError, Module, read_model_file
+from .modelfile import ModelFileError, ModelSpec
+from .module import Module, load_model
 from .neurons import Layer, Neuron, ValueMLP
 
 __all__ = [
@@ -12,14 +13,14 @@ __all__ = [
     "Layer",
     "Linear",
     "ModelFileError",
+    "ModelSpec",
     "Module",
     "Neuron",
     "Sequential",
     "ValueMLP",
     "bce",
     "half_sse",
+    "load_model",
     "mse",
-    "read_model_file",
     "softmax_cross_entropy",
-    "value",
 ]

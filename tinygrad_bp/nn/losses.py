@@ -57,25 +57,44 @@ def bce(z, d):
     return total / d.size
 
 
+def _labels(labels, n: int, k: int) -> np.ndarray:
+    """`n` integer class labels in 0..k-1, or a clear error."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "biuf":
+        raise TypeError(f"class labels must be whole numbers, got an array of {labels.dtype}")
+    labels = labels.reshape(-1)
+    if labels.size != n:
+        raise ValueError(f"need one class label per example: {n} examples, {labels.size} labels")
+    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels) & (labels == np.round(labels))):
+        raise ValueError("class labels must be whole numbers (0, 1, 2, ...), got fractions or NaN")
+    if n and (labels.min() < 0 or labels.max() >= k):
+        raise ValueError(
+            f"class labels must be in 0..{k - 1} for {k} outputs, got {labels.min():g}..."
+            f"{labels.max():g}"
+        )
+    return labels.astype(int)
+
+
 def softmax_cross_entropy(z, labels):
     """Cross-entropy of softmax(z) against integer class labels: mean of -log_softmax(z)[label]."""
-    labels = np.asarray(labels).reshape(-1)
-    if labels.dtype.kind not in "iu" and not np.all(labels == np.round(labels)):
-        raise ValueError("softmax_cross_entropy takes integer class labels")
-    labels = labels.astype(int)
     if isinstance(z, Tensor):
+        if z.ndim != 2:
+            raise ValueError(f"softmax_cross_entropy takes logits (batch, classes), got {z.shape}")
         n, k = z.shape
-        if labels.size != n or labels.min() < 0 or labels.max() >= k:
-            raise ValueError(f"need {n} labels in 0..{k - 1}")
-        onehot = np.zeros((n, k))
+        labels = _labels(labels, n, k)
+        onehot = np.zeros((n, k), dtype=z.dtype)
         onehot[np.arange(n), labels] = 1.0
-        return -(z.log_softmax(axis=1) * Tensor(onehot)).sum() / n
+        return -(z.log_softmax(axis=1) * Tensor(onehot, dtype=z.dtype)).sum() / n
     rows = _rows(z)
+    k = len(rows[0])
+    if any(len(row) != k for row in rows):
+        raise ValueError(f"every example needs the same number of logits ({k})")
+    labels = _labels(labels, len(rows), k)
     total = 0.0
-    for row, label in zip(rows, labels):
+    for row, label in zip(rows, labels.tolist()):
         m = max(v.data for v in row)  # shift by the max: exp never overflows
         lse = sum((v - m).exp() for v in row).log() + m
-        total = total + (lse - row[int(label)])
+        total = total + (lse - row[label])
     return total / len(rows)
 
 

@@ -12,8 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..engine.ops import Activation
+from ..engine.ops import activation as parse_activation
 from ..engine.value import Value
 from ..slides.twolayer import pair_name
+from .init import apply, check_dtype
 from .module import Module
 
 __all__ = ["Layer", "Neuron", "ValueMLP"]
@@ -22,16 +25,18 @@ __all__ = ["Layer", "Neuron", "ValueMLP"]
 class Neuron:
     """y = f(sum_i w_i x_i + b)."""
 
-    def __init__(self, weights: Sequence[Value], bias: Value, activation: str) -> None:
+    def __init__(self, weights: Sequence[Value], bias: Value, activation: str | Activation) -> None:
         self.w = list(weights)
         self.b = bias
-        self.activation = activation
+        self.activation = parse_activation(activation)
 
     def __call__(self, x: Sequence[Value | float]) -> Value:
+        if len(x) != len(self.w):
+            raise ValueError(f"this neuron takes {len(self.w)} inputs, got {len(x)}")
         v = self.b
         for w, xi in zip(self.w, x):
             v = v + w * xi
-        return v if self.activation == "linear" else getattr(v, self.activation)()
+        return apply(self.activation, v)
 
 
 class Layer:
@@ -49,14 +54,22 @@ class ValueMLP(Module):
 
     `activation` is the hidden layers' activation (or a list, one per hidden
     layer), `output` the last layer's. Call it on one example (a list of numbers)
-    to get the list of outputs, or use `forward_batch`.
+    to get the list of outputs, or use `forward_batch`. Values are float64.
     """
+
+    engine = "value"
+
+    @classmethod
+    def _check_dtype(cls, dtype) -> str:
+        if check_dtype(dtype) != "float64":
+            raise ValueError(f"a ValueMLP computes in float64 (Python floats), got {dtype!r}")
+        return "float64"
 
     def _build(self, initial: list[tuple[np.ndarray, np.ndarray]]) -> None:
         self.layer_list: list[Layer] = []
         number = 0
         prev_numbers = list(range(1, self.sizes[0] + 1))  # inputs x1..xn
-        for (W, b), act in zip(initial, self.activations):
+        for (W, b), act in zip(initial, self.acts):
             neurons, numbers = [], []
             for r in range(W.shape[0]):
                 number += 1
@@ -70,12 +83,22 @@ class ValueMLP(Module):
             prev_numbers = numbers
 
     def __call__(self, x: Sequence[Value | float]) -> list[Value]:
+        """The outputs for one example `x` of exactly `sizes[0]` numbers (or Values)."""
+        if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") or len(x) != self.sizes[0]:
+            got = f"{len(x)} numbers" if hasattr(x, "__len__") else type(x).__name__
+            raise ValueError(f"a ValueMLP takes one example of {self.sizes[0]} inputs, got {got}")
         for layer in self.layer_list:
             x = layer(x)
         return x
 
     def forward_batch(self, X: np.ndarray) -> list[list[Value]]:
-        return [self([float(v) for v in row]) for row in np.asarray(X, dtype=float)]
+        """The outputs for each row of X, of shape (batch, sizes[0])."""
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(
+                f"this ValueMLP takes a batch of shape (batch, {self.sizes[0]}), got {X.shape}"
+            )
+        return [self(row.tolist()) for row in X]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         out = []
@@ -94,6 +117,9 @@ class ValueMLP(Module):
             )
             for layer, act in zip(self.layer_list, self.activations)
         ]
+
+    def layer_weights(self) -> list[list[Value]]:
+        return [[w for n in layer.neurons for w in n.w] for layer in self.layer_list]
 
     def _assign(self, layer: int, W: np.ndarray, b: np.ndarray) -> None:
         for r, n in enumerate(self.layer_list[layer].neurons):

@@ -41,14 +41,14 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         for p in self.params:
-            p._clear_grad()
+            p.zero_grad()
 
     def step(self) -> None:
         """One update of every parameter from its current gradient."""
         self.t += 1
         if self.scalar:  # Values: update all of them as one vector
             data = np.fromiter((p.data for p in self.params), float, len(self.params))
-            grad = np.fromiter((p.grad for p in self.params), float, len(self.params))
+            grad = np.fromiter((p.grad or 0.0 for p in self.params), float, len(self.params))
             self._update(0, data, grad)
             for p, x in zip(self.params, data.tolist()):
                 p.data = x

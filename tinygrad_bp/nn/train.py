@@ -1,34 +1,71 @@
-"""Mini-batch training for either engine, with a progress callback and a history."""
+"""Mini-batch training for either engine, with a progress callback and a history that
+records what a plot needs: the loss per epoch (training and held-out), the gradient
+norm of every layer, and snapshots of the weights at chosen epochs."""
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..engine.autograd import no_grad
-from ..engine.tensor import Tensor
 from .losses import LOSSES
 from .module import Module
 from .neurons import ValueMLP
 from .optim import Optimizer
 
-__all__ = ["History", "estimate_value_seconds", "fit", "predict"]
+__all__ = [
+    "History",
+    "TrainingDiverged",
+    "estimate_value_seconds",
+    "evaluate",
+    "fit",
+    "predict",
+    "score",
+    "split",
+]
 
 # Measured on the Value engine (benchmarks/bench_value.py): forward + backward per node.
 VALUE_SECONDS_PER_NODE = 2.2e-6
 
 
+class TrainingDiverged(ArithmeticError):
+    """The loss or the weights became NaN or infinite: the run cannot go on."""
+
+
 @dataclass
 class History:
-    losses: list[float] = field(default_factory=list)  # mean training loss per epoch
+    """What `fit` saw, epoch by epoch (index 0 is epoch 1)."""
+
+    losses: list[float] = field(default_factory=list)  # mean training loss over the batches
+    holdout_losses: list[float] = field(default_factory=list)  # at each epoch's end, if given
+    # per epoch, per layer: mean over the epoch's batches of ||dE/dW|| (Frobenius norm)
+    grad_norms: list[list[float]] = field(default_factory=list)
+    snapshots: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)  # epoch -> weights
     seconds: float = 0.0
 
 
 def _targets(loss: str, y: np.ndarray, n_out: int) -> np.ndarray:
     return y.reshape(-1) if loss == "ce" else y.reshape(len(y), n_out)
+
+
+def _forward(model: Module, X: np.ndarray):
+    return model.forward_batch(X) if isinstance(model, ValueMLP) else model(X)
+
+
+def split(
+    X: np.ndarray, y: np.ndarray, holdout: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(X_train, y_train, X_held, y_held): floor(holdout * n) random examples held out."""
+    if not 0.0 <= holdout < 1.0:
+        raise ValueError(f"the held-out fraction must be in [0, 1), got {holdout}")
+    n_held = int(holdout * len(X))
+    order = np.random.default_rng(seed).permutation(len(X))
+    held, kept = order[:n_held], order[n_held:]
+    return X[kept], y[kept], X[held], y[held]
 
 
 def fit(
@@ -41,29 +78,62 @@ def fit(
     batch_size: int = 32,
     seed: int = 0,
     progress: Callable[[int, int, float], None] | None = None,
+    holdout: tuple[np.ndarray, np.ndarray] | None = None,
+    snapshot_epochs: Sequence[int] = (),
 ) -> History:
-    """Train for `epochs` passes over (X, y) in shuffled mini-batches (batch_size=1: online)."""
+    """Train for `epochs` passes over (X, y) in shuffled mini-batches (batch_size=1: online).
+
+    `holdout` = (X, y) is evaluated (never trained on) after every epoch; the weights
+    are copied into `History.snapshots` after each epoch in `snapshot_epochs` (0: before
+    training). A NaN or infinite loss stops the run with `TrainingDiverged`.
+    """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
-    loss_fn = LOSSES[loss]
+    if int(epochs) != epochs or epochs < 1 or int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(
+            f"epochs and batch_size must be positive whole numbers, got {epochs}, {batch_size}"
+        )
     X = np.asarray(X, dtype=float)
+    if len(X) == 0:
+        raise ValueError("no training examples")
+    loss_fn = LOSSES[loss]
     targets = _targets(loss, np.asarray(y, dtype=float), model.sizes[-1])
     rng = np.random.default_rng(seed)
-    scalar = isinstance(model, ValueMLP)
     history = History()
+    if 0 in snapshot_epochs:
+        history.snapshots[0] = model.state_dict()
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(X))
-        total = 0.0
+        total, norms, batches = 0.0, np.zeros(len(model.sizes) - 1), 0
         for lo in range(0, len(X), batch_size):
             idx = order[lo : lo + batch_size]
-            out = model.forward_batch(X[idx]) if scalar else model(Tensor(X[idx]))
-            batch_loss = loss_fn(out, targets[idx])
-            optimizer.zero_grad()
-            batch_loss.backward()
-            optimizer.step()
-            total += float(batch_loss.data) * len(idx)
+            with np.errstate(all="ignore"):  # overflow shows up as a non-finite loss below
+                batch_loss = loss_fn(_forward(model, X[idx]), targets[idx])
+                value = float(batch_loss.data)
+                if not math.isfinite(value):
+                    raise TrainingDiverged(
+                        f"the {loss} loss became {value} at epoch {epoch}, batch "
+                        f"{lo // batch_size + 1}: the training diverged (learning rate too "
+                        "large?)"
+                    )
+                optimizer.zero_grad()
+                batch_loss.backward()
+                norms += model.weight_grad_norms()
+                optimizer.step()
+            total += value * len(idx)
+            batches += 1
+        if not all(np.isfinite(W).all() and np.isfinite(b).all() for W, b, _ in model.layers()):
+            raise TrainingDiverged(
+                f"the weights became NaN or infinite in epoch {epoch}: the training diverged "
+                "(learning rate too large?)"
+            )
         history.losses.append(total / len(X))
+        history.grad_norms.append((norms / batches).tolist())
+        if holdout is not None and len(holdout[0]):
+            history.holdout_losses.append(evaluate(model, *holdout, loss))
+        if epoch in snapshot_epochs:
+            history.snapshots[epoch] = model.state_dict()
         if progress:
             progress(epoch, epochs, history.losses[-1])
     history.seconds = time.perf_counter() - start
@@ -75,7 +145,15 @@ def predict(model: Module, X: np.ndarray) -> np.ndarray:
     with no_grad():
         if isinstance(model, ValueMLP):
             return np.array([[v.data for v in row] for row in model.forward_batch(X)])
-        return model(Tensor(np.asarray(X, dtype=float))).data
+        return model(np.asarray(X, dtype=float)).data
+
+
+def evaluate(model: Module, X: np.ndarray, y: np.ndarray, loss: str) -> float:
+    """The loss of the current weights on (X, y), without recording a graph."""
+    with no_grad(), np.errstate(all="ignore"):
+        out = _forward(model, np.asarray(X, dtype=float))
+        targets = _targets(loss, np.asarray(y, dtype=float), model.sizes[-1])
+        return float(LOSSES[loss](out, targets).data)
 
 
 def score(model: Module, X: np.ndarray, y: np.ndarray, loss: str) -> tuple[str, float]:

@@ -1,26 +1,64 @@
-"""Autodiff against the closed-form rules, parameter by parameter.
+"""Autodiff against the closed-form rules, parameter by parameter, and the one JSON layout.
 
-For one training example, every parameter p gets dE/dp four ways: the Value
-engine, the Tensor engine, the slides' rules (`rules.four_rules`) and central
-finite differences, plus the online update Delta p = -eta dE/dp and p_new.
+For one training example, every parameter p gets dE/dp from several sources:
+the Value engine, the Tensor engine, the slides' rules (`rules.four_rules`)
+and central finite differences, plus the online update Delta p = -eta dE/dp
+and p_new = p + Delta p (computed once, from the rules' gradient).
+
+`Comparison` holds these numbers for any network (the 2-layer one here, a case
+file's network in `case`) and `Comparison.to_dict()` is the one JSON layout of
+the numbers of a network, used by ``compare --json`` and ``check --json``::
+
+    {
+      "network":    {"sizes": [2, 3, 1], "activations": ["sigmoid", "linear"],
+                     "loss": "half_sse", "eta": 0.5, ...},
+      "data":       [{"x": [...], "d": [...]}, ...],
+      "forward":    {"v1": ..., "y_h1": ..., "v4": ..., "y4": ..., "e4": ..., "E": ...},
+      "backward":   {"f'(v1)": ..., "delta1": ..., ...},
+      "parameters": {"w11": {"value": ..., "gradient": {"rules": ..., "value_engine": ...,
+                                                        "tensor_engine": ..., "numeric": ...},
+                             "delta": ..., "new": ..., "analytic_disagreement": ...,
+                             "numeric_error": ..., "agree": true}, ...},
+      "agree":      true
+    }
+
+NaN and infinity are written as null (`tinygrad_bp.formatting.dumps`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from itertools import combinations
 
 import numpy as np
 
+from ..formatting import fmt
 from .rules import forward, four_rules, numeric_gradients
 from .twolayer import TwoLayerNet
 
-__all__ = ["ANALYTIC_RTOL", "Comparison", "ParameterRow", "compare"]
+__all__ = [
+    "ANALYTIC_RTOL",
+    "DEFAULT_MAX_PARAMS",
+    "Comparison",
+    "ParameterRow",
+    "compare",
+    "parameter_limit",
+]
 
-# The three analytic gradients must agree to this relative tolerance.
+# The analytic gradients must agree to this relative tolerance.
 ANALYTIC_RTOL = 1e-9
 # Finite differences carry O(eps^2) truncation and O(1e-16/eps) rounding error.
 NUMERIC_ATOL = 1e-7
 NUMERIC_RTOL = 1e-5
+# Above this many parameters `compare` refuses (finite differences cost P forward passes).
+DEFAULT_MAX_PARAMS = 20_000
+
+SOURCE_TITLES = {
+    "value_engine": "Value engine",
+    "tensor_engine": "Tensor engine",
+    "rules": "rules",
+    "numeric": "finite diff",
+}
 
 
 def _rel(a: float, b: float) -> float:
@@ -30,41 +68,61 @@ def _rel(a: float, b: float) -> float:
 
 @dataclass
 class ParameterRow:
+    """One parameter: its value, dE/dp by each source, Delta p and p_new."""
+
     name: str
     value: float
-    value_engine: float
-    tensor_engine: float
-    rules: float
-    numeric: float
+    gradients: dict[str, float]
     delta: float
     new: float
 
+    def __getattr__(self, source: str) -> float:
+        # row.value_engine, row.rules, ... read the gradient of that source
+        grads = self.__dict__.get("gradients", {})
+        if source in grads:
+            return grads[source]
+        raise AttributeError(source)
+
     @property
     def analytic_disagreement(self) -> float:
-        """Largest relative difference between the three analytic gradients."""
-        a = (self.value_engine, self.tensor_engine, self.rules)
-        return max(_rel(a[0], a[1]), _rel(a[0], a[2]), _rel(a[1], a[2]))
+        """Largest relative difference between the analytic gradients (all but `numeric`)."""
+        a = [v for k, v in self.gradients.items() if k != "numeric"]
+        return max((_rel(p, q) for p, q in combinations(a, 2)), default=0.0)
 
     @property
     def numeric_error(self) -> float:
-        return abs(self.rules - self.numeric)
+        if "numeric" not in self.gradients:
+            return 0.0
+        return abs(self.gradients["rules"] - self.gradients["numeric"])
 
     @property
     def agree(self) -> bool:
-        analytic = self.analytic_disagreement <= ANALYTIC_RTOL or (
-            max(abs(self.value_engine), abs(self.tensor_engine), abs(self.rules)) < 1e-300
-        )
-        numeric = self.numeric_error <= NUMERIC_ATOL + NUMERIC_RTOL * abs(self.rules)
-        return analytic and numeric
+        a = [v for k, v in self.gradients.items() if k != "numeric"]
+        analytic = self.analytic_disagreement <= ANALYTIC_RTOL or max(map(abs, a)) < 1e-300
+        numeric = self.numeric_error <= NUMERIC_ATOL + NUMERIC_RTOL * abs(self.gradients["rules"])
+        return bool(analytic and numeric)
+
+    def to_dict(self) -> dict:
+        return {
+            "value": self.value,
+            "gradient": dict(self.gradients),
+            "delta": self.delta,
+            "new": self.new,
+            "analytic_disagreement": self.analytic_disagreement,
+            "numeric_error": self.numeric_error,
+            "agree": self.agree,
+        }
 
 
 @dataclass
 class Comparison:
-    net: TwoLayerNet
-    x: np.ndarray
-    d: np.ndarray
+    """The numbers of a network on its data: forward values, gradients by source, update."""
+
+    network: dict
+    data: list[dict]
     eta: float
     forward: dict[str, float]
+    backward: dict[str, float] = field(default_factory=dict)
     rows: list[ParameterRow] = field(default_factory=list)
 
     @property
@@ -77,97 +135,107 @@ class Comparison:
 
     def to_dict(self) -> dict:
         return {
-            "network": {
-                "sizes": [self.net.n_in, self.net.n_hidden, self.net.n_out],
-                "hidden": self.net.hidden,
-                "output": self.net.output,
-                "eta": self.eta,
-            },
-            "x": self.x.tolist(),
-            "d": self.d.tolist(),
-            "forward": {k: v for k, v in self.forward.items() if k != "E"},
-            "E": self.E,
-            "parameters": {
-                row.name: {
-                    **{k: v for k, v in asdict(row).items() if k != "name"},
-                    "analytic_disagreement": row.analytic_disagreement,
-                    "numeric_error": row.numeric_error,
-                    "agree": row.agree,
-                }
-                for row in self.rows
-            },
+            "network": self.network,
+            "data": self.data,
+            "forward": dict(self.forward),
+            "backward": dict(self.backward),
+            "parameters": {row.name: row.to_dict() for row in self.rows},
             "agree": self.agree,
         }
 
     def table(self) -> str:
-        net = self.net
+        net = self.network
+        acts = net["activations"]
         lines = [
-            f"network {net.n_in}-{net.n_hidden}-{net.n_out}: hidden {net.hidden}, "
-            f"output {net.output}, E = 1/2 sum e^2, eta = {self.eta:g}",
-            "x = " + _vec(self.x) + "   d = " + _vec(self.d),
-            "forward: "
-            + ", ".join(f"{k} = {v:.6g}" for k, v in self.forward.items() if k != "E")
-            + f", E = {self.E:.6g}",
+            f"network {'-'.join(map(str, net['sizes']))}: "
+            + ", ".join(f"layer {k} {a}" for k, a in enumerate(acts, 1))
+            + f"; loss {net['loss']}, eta = {fmt(self.eta, 'g')}",
+        ]
+        lines += [f"x = {_vec(ex['x'])}   d = {_vec(ex['d'])}" for ex in self.data]
+        lines += [
+            "forward: " + ", ".join(f"{k} = {fmt(v)}" for k, v in self.forward.items()),
             "",
         ]
-        head = (
-            f"{'param':<8}{'value':>11}{'Value engine':>16}{'Tensor engine':>16}"
-            f"{'rules (1)-(4)':>16}{'finite diff':>16}{'Delta p':>13}{'p_new':>11}"
-            f"{'max disagreement':>18}"
+        sources = list(self.rows[0].gradients) if self.rows else []
+        head = f"{'param':<8}{'value':>11}" + "".join(
+            f"{SOURCE_TITLES.get(s, s):>16}" for s in sources
         )
+        head += f"{'Delta p':>13}{'p_new':>11}{'max disagreement':>18}"
         lines += [head, "-" * len(head)]
         for r in self.rows:
+            mark = "" if r.agree else "  <-- "
             lines.append(
-                f"{r.name:<8}{r.value:>11.6f}{r.value_engine:>16.10g}{r.tensor_engine:>16.10g}"
-                f"{r.rules:>16.10g}{r.numeric:>16.10g}{r.delta:>13.6g}{r.new:>11.6f}"
-                f"{_disagreement(r):>18}"
+                f"{r.name:<8}{fmt(r.value, '.6f'):>11}"
+                + "".join(f"{fmt(r.gradients[s], '.10g'):>16}" for s in sources)
+                + f"{fmt(r.delta, '.6g'):>13}{fmt(r.new, '.6f'):>11}"
+                + f"{r.analytic_disagreement:>18.1e}{mark}"
             )
         worst = max((r.analytic_disagreement for r in self.rows), default=0.0)
         worst_num = max((r.numeric_error for r in self.rows), default=0.0)
-        lines.append("")
-        lines.append(
+        lines += [
+            "",
             f"largest relative disagreement between the analytic gradients: {worst:.2e} "
-            f"(tolerance {ANALYTIC_RTOL:g}); largest |rules - finite diff|: {worst_num:.2e}"
-        )
-        lines.append(
-            "AGREE: autodiff (both engines), the closed-form rules and finite differences"
+            f"(tolerance {ANALYTIC_RTOL:g}); largest |rules - finite diff|: {worst_num:.2e}",
+            "AGREE: autodiff, the closed-form rules and finite differences"
             if self.agree
-            else "DISAGREE: see the rows above"
-        )
+            else "DISAGREE: see the rows marked <--",
+        ]
         return "\n".join(lines)
 
 
-def _vec(a: np.ndarray) -> str:
-    return "[" + ", ".join(f"{v:.6g}" for v in a) + "]"
+def _vec(a) -> str:
+    return "[" + ", ".join(fmt(v) for v in np.asarray(a, dtype=float).reshape(-1)) + "]"
 
 
-def _disagreement(r: ParameterRow) -> str:
-    mark = "" if r.agree else "  <-- "
-    return f"{r.analytic_disagreement:.1e}{mark}"
+def parameter_limit(count: int, limit: int, flag: str = "--max-params") -> None:
+    """Refuse a network with more than `limit` parameters, naming the flag that raises it."""
+    if count > limit:
+        raise ValueError(
+            f"the network has {count} parameters, over the limit of {limit} (finite "
+            f"differences cost one forward pass per parameter); raise it with {flag} {count}"
+        )
 
 
-def compare(net: TwoLayerNet, x: np.ndarray, d: np.ndarray, eta: float) -> Comparison:
+def compare(
+    net: TwoLayerNet,
+    x: np.ndarray,
+    d: np.ndarray,
+    eta: float,
+    max_params: int = DEFAULT_MAX_PARAMS,
+) -> Comparison:
     """dE/dp for every parameter by the Value engine, the Tensor engine, the rules, and FD."""
     x = np.asarray(x, dtype=float).reshape(-1)
     d = np.asarray(d, dtype=float).reshape(-1)
-    by_value = net.value_gradients(x, d)
-    by_tensor = net.tensor_gradients(x, d)
-    by_rules = four_rules(net, x, d)
-    by_fd = numeric_gradients(net, x, d)
+    parameter_limit(len(net.parameter_names), max_params)
+    sources = {
+        "value_engine": net.value_gradients(x, d),
+        "tensor_engine": net.tensor_gradients(x, d),
+        "rules": four_rules(net, x, d),
+        "numeric": numeric_gradients(net, x, d),
+    }
     values = net.parameters()
-    result = Comparison(net, x, d, float(eta), forward(net, x, d))
+    description = {
+        "sizes": [net.n_in, net.n_hidden, net.n_out],
+        "activations": [net.hidden, net.output],
+        "loss": "half_sse",
+        "eta": float(eta),
+        "mode": "online",
+        "steps": 1,
+    }
+    q = forward(net, x, d)
+    backward = {}
+    num = net.numbering
+    for layer, act in enumerate((net.hidden_act, net.output_act)):
+        for j in num.neurons(layer):
+            backward[f"f'(v{j})"] = float(act.df(q[f"v{j}"], q[num.output(j)]))
+    for j in num.outputs():
+        backward[f"delta{j}"] = q[f"e{j}"] * backward[f"f'(v{j})"]
+    for r, i in enumerate(num.neurons(0)):
+        back = sum(net.W2[k, r] * backward[f"delta{j}"] for k, j in enumerate(num.outputs()))
+        backward[f"delta{i}"] = backward[f"f'(v{i})"] * back
+    result = Comparison(description, [{"x": x.tolist(), "d": d.tolist()}], float(eta), q, backward)
     for name in net.parameter_names:
-        delta = -eta * by_rules[name]
-        result.rows.append(
-            ParameterRow(
-                name,
-                values[name],
-                by_value[name],
-                by_tensor[name],
-                by_rules[name],
-                by_fd[name],
-                delta,
-                values[name] + delta,
-            )
-        )
+        grads = {source: float(by[name]) for source, by in sources.items()}
+        delta = -eta * grads["rules"]
+        result.rows.append(ParameterRow(name, values[name], grads, delta, values[name] + delta))
     return result

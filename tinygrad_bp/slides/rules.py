@@ -5,6 +5,7 @@ with Delta p = -eta dE/dp. With f the hidden and g the output activation, and
 their derivatives from the activation's own value:
 
     sigmoid: f'(v) = f(v) (1 - f(v))      tanh: f'(v) = 1 - f(v)^2      linear: f'(v) = 1
+    (and the op table's f' for relu, softplus, elu, leaky_relu)
 
 the slides' four rules are
 
@@ -13,50 +14,41 @@ the slides' four rules are
     (3) hidden weights:  dE/dw_ik = -sum_j e_j g'(v_j) w_ji f'(v_i) x_k
     (4) hidden biases:   dE/db_i  = -sum_j e_j g'(v_j) w_ji f'(v_i)
 
-(the slides' single output sums over one j). `delta_rule` is the same in matrix
-form for any depth: delta_L = -e * g'(v_L), delta_l = (W_{l+1}^T delta_{l+1}) * f'(v_l),
-dE/dW_l = delta_l y_{l-1}^T, dE/db_l = delta_l.
+(the slides' single output sums over one j). f and f' come from the op table
+(`tinygrad_bp.engine.ops`), so every activation there has its rules here.
+`delta_rule` is the same in matrix form for any depth: delta_L = -e * g'(v_L),
+delta_l = (W_{l+1}^T delta_{l+1}) * f'(v_l), dE/dW_l = delta_l y_{l-1}^T, dE/db_l = delta_l.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .twolayer import TwoLayerNet, pair_name
+from ..engine.ops import activation
+from .twolayer import TwoLayerNet
 
 __all__ = [
     "activate",
+    "central_differences",
     "delta_rule",
-    "derivative_from_output",
+    "derivative",
     "forward",
     "four_rules",
     "numeric_gradients",
 ]
 
 
-def activate(name: str, v: np.ndarray) -> np.ndarray:
-    """f(v) for sigmoid, tanh or linear."""
-    if name == "sigmoid":
-        with np.errstate(over="ignore"):  # e^-v = inf gives exactly 0
-            return 1.0 / (1.0 + np.exp(-v))
-    if name == "tanh":
-        return np.tanh(v)
-    if name == "linear":
-        return np.array(v, dtype=float)
-    raise ValueError(f"unknown activation {name!r}")
+def activate(spec: str, v: np.ndarray) -> np.ndarray:
+    """f(v) for any activation of the op table (``"tanh"``, ``"leaky_relu(0.2)"``)."""
+    return activation(spec).f(np.asarray(v, dtype=float))
 
 
-def derivative_from_output(name: str, y: np.ndarray) -> np.ndarray:
-    """f'(v) written with y = f(v): sigmoid y (1 - y), tanh 1 - y^2, linear 1."""
-    if name == "sigmoid":
-        return y * (1.0 - y)
-    if name == "tanh":
-        return 1.0 - y * y
-    if name == "linear":
-        return np.ones_like(y)
-    raise ValueError(f"unknown activation {name!r}")
+def derivative(spec: str, v: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+    """f'(v), from v and (when given) y = f(v): sigmoid y (1 - y), tanh 1 - y^2, linear 1, ..."""
+    v = np.asarray(v, dtype=float)
+    return np.asarray(activation(spec).df(v, None if y is None else np.asarray(y, dtype=float)))
 
 
 def forward(net: TwoLayerNet, x: np.ndarray, d: np.ndarray) -> dict[str, float]:
@@ -69,13 +61,13 @@ def forward(net: TwoLayerNet, x: np.ndarray, d: np.ndarray) -> dict[str, float]:
     for i in range(1, H + 1):
         v = sum(net.W1[i - 1, k - 1] * x[k - 1] for k in range(1, net.n_in + 1)) + net.b1[i - 1]
         out[f"v{i}"] = float(v)
-        y_h.append(float(activate(net.hidden, np.float64(v))))
+        y_h.append(float(net.hidden_act.f(float(v))))
         out[f"y_h{i}"] = y_h[-1]
     E = 0.0
     for j in net.output_neurons():
         r = j - H - 1
         v = sum(net.W2[r, i - 1] * y_h[i - 1] for i in range(1, H + 1)) + net.b2[r]
-        y = float(activate(net.output, np.float64(v)))
+        y = float(net.output_act.f(float(v)))
         e = float(d[r] - y)
         out[f"v{j}"], out[f"y{j}"], out[f"e{j}"] = float(v), y, e
         E += 0.5 * e * e
@@ -90,20 +82,17 @@ def four_rules(net: TwoLayerNet, x: np.ndarray, d: np.ndarray) -> dict[str, floa
     H = net.n_hidden
     grads: dict[str, float] = {}
     outs = net.output_neurons()
-    # g'(v_j) from y_j, f'(v_i) from y_h_i
-    g_prime = {j: float(derivative_from_output(net.output, np.float64(q[f"y{j}"]))) for j in outs}
-    f_prime = {
-        i: float(derivative_from_output(net.hidden, np.float64(q[f"y_h{i}"])))
-        for i in range(1, H + 1)
-    }
+    g_prime = {j: float(net.output_act.df(q[f"v{j}"], q[f"y{j}"])) for j in outs}
+    f_prime = {i: float(net.hidden_act.df(q[f"v{i}"], q[f"y_h{i}"])) for i in range(1, H + 1)}
+    num = net.numbering
     for i in range(1, H + 1):  # (3) hidden weights and (4) hidden biases
         back = sum(q[f"e{j}"] * g_prime[j] * net.W2[j - H - 1, i - 1] for j in outs)
         for k in range(1, net.n_in + 1):
-            grads[pair_name("w", i, k)] = -back * f_prime[i] * x[k - 1]
+            grads[num.weight(0, i - 1, k - 1)] = -back * f_prime[i] * x[k - 1]
         grads[f"b{i}"] = -back * f_prime[i]
     for j in outs:  # (1) output weights and (2) output biases
         for i in range(1, H + 1):
-            grads[pair_name("w", j, i)] = -q[f"e{j}"] * g_prime[j] * q[f"y_h{i}"]
+            grads[num.weight(1, j - H - 1, i - 1)] = -q[f"e{j}"] * g_prime[j] * q[f"y_h{i}"]
         grads[f"b{j}"] = -q[f"e{j}"] * g_prime[j]
     return {name: float(grads[name]) for name in net.parameter_names}
 
@@ -123,18 +112,20 @@ def delta_rule(
     if not (len(weights) == len(biases) == len(activations)):
         raise ValueError("weights, biases and activations need one entry per layer")
     ys = [np.asarray(x, dtype=float).reshape(-1)]
+    vs = []
     for W, b, act in zip(weights, biases, activations):
-        ys.append(activate(act, W @ ys[-1] + b))
+        vs.append(W @ ys[-1] + b)
+        ys.append(activate(act, vs[-1]))
     e = np.asarray(d, dtype=float).reshape(-1) - ys[-1]
-    delta = -e * derivative_from_output(activations[-1], ys[-1])
+    delta = -e * derivative(activations[-1], vs[-1], ys[-1])
     dWs: list[np.ndarray] = []
     dbs: list[np.ndarray] = []
     for layer in range(len(weights) - 1, -1, -1):
         dWs.append(np.outer(delta, ys[layer]))
         dbs.append(delta.copy())
         if layer:
-            delta = (weights[layer].T @ delta) * derivative_from_output(
-                activations[layer - 1], ys[layer]
+            delta = (weights[layer].T @ delta) * derivative(
+                activations[layer - 1], vs[layer - 1], ys[layer]
             )
     return dWs[::-1], dbs[::-1]
 
@@ -143,11 +134,55 @@ def numeric_gradients(
     net: TwoLayerNet, x: np.ndarray, d: np.ndarray, eps: float = 1e-6
 ) -> dict[str, float]:
     """Central finite differences of E for every parameter (independent of both rules)."""
-    return {
-        name: (
-            forward(net.perturbed(name, eps), x, d)["E"]
-            - forward(net.perturbed(name, -eps), x, d)["E"]
-        )
-        / (2 * eps)
-        for name in net.parameter_names
-    }
+    x = np.asarray(x, dtype=float).reshape(-1)
+    d = np.asarray(d, dtype=float).reshape(-1)
+    shapes = [net.W1.shape, net.b1.shape, net.W2.shape, net.b2.shape]
+    theta = np.concatenate([a.ravel() for a in (net.W1, net.b1, net.W2, net.b2)])
+    acts = (net.hidden_act, net.output_act)
+
+    def loss(thetas: np.ndarray) -> np.ndarray:
+        W1, b1, W2, b2 = _unflatten(thetas, shapes)
+        y = acts[0].f(np.einsum("bhn,n->bh", W1, x) + b1)
+        y = acts[1].f(np.einsum("boh,bh->bo", W2, y) + b2)
+        return 0.5 * np.sum((d - y) ** 2, axis=1)
+
+    grads = central_differences(loss, theta, eps)
+    order = [name for name, _, _ in net._slots()]
+    return dict(zip(order, map(float, grads)))
+
+
+def _unflatten(thetas: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    """Rows of `thetas` (B, P) cut into arrays of the given shapes, each (B, *shape)."""
+    out, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        out.append(thetas[:, start : start + size].reshape(len(thetas), *shape))
+        start += size
+    return out
+
+
+# Rows of perturbed parameter vectors evaluated at once (bounds the memory to ~32 MB).
+_FD_CELLS = 4_000_000
+
+
+def central_differences(
+    loss: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
+    """dL/dtheta_k = (L(theta + eps e_k) - L(theta - eps e_k)) / (2 eps) for every k.
+
+    `loss` maps a batch of parameter vectors (B, P) to their losses (B,); the
+    perturbed vectors go through it in chunks, so the work is 2P forward passes
+    done as a few numpy operations.
+    """
+    theta = np.asarray(theta, dtype=float).reshape(-1)
+    P = theta.size
+    grads = np.empty(P)
+    chunk = max(1, _FD_CELLS // max(P, 1))
+    for start in range(0, P, chunk):
+        idx = np.arange(start, min(P, start + chunk))
+        rows = np.repeat(theta[None, :], len(idx), axis=0)
+        rows[np.arange(len(idx)), idx] += eps
+        plus = loss(rows)
+        rows[np.arange(len(idx)), idx] -= 2 * eps
+        grads[idx] = (plus - loss(rows)) / (2 * eps)
+    return grads

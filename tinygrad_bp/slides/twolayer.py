@@ -1,9 +1,11 @@
 """The slides' 2-layer network: its parameters, their names, and its graph in both engines.
 
-Numbering as in the slides: inputs x1..xn; hidden neurons 1..H; output neurons
-H+1..H+O (the 2-3-1 net's output neuron is 4). Hidden weight w_ik (neuron i,
-input k) is named ``w{i}{k}``, output weight w_ji ``w{j}{i}``, biases ``b{i}``;
-a name whose indices reach 10 separates them with an underscore (``w12_3``).
+Numbering as in the slides (`numbering`): inputs x1..xn; hidden neurons 1..H;
+output neurons H+1..H+O (the 2-3-1 net's output neuron is 4). Hidden weight
+w_ik (neuron i, input k) is named ``w{i}{k}``, output weight w_ji ``w{j}{i}``,
+biases ``b{i}``; a name whose indices reach 10 separates them with an
+underscore (``w12_3``). The activations f and g are any of the op table's
+(`tinygrad_bp.engine.ops.ACTIVATIONS`, e.g. ``"leaky_relu(0.2)"``).
 
     v_i  = sum_k w_ik x_k + b_i        y_h_i = f(v_i)        (hidden)
     v_j  = sum_i w_ji y_h_i + b_j      y_j   = g(v_j)        (output)
@@ -16,18 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.ops import Activation, activation
 from ..engine.tensor import Tensor
 from ..engine.value import Value
+from .engines import apply_activation
+from .numbering import Numbering, pair_name
 
-__all__ = ["ACTIVATIONS", "SlidesGraph", "TwoLayerNet", "pair_name"]
-
-ACTIVATIONS = ("sigmoid", "tanh", "linear")
-
-
-def pair_name(prefix: str, i: int, k: int) -> str:
-    """``w11``, ``w41``; ``w12_3`` once an index reaches 10."""
-    sep = "_" if i >= 10 or k >= 10 else ""
-    return f"{prefix}{i}{sep}{k}"
+__all__ = ["SlidesGraph", "TwoLayerNet", "pair_name"]
 
 
 @dataclass
@@ -50,9 +47,8 @@ class TwoLayerNet:
         self.b1 = np.array(self.b1, dtype=float).reshape(-1)
         self.W2 = np.array(self.W2, dtype=float, ndmin=2)
         self.b2 = np.array(self.b2, dtype=float).reshape(-1)
-        for act in (self.hidden, self.output):
-            if act not in ACTIVATIONS:
-                raise ValueError(f"unknown activation {act!r}; expected one of {ACTIVATIONS}")
+        self.hidden = activation(self.hidden).spec
+        self.output = activation(self.output).spec
         H, n = self.W1.shape
         O = self.W2.shape[0]
         if self.b1.shape != (H,) or self.W2.shape != (O, H) or self.b2.shape != (O,):
@@ -83,6 +79,18 @@ class TwoLayerNet:
         )
 
     @property
+    def hidden_act(self) -> Activation:
+        return activation(self.hidden)
+
+    @property
+    def output_act(self) -> Activation:
+        return activation(self.output)
+
+    @property
+    def numbering(self) -> Numbering:
+        return Numbering([self.n_in, self.n_hidden, self.n_out])
+
+    @property
     def n_in(self) -> int:
         return self.W1.shape[1]
 
@@ -97,18 +105,12 @@ class TwoLayerNet:
     # -- names ---------------------------------------------------------------
     def _slots(self) -> list[tuple[str, np.ndarray, tuple[int, ...]]]:
         """(name, array, index) for every parameter, in the slides' order."""
-        H = self.n_hidden
+        num = self.numbering
         slots = []
-        for i in range(1, H + 1):
-            for k in range(1, self.n_in + 1):
-                slots.append((pair_name("w", i, k), self.W1, (i - 1, k - 1)))
-        for i in range(1, H + 1):
-            slots.append((f"b{i}", self.b1, (i - 1,)))
-        for j in range(H + 1, H + self.n_out + 1):
-            for i in range(1, H + 1):
-                slots.append((pair_name("w", j, i), self.W2, (j - H - 1, i - 1)))
-        for j in range(H + 1, H + self.n_out + 1):
-            slots.append((f"b{j}", self.b2, (j - H - 1,)))
+        for layer, (W, b) in enumerate(((self.W1, self.b1), (self.W2, self.b2))):
+            for r, c in np.ndindex(W.shape):
+                slots.append((num.weight(layer, r, c), W, (r, c)))
+            slots += [(num.bias(layer, r), b, (r,)) for r in range(b.size)]
         return slots
 
     @property
@@ -116,16 +118,7 @@ class TwoLayerNet:
         return [name for name, _, _ in self._slots()]
 
     def output_neurons(self) -> list[int]:
-        H = self.n_hidden
-        return list(range(H + 1, H + self.n_out + 1))
-
-    def quantity_names(self) -> list[str]:
-        """Names of the forward quantities: v_i, y_h_i, v_j, y_j, e_j (without E)."""
-        H = self.n_hidden
-        names = [f"v{i}" for i in range(1, H + 1)] + [f"y_h{i}" for i in range(1, H + 1)]
-        outs = self.output_neurons()
-        names += [f"v{j}" for j in outs] + [f"y{j}" for j in outs] + [f"e{j}" for j in outs]
-        return names
+        return self.numbering.outputs()
 
     def parameters(self) -> dict[str, float]:
         return {name: float(arr[idx]) for name, arr, idx in self._slots()}
@@ -174,7 +167,7 @@ class TwoLayerNet:
             for k in range(2, self.n_in + 1):
                 v = v + params[pair_name("w", i, k)] * xs[k - 1]
             v = _named(v + params[f"b{i}"], f"v{i}")
-            y_h = _named(getattr(v, self.hidden)(), f"y_h{i}")
+            y_h = _named(apply_activation(v, self.hidden), f"y_h{i}")
             nodes[v.name], nodes[y_h.name] = v, y_h
             hidden_out.append(y_h)
         E = None
@@ -183,7 +176,7 @@ class TwoLayerNet:
             for i in range(2, H + 1):
                 v = v + params[pair_name("w", j, i)] * hidden_out[i - 1]
             v = _named(v + params[f"b{j}"], f"v{j}")
-            y = _named(getattr(v, self.output)(), f"y{j}")
+            y = _named(apply_activation(v, self.output), f"y{j}")
             target = Value(float(d[j - H - 1]), f"d{j}" if self.n_out > 1 else "d", role="input")
             e = _named(target - y, f"e{j}")
             half_sq = 0.5 * e**2
@@ -204,11 +197,11 @@ class TwoLayerNet:
         b2 = Tensor(self.b2, requires_grad=True, name="b_output")
         v_h = W1 @ Tensor(x, name="x") + b1
         v_h.name = "v_hidden"
-        y_h = getattr(v_h, self.hidden)()
+        y_h = apply_activation(v_h, self.hidden)
         y_h.name = "y_h"
         v_o = W2 @ y_h + b2
         v_o.name = "v_output"
-        y = getattr(v_o, self.output)()
+        y = apply_activation(v_o, self.output)
         y.name = "y"
         e = Tensor(d, name="d") - y
         e.name = "e"

@@ -1,12 +1,13 @@
-"""Graphviz pictures of computation graphs and of networks.
+"""Pictures of computation graphs and of networks, as Graphviz DOT.
 
-`draw(root)` draws a Value or Tensor graph left to right: every value node
-shows its name, value and gradient, every operation its name, and (for Value
-graphs) every edge its local derivative d(child)/d(parent). `highlight=` a
-parameter marks every path from the root to it and writes the chain-rule sum
-under the picture. `draw_network(net)` draws neurons and weights as the slides
-do. Both return a `Drawing`, which saves to .svg/.png/.pdf/.dot and shows
-itself inline in Jupyter.
+`draw(root)` draws a Value or Tensor graph left to right in the order data
+flows: each node shows the operation that made it, its name, value and
+gradient; each edge of a Value graph carries its local derivative
+∂(child)/∂(parent). `highlight=` a parameter marks every path from the root to
+it and writes the chain-rule sum, factor by factor, under the picture.
+`draw_network(net)` draws neurons and weights as the slides do. Both return a
+`Drawing`: `.source` (DOT), `.save(path)`, `.to_html()` (the backward-pass
+stepper), and inline display in Jupyter.
 """
 
 from __future__ import annotations
@@ -14,299 +15,428 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import graphviz
 import numpy as np
 
-from ..engine.autograd import Node, topological_order
-from ..engine.tensor import Tensor
-from ..engine.value import Value
-from ..slides.twolayer import TwoLayerNet, pair_name
-from .explain import explain, find_node, label, skeleton
-from .render import render, save
+from ..formatting import dumps, fmt
+from .dot import Dot, html
+from .explain import TooManyPathsError, count_paths, explain_graph, find_node
+from .graph import DEFAULT_MAX_NODES, Graph, GraphTooLargeError, read_graph, too_large
 
-__all__ = ["DEFAULT_MAX_NODES", "Drawing", "GraphTooLargeError", "draw", "draw_network"]
+__all__ = [
+    "DEFAULT_MAX_NODES",
+    "Drawing",
+    "GraphTooLargeError",
+    "draw",
+    "draw_network",
+]
 
-DEFAULT_MAX_NODES = 500
 SMALL_TENSOR = 6  # tensors with at most this many entries show their numbers
+WIDTH_IN = 12.5  # pictures are scaled down to at most 12.5 in = 1200 px wide
+FONT = "Helvetica"
 
-STYLE = {
-    "param": {"shape": "box", "style": "filled", "fillcolor": "#cfe2ff"},
-    "input": {"shape": "box", "style": "filled,rounded", "fillcolor": "#e9ecef"},
-    "const": {"shape": "box", "style": "dashed", "fontcolor": "#555555"},
-    "value": {"shape": "box"},
-    "op": {"shape": "ellipse", "style": "filled", "fillcolor": "#fff3cd", "fontsize": "11"},
-}
-HIGHLIGHT = {"color": "#d62728", "penwidth": "2.5"}
-
-
-class GraphTooLargeError(ValueError):
-    """The graph has more nodes than the drawing limit."""
+FILL = {"param": "#cfe2ff", "input": "#e9ecef", "const": "#ffffff", "value": "#fff8e1"}
+RED = "#d62728"
 
 
 class Drawing:
-    """A Graphviz drawing: `.source` (DOT), `.pipe(fmt)`, `.save(path)`; inline in Jupyter."""
+    """A drawing: `.source` (DOT), `.pipe(fmt)`, `.save(path)`, `.to_html()`; inline in Jupyter."""
 
-    def __init__(self, graph: graphviz.Digraph, explanation: str | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        graph: Graph | None = None,
+        caption: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self.source = source
         self.graph = graph
-        self.explanation = explanation
-        self.note: str | None = None
-
-    @property
-    def source(self) -> str:
-        return self.graph.source
+        self.caption = caption
+        self.options = options or {}
 
     def pipe(self, fmt: str = "svg") -> bytes:
+        """The picture as bytes: svg, png, pdf or dot."""
+        from .render import render
+
         return render(self.source, fmt)
 
-    def save(self, path: str | Path) -> Path:
-        """Write to `path` (format from the extension); returns the path actually written.
+    def save(self, path: str | Path, quiet: bool = False) -> Path:
+        """Write the picture (format from the extension: .svg .png .pdf .dot .json .html).
 
-        Without Graphviz's `dot`, PNG/PDF fall back to SVG and `self.note` says so.
+        Written atomically; returns (and, unless `quiet`, prints) the path written.
         """
-        written, self.note = save(self.source, path)
-        return written
+        from ..files import atomic_write
+        from .render import format_of
+
+        path = Path(path)
+        kind = format_of(path)
+        if kind == "html":
+            data: bytes | str = self.to_html()
+        elif kind == "json":
+            data = self.to_json()
+        else:
+            data = self.pipe(kind)
+        if path.parent != Path(""):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data)
+        if not quiet:
+            print(f"wrote {path}")
+        return path
+
+    def to_json(self) -> str:
+        """The graph as JSON (layout in docs/pictures.md)."""
+        if self.graph is None:
+            raise ValueError("this drawing is not of a computation graph: no JSON export")
+        from .graph import to_dict
+
+        return dumps(to_dict(self.graph))
+
+    def to_html(self, title: str = "Backward pass, step by step") -> str:
+        """One self-contained HTML page that steps through the forward and backward pass."""
+        if self.graph is None:
+            raise ValueError("the stepper needs a computation graph: draw(root), not a network")
+        from .render import render
+        from .stepper import stepper_html
+
+        source, _ = graph_source(self.graph, show_grads=False, **self.options)
+        return stepper_html(self.graph, render(source, "svg").decode("utf-8"), title)
+
+    def _repr_svg_(self) -> str:
+        return self.pipe("svg").decode("utf-8")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"image/svg+xml": self.pipe("svg").decode("utf-8")}
+        bundle = {"image/svg+xml": self._repr_svg_(), "text/plain": repr(self)}
+        if self.caption:
+            bundle["text/plain"] += "\n" + self.caption
+        return bundle
+
+    def __repr__(self) -> str:
+        n = len(self.graph.nodes) if self.graph else 0
+        return f"<Drawing of {n} nodes>" if self.graph else "<Drawing of a network>"
 
     def __str__(self) -> str:
         return self.source
 
 
 def _num(x: float) -> str:
-    return f"{x:.4g}"
+    return fmt(x, ".4g")
 
 
 def _array(a: Any) -> str:
-    a = np.asarray(a)
+    a = np.asarray(a, dtype=float)
     if a.ndim == 0:
         return _num(float(a))
-    return np.array2string(a, precision=4, separator=", ", suppress_small=True).replace("\n", "")
+    return np.array2string(a, precision=3, separator=",", suppress_small=True).replace("\n", "")
 
 
-def _check_size(n: int, max_nodes: int, what: str) -> None:
-    if n > max_nodes:
-        raise GraphTooLargeError(
-            f"this graph has {n} {what}, over the drawing limit of {max_nodes} (max_nodes). "
-            "Draw less: draw a sub-expression (one neuron's output, say), pass collapse=True "
-            "to draw only named nodes and parameters (one node per neuron quantity), use "
-            "Tensors (one node per operation), or raise max_nodes"
-        )
+def _natural(text: str) -> list:
+    """Sort key that puts v2 before v10 (so neurons are stacked in their numbering order)."""
+    import re
+
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def _dot(title: str | None, *caption: str, **graph: str) -> Dot:
+    attrs = {
+        "rankdir": "LR",
+        "fontname": FONT,
+        "fontsize": "13",
+        "labelloc": "b",
+        "nodesep": "0.1",
+        "ranksep": "0.2",
+        "size": f"{WIDTH_IN},40",
+        **graph,
+    }
+    lines = [t for t in (title, *caption) if t]
+    if lines:
+        attrs["label"] = html(*lines, bold_first=bool(title), limit=400)
+    return Dot(
+        attrs,
+        node={
+            "fontname": FONT,
+            "fontsize": "11",
+            "shape": "box",
+            "style": "rounded,filled",
+            "margin": "0.06,0.03",
+            "height": "0.3",
+        },
+        edge={"fontname": FONT, "fontsize": "10", "color": "#666666", "arrowsize": "0.6"},
+    )
+
+
+def _node_lines(n, label: str) -> list[str]:
+    """What a node shows: the operation, the name, the value and the gradient."""
+    head = n.role if n.is_leaf else n.op
+    lines = [f"{head} {n.name}" if n.name else head if n.is_leaf else f"{head}  {label}"]
+    if np.size(n.value) <= SMALL_TENSOR:
+        lines.append(f"= {_array(n.value)}")
+        if n.grad is not None:
+            lines.append(f"grad {_array(n.grad)}")
+    else:
+        lines.append(f"shape {n.shape}")
+    return lines
 
 
 def draw(
-    root: Node,
+    root: Any,
     *,
     local_grads: bool | None = None,
-    highlight: Value | str | None = None,
+    highlight: Any = None,
     collapse: bool = False,
     max_nodes: int = DEFAULT_MAX_NODES,
     title: str | None = None,
 ) -> Drawing:
     """Draw the graph that computed `root` (a Value or a Tensor), left to right.
 
-    `local_grads` (default on for Values) labels each edge with d(child)/d(parent).
-    `highlight` (a Value, or a node's name) marks every path from root to it and
-    states the chain-rule sum. `collapse` keeps only named nodes, parameters and
-    inputs, each edge carrying the derivative through the hidden helpers.
-    Graphs with more than `max_nodes` nodes are refused with `GraphTooLargeError`.
+    `local_grads` (default: whenever edges carry one number) labels each edge with
+    ∂(child)/∂(parent). `highlight` (a node or a node's name) marks every path
+    from the root to it and states dE/dp = sum over paths of products of factors.
+    `collapse` keeps only the root, named nodes and parameters/inputs; an edge
+    then carries the derivative through the unnamed helpers between them.
+    Graphs of more than `max_nodes` nodes are refused with `GraphTooLargeError`.
     """
-    if isinstance(root, Tensor):
-        if local_grads or highlight is not None or collapse:
-            raise ValueError(
-                "local_grads, highlight and collapse are for Value graphs: a Tensor edge "
-                "carries a whole Jacobian, not one number; build the graph from Values to see them"
-            )
-        return _draw_tensor(root, max_nodes, title)
-    if not isinstance(root, Value):
-        raise TypeError(f"draw() takes a Value or a Tensor, got {type(root).__name__}")
-    return _draw_value(
-        root, True if local_grads is None else local_grads, highlight, collapse, max_nodes, title
-    )
+    graph = read_graph(root, max_nodes)
+    target = find_node(graph, highlight) if highlight is not None else None
+    options = {"target": target, "title": title, "show_local": local_grads is not False}
+    source, caption = graph_source(graph, collapse=collapse, **options)
+    return Drawing(source, graph, caption, options)
 
 
-def _graph(title: str | None) -> graphviz.Digraph:
-    g = graphviz.Digraph(
-        graph_attr={"rankdir": "LR", "fontname": "Helvetica", "labelloc": "b", "nodesep": "0.25"},
-        node_attr={"fontname": "Helvetica", "fontsize": "12"},
-        edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#555555"},
-    )
-    if title:
-        g.attr(label=title)
-    return g
+def graph_source(
+    graph: Graph,
+    target: int | None = None,
+    title: str | None = None,
+    show_local: bool = True,
+    collapse: bool = False,
+    show_grads: bool = True,
+) -> tuple[str, str | None]:
+    """The DOT source of a graph drawing and its chain-rule caption (when `target` is given).
 
-
-def _value_label(v: Value) -> str:
-    lines = [v.name] if v.name else []
-    lines += [f"value {_num(v.data)}", f"grad {_num(v.grad)}"]
-    return "\n".join(lines)
-
-
-def _value_style(v: Value, root: Value) -> dict[str, str]:
-    style = dict(STYLE[v.op] if v.is_leaf and v.op in STYLE else STYLE["value"])
-    if v is root:
-        style["penwidth"] = "2"
-    return style
-
-
-def _on_paths(order: list[Value], parents_of, target: Value) -> set[Value]:
-    """Nodes through which some path runs from the root down to `target`."""
-    reaches = {target}
-    for node in order:  # parents first
-        if any(p in reaches for p in parents_of(node)):
-            reaches.add(node)
-    return reaches
-
-
-def _draw_value(
-    root: Value,
-    local_grads: bool,
-    highlight: Value | str | None,
-    collapse: bool,
-    max_nodes: int,
-    title: str | None,
-) -> Drawing:
-    target = find_node(root, highlight) if highlight is not None else None
-    if collapse:
-        order, edges = skeleton(root, also=(target,) if target is not None else ())
-        edge_list = {n: edges[n] for n in order}
-    else:
-        order = topological_order(root)
-        edge_list = {n: n.edges() for n in order}
-    _check_size(len(order), max_nodes, "value nodes")
-    ids = {node: f"n{i}" for i, node in enumerate(order)}
-    marked = _on_paths(order, lambda n: [p for p, _ in edge_list[n]], target) if target else set()
-    text = None
+    Node `i` gets the SVG id `n<i>`, the edge from its `k`-th operand the id `e<i>_<k>`.
+    """
+    labels = graph.labels()
+    counts = count_paths(graph, target) if target is not None else None
+    caption = None
     if target is not None:
-        explanation = explain(root, target)
-        text = _chain_caption(explanation)
-        title = f"{title}\n{text}" if title else text
-    g = _graph(title)
-    for node in order:
-        style = _value_style(node, root)
-        if node in marked:
-            style.update(HIGHLIGHT)
-        g.node(ids[node], _value_label(node), **style)
-        if not edge_list[node]:
-            continue
-        op_id = ids[node] + "_op"
-        direct = all(p in edge_list for p in node.parents)
-        op_label = node.op if not collapse or direct else "chain"
-        op_style = dict(STYLE["op"])
-        if node in marked:
-            op_style.update(HIGHLIGHT)
-        g.node(op_id, op_label, **op_style)
-        g.edge(op_id, ids[node], **(HIGHLIGHT if node in marked else {}))
-        for parent, local in edge_list[node]:
-            attrs = {"label": _num(local)} if local_grads else {}
-            if node in marked and parent in marked:
-                attrs.update(HIGHLIGHT)
-            g.edge(ids[parent], op_id, **attrs)
-    return Drawing(g, text)
+        try:
+            caption = explain_graph(graph, target, fold=True).caption()
+        except (TooManyPathsError, TypeError) as exc:
+            caption = str(exc)
+    if collapse:
+        keep, edges = skeleton(graph, target)
+    else:
+        keep = list(range(len(graph.nodes)))
+        edges = {n.index: n.edges for n in graph.nodes}
+    d = _dot(title, *(caption or "").split("\n"))
+    # a leaf used by several nodes is drawn once beside each of them (no long crossing edges)
+    uses = {i: 0 for i in keep}
+    for i in keep:
+        for p, _ in edges[i]:
+            uses[p] += 1
+    for i in sorted(keep, key=lambda i: _natural(labels[i])):
+        n = graph.nodes[i]
+        lines = _node_lines(n, labels[i])
+        if not show_grads:
+            lines = [line for line in lines if not line.startswith("grad")] + ["grad ?"]
+        attrs = {
+            "id": f"n{i}",
+            "label": html(*lines, bold_first=True),
+            "fillcolor": FILL.get(n.role or "value", FILL["value"]),
+        }
+        if n.role == "const":
+            attrs["style"] = "rounded,dashed"
+        if counts is not None and counts[i] > 0:
+            attrs.update(color=RED, penwidth="2.5")
+        elif i == graph.root.index:
+            attrs["penwidth"] = "2"
+        d.node(f"n{i}", **attrs)
+        for u in range(1, uses[i] if n.is_leaf else 1):
+            d.node(f"n{i}_{u}", **{**attrs, "id": f"n{i}_{u}"})
+    used = dict.fromkeys(keep, 0)
+    for i in keep:
+        for k, (p, local) in enumerate(edges[i]):
+            tail = f"n{p}" if not used[p] or not graph.nodes[p].is_leaf else f"n{p}_{used[p]}"
+            used[p] += 1
+            attrs: dict[str, str] = {}
+            if counts is not None and counts[i] > 0 and counts[p] > 0:
+                attrs.update(color=RED, penwidth="2.5", fontcolor=RED)
+            if show_local and local is not None:
+                # the number is a node of its own on the edge: never beside another edge
+                mid = f"l{i}_{k}"
+                d.node(mid, id=mid, label=html(_num(local)), shape="plain", style="", **attrs)
+                d.edge(tail, mid, id=f"e{i}_{k}", arrowhead="none", **attrs)
+                d.edge(mid, f"n{i}", id=f"e{i}_{k}h", **attrs)
+            else:
+                d.edge(tail, f"n{i}", id=f"e{i}_{k}", **attrs)
+    return d.source, caption
 
 
-def _chain_caption(explanation) -> str:
-    what = f"d{label(explanation.root)}/d{label(explanation.param)}"
-    terms = []
-    for path in explanation.paths:
-        names = [label(n) for n in path.nodes]
-        terms.append(" ".join(f"d{a}/d{b}" for a, b in zip(names, names[1:])))
-    products = " + ".join(f"({p.product:.4g})" for p in explanation.paths)
-    return (
-        f"{what} = "
-        + " + ".join(f"[{t}]" for t in terms)
-        + f"\n= {products} = {explanation.total:.6g}"
-    )
+def skeleton(graph: Graph, also: int | None = None):
+    """Kept nodes (root, named, parameters and inputs, `also`) and their edges to kept ancestors.
+
+    Each edge's factor is d(kept)/d(ancestor) through unnamed helpers only: a small
+    reverse-mode pass per kept node, visiting its helpers from the newest down.
+    """
+    from heapq import heappop, heappush
+
+    root = graph.root.index
+    kept = [
+        n.index
+        for n in graph.nodes
+        if n.index in (root, also) or n.name or (n.is_leaf and n.role in ("param", "input"))
+    ]
+    is_kept = set(kept)
+    edges: dict[int, list[tuple[int, float | None]]] = {}
+    for k in kept:
+        factors: dict[int, float | None] = {}
+        pending: dict[int, float | None] = {}
+        heap: list[int] = []
+        frontier = list(graph.nodes[k].edges)
+        while True:
+            for p, c in frontier:
+                if p in is_kept:
+                    factors[p] = _add(factors.get(p, 0.0), c)
+                elif p in pending:
+                    pending[p] = _add(pending[p], c)
+                else:
+                    pending[p] = c
+                    heappush(heap, -p)
+            if not heap:
+                break
+            h = -heappop(heap)
+            c = pending.pop(h)
+            frontier = [
+                (p, None if c is None or x is None else c * x) for p, x in graph.nodes[h].edges
+            ]
+        edges[k] = list(factors.items())
+    return kept, edges
 
 
-def _tensor_label(t: Tensor) -> str:
-    lines = [t.op] + ([t.name] if t.name else []) + [f"shape {t.shape}"]
-    if t.size <= SMALL_TENSOR:
-        lines.append(f"value {_array(t.data)}")
-        if t.grad is not None:
-            lines.append(f"grad {_array(t.grad)}")
-    elif t.grad is not None:
-        lines.append("grad: computed")
-    return "\n".join(lines)
-
-
-def _draw_tensor(root: Tensor, max_nodes: int, title: str | None) -> Drawing:
-    order = topological_order(root)
-    _check_size(len(order), max_nodes, "tensor nodes")
-    ids = {node: f"t{i}" for i, node in enumerate(order)}
-    g = _graph(title)
-    for node in order:
-        kind = node.op if not node.parents and node.op in ("param", "input", "const") else "value"
-        style = dict(STYLE.get(kind, STYLE["value"]))
-        if node is root:
-            style["penwidth"] = "2"
-        g.node(ids[node], _tensor_label(node), **style)
-        for parent in node.parents:
-            g.edge(ids[parent], ids[node])
-    return Drawing(g)
+def _add(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
 
 
 # -- the network view ----------------------------------------------------------------
 
+LABEL_EDGES = 40  # nets with more weights than this show weights by colour and width
+SHOWS = ("weights", "grads", "updates")
+
+
+def _layers_of(net: Any) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    if hasattr(net, "W1") and hasattr(net, "W2"):
+        return [(net.W1, net.b1, net.hidden), (net.W2, net.b2, net.output)]
+    if hasattr(net, "layers"):
+        return [(np.asarray(W), np.asarray(b).reshape(-1), str(a)) for W, b, a in net.layers()]
+    raise TypeError(f"draw_network takes a TwoLayerNet or an MLP, got {type(net).__name__}")
+
 
 def draw_network(
-    net: TwoLayerNet | Any,
+    net: Any,
     grads: dict[str, float] | None = None,
     title: str | None = None,
+    show: str = "weights",
+    eta: float = 0.1,
+    max_nodes: int = DEFAULT_MAX_NODES,
 ) -> Drawing:
-    """Neurons and weights as the slides draw them: inputs, neurons (with their activation
-    and bias), outputs; each edge labelled with its weight (and dE/dw when `grads` is given).
+    """Neurons and weights as the slides draw them: inputs, numbered neurons, outputs.
 
-    `net` is a `TwoLayerNet`, or any model with `layers()` giving (W, b, activation)
-    per layer with W of shape (out, in).
+    Each edge carries what `show` asks for: the weight w, its gradient dE/dw
+    (needs `grads`, keyed by the slides' names w31, b3, ...) or the update
+    -eta dE/dw. Small nets write the number on a label sitting on its own edge;
+    nets with more than 40 weights show it by colour (blue +, red -) and width,
+    with a legend. `net` is a `TwoLayerNet` or a model with `layers()`.
     """
-    if isinstance(net, TwoLayerNet):
-        layers = [(net.W1, net.b1, net.hidden), (net.W2, net.b2, net.output)]
-    elif hasattr(net, "layers"):
-        layers = [(np.asarray(W), np.asarray(b).reshape(-1), act) for W, b, act in net.layers()]
-    else:
-        raise TypeError(f"draw_network takes a TwoLayerNet or an MLP, got {type(net).__name__}")
-    total = sum(W.shape[0] for W, _, _ in layers) + layers[0][0].shape[1]
-    _check_size(total, DEFAULT_MAX_NODES, "neurons")
-    g = _graph(title)
-    g.attr(rankdir="LR", splines="line", nodesep="0.4", ranksep="1.4")
-    g.attr("node", shape="ellipse")
-    g.attr("edge", fontsize="9")
-    n_in = layers[0][0].shape[1]
+    from ..slides.twolayer import pair_name
+
+    if show not in SHOWS:
+        raise ValueError(f"show must be one of {', '.join(SHOWS)}, got {show!r}")
+    if show != "weights" and not grads:
+        raise ValueError(f"showing {show} needs the gradients: pass grads= (after backward)")
+    layers = _layers_of(net)
+    sizes = [layers[0][0].shape[1]] + [W.shape[0] for W, _, _ in layers]
+    if sum(sizes) > max_nodes:
+        raise too_large(sum(sizes), max_nodes, "neurons")
+    n_weights = sum(W.size for W, _, _ in layers)
+    labelled = n_weights <= LABEL_EDGES
+
+    def shown(name: str, w: float) -> float:
+        if show == "weights":
+            return w
+        g = grads.get(name, float("nan"))
+        return g if show == "grads" else -eta * g
+
+    d = _dot(title, ranksep="0.9" if not labelled else "0.2", nodesep="0.15", splines="line")
     prev = []
-    with g.subgraph(name="cluster_inputs") as c:
-        c.attr(label="inputs", style="dashed", color="#999999")
-        for k in range(1, n_in + 1):
-            c.node(f"x{k}", f"x{k}", style="filled", fillcolor="#e9ecef")
-            prev.append((f"x{k}", k))
+    for k in range(1, sizes[0] + 1):
+        d.node(f"x{k}", label=html(f"x{k}"), fillcolor=FILL["input"], shape="circle")
+        prev.append((f"x{k}", k))
     number = 0
+    values: list[tuple[str, str, str, float]] = []
     for depth, (W, b, act) in enumerate(layers):
         current = []
         last = depth == len(layers) - 1
-        with g.subgraph(name=f"cluster_{depth}") as c:
-            c.attr(label="output layer" if last else f"hidden layer {depth + 1}", color="#999999")
-            for r in range(W.shape[0]):
-                number += 1
-                bias = f"b{number} = {_num(b[r])}"
-                if grads and f"b{number}" in grads:
-                    bias += f"\ndE/db{number} = {_num(grads[f'b{number}'])}"
-                c.node(
-                    f"n{number}",
-                    f"{number}\n{act}\n{bias}",
-                    style="filled",
-                    fillcolor="#cfe2ff" if not last else "#d1e7dd",
+        d.open(
+            f"cluster_{depth}",
+            label=html("output layer" if last else f"hidden layer {depth + 1}"),
+            color="#bbbbbb",
+            style="dashed",
+        )
+        for r in range(W.shape[0]):
+            number += 1
+            lines = [f"{number}: {act}", f"b{number} = {_num(b[r])}"]
+            if grads and f"b{number}" in grads and show != "weights":
+                lines.append(
+                    f"{'dE/db' if show == 'grads' else 'Δb'}{number} = "
+                    f"{_num(shown(f'b{number}', b[r]))}"
                 )
-                current.append((f"n{number}", number))
+            d.node(
+                f"n{number}",
+                label=html(*lines, bold_first=True),
+                fillcolor="#d1e7dd" if last else FILL["param"],
+            )
+            current.append((f"n{number}", number))
+        d.close()
         for r, (node_id, j) in enumerate(current):
             for col, (src_id, i) in enumerate(prev):
                 name = pair_name("w", j, i)
-                text = f"{name} = {_num(W[r, col])}"
-                if grads and name in grads:
-                    text += f"\ndE/d{name} = {_num(grads[name])}"
-                g.edge(src_id, node_id, label=text)
+                values.append((src_id, node_id, name, shown(name, float(W[r, col]))))
         prev = current
+    if labelled:
+        symbol = {"weights": "", "grads": "dE/d", "updates": "Δ"}[show]
+        for src, dst, name, v in values:
+            mid = f"{src}_{dst}"
+            d.node(
+                mid,
+                label=html(f"{symbol}{name} = {_num(v)}"),
+                shape="plain",
+                style="",
+                fontsize="10",
+            )
+            d.edge(src, mid, arrowhead="none")
+            d.edge(mid, dst)
+    else:
+        top = max((abs(v) for *_, v in values if np.isfinite(v)), default=0.0) or 1.0
+        for src, dst, _, v in values:
+            colour = "#999999" if not np.isfinite(v) else ("#1f77b4" if v >= 0 else RED)
+            width = 0.3 + 3.5 * min(abs(v) / top, 1.0) if np.isfinite(v) else 0.3
+            d.edge(src, dst, color=colour, penwidth=f"{width:.2f}", arrowhead="none")
+        what = {
+            "weights": "weight w",
+            "grads": "gradient dE/dw",
+            "updates": f"update -{eta:g} dE/dw",
+        }
+        d.node(
+            "legend",
+            shape="note",
+            style="filled",
+            fillcolor="#ffffff",
+            label=html(
+                f"edges: {what[show]}",
+                "blue: positive, red: negative",
+                f"width: |value|, widest = {_num(top)}",
+                limit=80,
+            ),
+        )
     for node_id, j in prev:
-        out = f"y{j}"
-        g.node(out, out, shape="plaintext")
-        g.edge(node_id, out)
-    return Drawing(g)
+        d.node(f"y{j}", label=html(f"y{j}"), shape="plaintext", style="")
+        d.edge(node_id, f"y{j}")
+    return Drawing(d.source)

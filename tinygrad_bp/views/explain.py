@@ -1,23 +1,25 @@
 """The chain rule written out: d(root)/d(param) as a sum over paths of products.
 
-A Value graph holds many unnamed helper nodes (w11*x1, the running sums of a
-neuron, e^2, ...). The slides name only the quantities that matter (v1, y_h1,
-v4, y4, e4, E), so we work on the graph's *skeleton*: the root, every named
-node and every parameter or input leaf, joined by edges whose factor is the
-derivative of the child with respect to the ancestor through unnamed nodes
-only (the sum over those sub-paths of the products of local derivatives).
+In the graph, every path from the root down to the parameter contributes the
+product of the local derivatives on its edges, and the total derivative is the
+sum over all paths:
+
+    dE/dw = sum over paths E = u0 <- u1 <- ... <- uk = w of  prod_i  ∂u_i/∂u_{i+1}
+
+We walk the real graph (named nodes or not): for e = (a+b)(b+1), b reaches e
+along two paths, ∂e/∂(a+b) ∂(a+b)/∂b + ∂e/∂(b+1) ∂(b+1)/∂b = 2·1 + 3·1 = 5.
+Local factors are partial derivatives (∂), totals are d.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from heapq import heappop, heappush
+from typing import Any
 
-from ..engine.autograd import topological_order
-from ..engine.value import Value
+from ..formatting import fmt
+from .graph import DEFAULT_MAX_NODES, Graph, read_graph
 
-__all__ = ["ChainPath", "Explanation", "TooManyPathsError", "explain", "find_node", "skeleton"]
+__all__ = ["ChainPath", "Explanation", "TooManyPathsError", "explain", "find_node", "latex_name"]
 
 MAX_PATHS = 200
 
@@ -26,80 +28,30 @@ class TooManyPathsError(ValueError):
     """The chain-rule sum has too many paths to write out."""
 
 
-def skeleton(
-    root: Value, also: tuple[Value, ...] = ()
-) -> tuple[list[Value], dict[Value, list[tuple[Value, float]]]]:
-    """Kept nodes (parents before children) and, per kept node, [(kept ancestor, factor)].
-
-    Kept: the root, named nodes, parameter and input leaves, and the nodes in `also`.
-    """
-    if not isinstance(root, Value):
-        raise TypeError(f"the chain-rule view works on Value graphs, got {type(root).__name__}")
-
-    def is_kept(node: Value, root: Value) -> bool:
-        return (
-            node is root
-            or bool(node.name)
-            or (node.is_leaf and node.op in ("param", "input"))
-            or node in also
-        )
-
-    kept = [n for n in topological_order(root) if is_kept(n, root)]
-    edges = {
-        node: list(_through_helpers(node, lambda n: is_kept(n, root)).items()) for node in kept
-    }
-    return kept, edges
-
-
-def _through_helpers(node: Value, is_kept) -> dict[Value, float]:
-    """d(node)/d(a) for each nearest kept ancestor a, summed over routes through helpers only.
-
-    A small reverse-mode pass that stops at kept nodes: helpers are expanded newest
-    first, so each one's coefficient is complete before it passes it on.
-    """
-    factors: dict[Value, float] = {}
-    pending: dict[Value, float] = {}
-    heap: list = []
-    frontier = [(parent, local) for parent, local in node.edges()]
-    while True:
-        for parent, coefficient in frontier:
-            if is_kept(parent):
-                factors[parent] = factors.get(parent, 0.0) + coefficient
-            elif parent in pending:
-                pending[parent] += coefficient
-            else:
-                pending[parent] = coefficient
-                heappush(heap, (-parent._seq, id(parent), parent))
-        if not heap:
-            return factors
-        helper = heappop(heap)[2]
-        coefficient = pending.pop(helper)
-        frontier = [(parent, coefficient * local) for parent, local in helper.edges()]
-
-
-def find_node(root: Value, target: Value | str) -> Value:
-    """`target` itself, or the node named `target` in root's graph."""
-    if isinstance(target, Value):
-        return target
-    matches = [n for n in topological_order(root) if n.name == target]
+def find_node(graph: Graph, target: Any) -> int:
+    """The index of `target` (a node of the graph, or the name of exactly one node)."""
+    if not isinstance(target, str):
+        if id(target) in graph.index:
+            return graph.index[id(target)]
+        raise KeyError("that node is not in this graph (it was not used to compute the root)")
+    matches = [n.index for n in graph.nodes if n.name == target]
     if not matches:
-        names = sorted({n.name for n in topological_order(root) if n.name})
-        raise KeyError(f"no node named {target!r} in this graph; named nodes: {', '.join(names)}")
+        names = sorted({str(n.name) for n in graph.nodes if n.name})
+        raise KeyError(
+            f"no node named {target!r} in this graph; named nodes: {', '.join(names) or 'none'}"
+        )
     if len(matches) > 1:
-        raise KeyError(f"{len(matches)} nodes are named {target!r}; pass the Value itself")
+        raise KeyError(f"{len(matches)} nodes are named {target!r}; pass the node itself")
     return matches[0]
-
-
-def label(node: Value) -> str:
-    if node.name:
-        return node.name
-    return "root" if node.parents else f"const {node.data:g}"
 
 
 @dataclass
 class ChainPath:
-    nodes: list[Value]  # root first, param last
-    factors: list[float]  # factors[i] = d nodes[i] / d nodes[i+1]
+    """One path, root first: `labels[i]` depends on `labels[i+1]` with ∂ = `factors[i]`."""
+
+    labels: list[str]
+    factors: list[float]
+    indices: list[int] = field(default_factory=list)
 
     @property
     def product(self) -> float:
@@ -108,17 +60,27 @@ class ChainPath:
             p *= f
         return p
 
+    def symbols(self) -> list[str]:
+        return [f"∂{a}/∂{b}" for a, b in zip(self.labels, self.labels[1:])]
+
 
 @dataclass
 class Explanation:
-    root: Value
-    param: Value
-    paths: list[ChainPath] = field(default_factory=list)
+    """d(root)/d(param) as a sum over `paths`; `str()` is text, `.render("latex")` LaTeX."""
+
+    root: str
+    param: str
+    paths: list[ChainPath]
+    grad: float | None  # param's .grad as stored by backward(), for comparison
     fmt: str = "text"
 
     @property
     def total(self) -> float:
         return sum(p.product for p in self.paths)
+
+    @property
+    def what(self) -> str:
+        return f"d{self.root}/d{self.param}"
 
     def __str__(self) -> str:
         return self.render(self.fmt)
@@ -132,43 +94,47 @@ class Explanation:
             return self.latex()
         raise ValueError(f"unknown format {fmt!r}; expected text, markdown or latex")
 
-    def _what(self) -> str:
-        return f"d{label(self.root)}/d{label(self.param)}"
+    def caption(self) -> str:
+        """The sum over paths in symbols, then in numbers: the picture's caption."""
+        symbols = [" ".join(p.symbols()) or "1" for p in self.paths]
+        numbers = [" ".join(f"({fmt(f, '.4g')})" for f in p.factors) or "1" for p in self.paths]
+        return (
+            f"{self.what} = "
+            + " + ".join(symbols or ["0"])
+            + "\n= "
+            + " + ".join(numbers or ["0"])
+            + f" = {fmt(self.total, '.6g')}"
+        )
 
     def _grad_note(self) -> str:
-        g = self.param.grad
-        if abs(g - self.total) <= 1e-12 * max(1.0, abs(g)):
-            return f"(reverse mode: {label(self.param)}.grad = {g:.6g})"
+        g = self.grad
+        if g is None:
+            return f"({self.param}.grad is not set: call {self.root}.backward() to compare)"
+        if abs(g - self.total) <= 1e-9 * max(1.0, abs(g)):
+            return f"(reverse mode agrees: {self.param}.grad = {fmt(g)})"
         return (
-            f"({label(self.param)}.grad is {g:.6g}: call {label(self.root)}.backward() "
+            f"({self.param}.grad is {fmt(g)}: call {self.root}.backward() "
             "on zeroed gradients to compare)"
         )
 
     def text(self) -> str:
         n = len(self.paths)
-        lines = [f"{self._what()} by the chain rule, summed over {n} path{'s' * (n != 1)}:"]
+        lines = [f"{self.what} by the chain rule, summed over {n} path{'s' * (n != 1)}:"]
         for i, path in enumerate(self.paths, 1):
-            names = [label(x) for x in path.nodes]
-            symbols = " * ".join(f"d{a}/d{b}" for a, b in zip(names, names[1:]))
-            numbers = " * ".join(f"({f:.6g})" for f in path.factors)
-            lines.append(f"  path {i}: {' -> '.join(names)}")
-            lines.append(f"    {symbols}")
-            lines.append(f"    = {numbers}")
-            lines.append(f"    = {path.product:.6g}")
+            lines.append(f"  path {i}: {' <- '.join(path.labels)}")
+            lines.append(f"    {' · '.join(path.symbols()) or '1'}")
+            lines.append(f"    = {' · '.join(f'({fmt(f)})' for f in path.factors) or '1'}")
+            lines.append(f"    = {fmt(path.product)}")
         if n > 1:
-            lines.append("  sum: " + " + ".join(f"({p.product:.6g})" for p in self.paths))
-        lines.append(f"{self._what()} = {self.total:.6g}  {self._grad_note()}")
+            lines.append("  sum: " + " + ".join(f"({fmt(p.product)})" for p in self.paths))
+        lines.append(f"{self.what} = {fmt(self.total)}  {self._grad_note()}")
         return "\n".join(lines)
 
     def markdown(self) -> str:
-        lines = [
-            f"**{self._what()}** by the chain rule, summed over {len(self.paths)} path(s):",
-            "",
-        ]
+        lines = [f"**{self.what}** by the chain rule, summed over {len(self.paths)} path(s):", ""]
         for i, path in enumerate(self.paths, 1):
             lines.append(f"{i}. ${_latex_product(path)}$")
-        lines += ["", f"$${_latex_frac(self.root, self.param)} = {self.total:.6g}$$", ""]
-        lines.append(self._grad_note())
+        lines += ["", f"$${_latex_total(self)} = {fmt(self.total)}$$", "", self._grad_note()]
         return "\n".join(lines)
 
     def latex(self) -> str:
@@ -176,60 +142,138 @@ class Explanation:
         body = " \\\\\n  &+ ".join(terms) if terms else "0"
         return (
             "\\begin{align*}\n"
-            f"  {_latex_frac(self.root, self.param)} &= {body} \\\\\n"
-            f"  &= {self.total:.6g}\n"
+            f"  {_latex_total(self)} &= {body} \\\\\n"
+            f"  &= {fmt(self.total)}\n"
             "\\end{align*}"
         )
 
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return f"<pre>{escape(self.text())}</pre>"
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\backslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "_": r"\_",
+    "^": r"\^{}",
+    "#": r"\#",
+    "$": r"\$",
+    "%": r"\%",
+    "&": r"\&",
+    "~": r"\~{}",
+}
+
+
+def _tex_text(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(c, c) if c.isprintable() else "?" for c in text[:40])
+
 
 def latex_name(name: str) -> str:
-    m = re.fullmatch(r"([A-Za-z]+?)_?([A-Za-z]*)(\d+(?:_\d+)?)?", name)
+    """A name in LaTeX: `w11` -> w_{11}, `y_h1` -> y_{h1}, `x` -> x; anything else upright text."""
+    import re
+
+    m = re.fullmatch(r"([A-Za-z])_?([A-Za-z]{0,2}\d+(?:_\d+)?|[A-Za-z]{1,2}\d*)?", name)
     if not m:
-        return f"\\mathrm{{{name}}}"
-    base, letters, digits = m.group(1), m.group(2), (m.group(3) or "").replace("_", ",")
-    sub = letters + digits
-    return f"{base}_{{{sub}}}" if sub else base
-
-
-def _latex_frac(a: Value, b: Value) -> str:
-    return f"\\frac{{\\partial {latex_name(label(a))}}}{{\\partial {latex_name(label(b))}}}"
+        return f"\\mathrm{{{_tex_text(name)}}}"
+    sub = (m.group(2) or "").replace("_", ",")
+    return f"{m.group(1)}_{{{sub}}}" if sub else m.group(1)
 
 
 def _latex_product(path: ChainPath) -> str:
-    symbols = " ".join(_latex_frac(a, b) for a, b in zip(path.nodes, path.nodes[1:]))
-    numbers = " \\cdot ".join(f"({f:.6g})" for f in path.factors)
-    return f"{symbols} = {numbers} = {path.product:.6g}"
+    symbols = " ".join(
+        f"\\frac{{\\partial {latex_name(a)}}}{{\\partial {latex_name(b)}}}"
+        for a, b in zip(path.labels, path.labels[1:])
+    )
+    numbers = " \\cdot ".join(f"({fmt(f)})" for f in path.factors)
+    return f"{symbols or '1'} = {numbers or '1'} = {fmt(path.product)}"
+
+
+def _latex_total(e: Explanation) -> str:
+    return f"\\frac{{d {latex_name(e.root)}}}{{d {latex_name(e.param)}}}"
+
+
+def count_paths(graph: Graph, target: int) -> list[int]:
+    """count[i] = number of paths from node i down to `target` (parents-first dynamic program)."""
+    count = [0] * len(graph.nodes)
+    count[target] = 1
+    for n in graph.nodes[target + 1 :]:
+        count[n.index] = sum(count[p] for p, _ in n.edges)
+    return count
 
 
 def explain(
-    root: Value, param: Value | str, fmt: str = "text", max_paths: int = MAX_PATHS
+    root: Any,
+    param: Any,
+    fmt: str = "text",
+    max_paths: int = MAX_PATHS,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    fold: bool = False,
 ) -> Explanation:
-    """d(root)/d(param) as the slides write it: every path a product of named local derivatives.
+    """d(root)/d(param) as the sum over every path of the products of local derivatives.
 
-    `str()` of the result is plain text (`fmt="markdown"` or `"latex"` on request);
-    `.total` is the sum over paths, which equals `param.grad` after `root.backward()`.
+    `param` is a node of root's graph or the name of one. `.total` equals
+    `param.grad` after `root.backward()`. With `fold=True` each path shows only
+    its named nodes, each factor then being the product of the local
+    derivatives along that stretch of the path (the paths stay distinct).
+    Refuses (`TooManyPathsError`) sums of more than `max_paths` paths and graphs
+    of more than `max_nodes` nodes.
     """
-    param = find_node(root, param)
-    kept, edges = skeleton(root, also=(param,))
-    if param not in edges:
-        raise KeyError(f"{label(param)} is not in the graph of {label(root)}")
-    # count paths first (parents before children), so that huge sums are refused up front
-    count: dict[Value, int] = {}
-    for node in kept:
-        count[node] = 1 if node is param else sum(count.get(a, 0) for a, _ in edges[node])
-    if count[root] > max_paths:
-        raise TooManyPathsError(
-            f"{count[root]} paths lead from {label(root)} to {label(param)}, more than "
-            f"max_paths={max_paths}; explain a smaller sub-graph or raise max_paths"
+    graph = read_graph(root, max_nodes)
+    return explain_graph(graph, find_node(graph, param), fmt, max_paths, fold)
+
+
+def _folded(graph: Graph, nodes: list[int], factors: list[float]) -> tuple[list[int], list[float]]:
+    """The path through its named nodes (and its ends), multiplying the factors in between."""
+    keep, out = [nodes[0]], []
+    product = 1.0
+    for k, f in zip(nodes[1:], factors):
+        product *= f
+        if graph.nodes[k].name or k == nodes[-1]:
+            keep.append(k)
+            out.append(product)
+            product = 1.0
+    return keep, out
+
+
+def explain_graph(
+    graph: Graph,
+    target: int,
+    fmt: str = "text",
+    max_paths: int = MAX_PATHS,
+    fold: bool = False,
+) -> Explanation:
+    labels = graph.labels()
+    root = graph.root
+    if any(local is None for n in graph.nodes for _, local in n.edges):
+        raise TypeError(
+            "explain needs one number per edge (a Value graph); a Tensor edge carries a "
+            "Jacobian: build the expression from Values to see its paths"
         )
-    result = Explanation(root, param, fmt=fmt)
-    stack: list[tuple[Value, list[Value], list[float]]] = [(root, [root], [])]
+    count = count_paths(graph, target)
+    if count[root.index] > max_paths:
+        raise TooManyPathsError(
+            f"{count[root.index]} paths lead from {labels[root.index]} to {labels[target]}, "
+            f"more than the limit of {max_paths} (max_paths=): explain a smaller sub-graph "
+            "or raise the limit"
+        )
+    paths: list[ChainPath] = []
+    stack: list[tuple[int, list[int], list[float]]] = [(root.index, [root.index], [])]
     while stack:
-        node, nodes, factors = stack.pop()
-        if node is param:
-            result.paths.append(ChainPath(nodes, factors))
+        i, nodes, factors = stack.pop()
+        if i == target:
+            if fold:
+                nodes, factors = _folded(graph, nodes, factors)
+            paths.append(ChainPath([labels[k] for k in nodes], factors, nodes))
             continue
-        for ancestor, factor in reversed(edges[node]):
-            if count.get(ancestor, 0):
-                stack.append((ancestor, [*nodes, ancestor], [*factors, factor]))
-    return result
+        for p, local in reversed(graph.nodes[i].edges):
+            if count[p]:
+                stack.append((p, [*nodes, p], [*factors, local]))
+    grad = graph.nodes[target].grad
+    grad = float(grad) if grad is not None else None
+    return Explanation(labels[root.index], labels[target], paths, grad, fmt)

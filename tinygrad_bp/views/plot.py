@@ -1,4 +1,11 @@
-"""Loss curves and decision boundaries with matplotlib (an optional extra)."""
+"""Pictures of a training run with matplotlib (an optional extra).
+
+`plot_training` draws, in one PNG: the loss per epoch (training and held-out),
+the gradient norm ||dE/dW|| of every layer per epoch on a log scale (vanishing
+gradients show as the first layers' curves lying decades below the last
+layer's), and the decision boundary at a few epochs (2-D inputs) or the fitted
+curve (1-D inputs).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_write
 from ..nn.train import History, predict
 
-__all__ = ["PlotUnavailable", "plot_training"]
+__all__ = ["PlotUnavailable", "plot_training", "require_matplotlib"]
 
 
 class PlotUnavailable(RuntimeError):
     """matplotlib is not installed."""
 
 
-def plot_training(model, X: np.ndarray, y: np.ndarray, history: History, loss: str, path) -> Path:
-    """Loss per epoch, and the decision boundary (2-D inputs) or the fitted curve (1-D)."""
+def require_matplotlib():
+    """matplotlib.pyplot with the file-only Agg backend, or PlotUnavailable saying how to get it."""
     try:
         import matplotlib
 
@@ -26,29 +34,77 @@ def plot_training(model, X: np.ndarray, y: np.ndarray, history: History, loss: s
         raise PlotUnavailable(
             "the plot needs matplotlib: pip install 'tinygrad-bp[plot]' (or pip install matplotlib)"
         ) from None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.plot(np.arange(1, len(history.losses) + 1), history.losses)
-    left.set(xlabel="epoch", ylabel=f"{loss} loss", title="training loss", yscale="log")
-    if X.shape[1] == 2:
-        pad = 0.5
-        xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, 200)
-        ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 200)
-        gx, gy = np.meshgrid(xs, ys)
-        out = predict(model, np.c_[gx.ravel(), gy.ravel()])
-        score = out[:, 0] if out.shape[1] == 1 else out[:, 1] - out[:, 0]
-        threshold = 0.5 if loss not in ("bce", "ce") else 0.0
-        right.contourf(gx, gy, (score > threshold).reshape(gx.shape), alpha=0.3, cmap="coolwarm")
-        right.contour(gx, gy, score.reshape(gx.shape), levels=[threshold], colors="k")
-        right.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=8, edgecolors="none")
-        right.set(title="decision boundary", xlabel="x1", ylabel="x2")
+    return plt
+
+
+def _boundary(ax, model, X, y, loss: str, title: str) -> None:
+    pad = 0.5
+    xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, 150)
+    ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 150)
+    gx, gy = np.meshgrid(xs, ys)
+    out = predict(model, np.c_[gx.ravel(), gy.ravel()])
+    score = out[:, 0] if out.shape[1] == 1 else out[:, 1] - out[:, 0]
+    threshold = 0.5 if loss not in ("bce", "ce") else 0.0
+    ax.contourf(gx, gy, (score > threshold).reshape(gx.shape), alpha=0.3, cmap="coolwarm")
+    if score.min() < threshold < score.max():
+        ax.contour(gx, gy, score.reshape(gx.shape), levels=[threshold], colors="k")
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=8, edgecolors="none")
+    ax.set(title=title, xlabel="x1", ylabel="x2")
+
+
+def plot_training(model, X: np.ndarray, y: np.ndarray, history: History, loss: str, path) -> Path:
+    """Write the PNG described in the module docstring to `path` (atomically)."""
+    plt = require_matplotlib()
+    snaps = sorted(history.snapshots) if X.shape[1] == 2 else []
+    n_bottom = max(1, len(snaps))
+    fig = plt.figure(figsize=(max(10, 3.2 * n_bottom), 7.5))
+    grid = fig.add_gridspec(2, 2 * n_bottom)
+    losses = fig.add_subplot(grid[0, :n_bottom])
+    epochs = np.arange(1, len(history.losses) + 1)
+    losses.plot(epochs, history.losses, label="training (mean over the epoch's batches)")
+    if history.holdout_losses:
+        losses.plot(epochs, history.holdout_losses, label="held-out (end of epoch)")
+    positive = all(v > 0 for v in history.losses + history.holdout_losses)
+    losses.set(
+        xlabel="epoch", ylabel=f"{loss} loss", title="loss", yscale="log" if positive else "linear"
+    )
+    losses.legend(fontsize=8)
+    norms = fig.add_subplot(grid[0, n_bottom:])
+    table = np.array(history.grad_norms) if history.grad_norms else np.zeros((0, 0))
+    for layer in range(table.shape[1]):
+        kind = "output layer" if layer == table.shape[1] - 1 else f"layer {layer + 1}"
+        norms.plot(
+            epochs, np.maximum(table[:, layer], 1e-300), label=f"{kind}: ||dE/dW{layer + 1}||"
+        )
+    norms.set(
+        xlabel="epoch",
+        ylabel="gradient norm (mean over batches)",
+        title=f"gradient per layer ({'/'.join(model.activations)})",
+        yscale="log",
+    )
+    norms.legend(fontsize=8)
+    if snaps:
+        final = model.state_dict()
+        try:
+            for k, epoch in enumerate(snaps):
+                model.load_state_dict(history.snapshots[epoch])
+                ax = fig.add_subplot(grid[1, 2 * k : 2 * k + 2])
+                _boundary(ax, model, X, y, loss, f"decision boundary, epoch {epoch}")
+        finally:
+            model.load_state_dict(final)
+    elif X.shape[1] == 2:
+        _boundary(fig.add_subplot(grid[1, :]), model, X, y, loss, "decision boundary")
     else:
+        ax = fig.add_subplot(grid[1, :])
         order = np.argsort(X[:, 0])
-        right.scatter(X[:, 0], y, s=8, alpha=0.5, label="data")
-        right.plot(X[order, 0], predict(model, X[order])[:, 0], "r", label="model")
-        right.set(title="fit", xlabel="x", ylabel="y")
-        right.legend()
+        ax.scatter(X[:, 0], y, s=8, alpha=0.5, label="data")
+        ax.plot(X[order, 0], predict(model, X[order])[:, 0], "r", label="model")
+        ax.set(title="fit", xlabel="x", ylabel="y")
+        ax.legend()
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
-    return path
+    return atomic_write(Path(path), buf.getvalue())

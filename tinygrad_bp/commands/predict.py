@@ -1,0 +1,127 @@
+"""`tinygrad-bp predict MODEL INPUT.csv|-`: run a saved model on new inputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from ..files import FileLimitError, MiB, read_text
+from ..formatting import dumps, fmt
+from ..nn.modelfile import ENGINES, read_model
+from ..nn.module import ENGINES as MODEL_CLASSES
+from ..nn.train import estimate_value_seconds, predict
+from .args import positive
+
+DEFAULT_MAX_MB = 64.0
+VALUE_LIMIT_SECONDS = 60.0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="run a saved model (train --save) on inputs from a CSV file",
+        description="Read a model file written by `tinygrad-bp train --save` or model.save(), "
+        "run it on every row of INPUT (a CSV file of numbers, one example per line, one "
+        "column per model input; '-' reads standard input; a header line naming the "
+        "columns and lines starting with # are skipped) and print the outputs as CSV "
+        "(y1, y2, ...; every number with all its digits) or --json.",
+    )
+    p.add_argument("model", metavar="MODEL", help="model file (.npz)")
+    p.add_argument("input", metavar="INPUT.csv", help="CSV file of inputs, or - for stdin")
+    p.add_argument("--json", action="store_true", help="print the outputs as JSON")
+    p.add_argument(
+        "--engine",
+        choices=("saved", *ENGINES),
+        default="saved",
+        help="engine to run the model with (saved: the one recorded in the file)",
+    )
+    p.add_argument(
+        "--max-mb",
+        type=positive(float),
+        default=DEFAULT_MAX_MB,
+        help=f"largest model file and input accepted, in MiB ({DEFAULT_MAX_MB:g})",
+    )
+    p.set_defaults(run=run)
+
+
+def read_input(source: str, limit: int) -> str:
+    """The text of INPUT (or stdin for '-'), refusing more than `limit` bytes."""
+    if source != "-":
+        try:
+            return read_text(source, limit, "input")
+        except FileLimitError as exc:
+            if "over the limit" not in str(exc):
+                raise
+            raise FileLimitError(f"{exc}; raise it with --max-mb") from None
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        raise FileLimitError(
+            f"standard input: over the limit of {limit / MiB:g} MiB; raise it with --max-mb"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileLimitError("standard input: not UTF-8 text") from None
+
+
+def parse_csv(text: str, n_inputs: int, source: str) -> np.ndarray:
+    """Rows of `n_inputs` finite numbers; a header line and # comments are skipped."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        try:
+            values = [float(f) for f in fields]
+        except ValueError:
+            if not rows and len(fields) == n_inputs and not any(map(_is_number, fields)):
+                continue  # a header line: one name per column
+            bad = next(f for f in fields if not _is_number(f))
+            raise ValueError(f"{source}, line {number}: {bad!r} is not a number") from None
+        if len(values) != n_inputs:
+            raise ValueError(
+                f"{source}, line {number}: {len(values)} columns, the model takes "
+                f"{n_inputs} inputs (one column each)"
+            )
+        if not np.isfinite(values).all():
+            raise ValueError(f"{source}, line {number}: NaN or infinity; give finite numbers")
+        rows.append(values)
+    if not rows:
+        raise ValueError(f"{source}: no rows of numbers")
+    return np.array(rows, dtype=float)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    limit = int(args.max_mb * MiB)
+    hint = "raise it with --max-mb"
+    spec, arrays = read_model(args.model, limit, hint)
+    engine = spec.engine if args.engine == "saved" else args.engine
+    source = "standard input" if args.input == "-" else args.input
+    X = parse_csv(read_input(args.input, limit), spec.sizes[0], source)
+    if engine == "value":
+        seconds = estimate_value_seconds(list(spec.sizes), len(X), 1) / 2  # forward only
+        if seconds > VALUE_LIMIT_SECONDS:
+            raise ValueError(
+                f"the Value engine would take about {seconds:.0f} s for {len(X):,} rows; "
+                "use --engine tensor (same numbers to rounding, in seconds)"
+            )
+    model = MODEL_CLASSES[engine]._from_arrays(spec, arrays)
+    out = predict(model, X)
+    if args.json:
+        print(dumps({"model": spec.describe(), "engine": engine, "outputs": out}))
+        return 0
+    print(",".join(f"y{j}" for j in range(1, out.shape[1] + 1)))
+    for row in out:
+        print(",".join(fmt(v, "") for v in row.tolist()))
+    return 0

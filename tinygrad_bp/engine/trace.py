@@ -1,0 +1,614 @@
+"""Record a scalar computation once, replay it on new numbers: `trace(fn, *example_inputs)`.
+
+Training a `Value` network builds the same graph at every step; only the numbers
+change. `trace` runs ``fn`` once on `Value` inputs, reads the graph it built and
+compiles it into one straight-line Python function: the forward pass, node by
+node in creation order, then the backward pass, node by node in reverse order,
+each gradient summed in the same order as `Value.backward` sums it. Every
+forward and every local derivative comes from the op table (`engine.ops`):
+where an entry's formula is plain arithmetic (``lambda a, b, out: (b, a)``) it
+is written inline, otherwise the entry's function is called. The replay
+therefore gives the eager engine's numbers bit for bit, several times faster.
+
+    step = trace(fn, *example_inputs)
+    out, grads, input_grads = step(*new_inputs)               # parameters' current .data
+    out, grads, input_grads = step(*new_inputs, params=[...])  # or given values
+    loss = step.backward(*new_inputs)                         # p.grad += d loss / d p
+
+Inputs are numbers or (nested) sequences of numbers; ``fn`` receives them as
+`Value` leaves of the same structure. The parameters are every other `Value`
+leaf the graph reaches (read at each call from their ``.data``, so an optimizer
+that updates them is seen), in creation order or in the order given by
+``trace(..., params=model.parameters())``. Numbers that ``fn`` combines with
+Values are constants of the trace. ``fn`` returns one `Value` or a sequence of
+them; gradients are those of the first one.
+
+What replays correctly: any input numbers, including ones on the other side of a
+kink (relu, abs, leaky_relu, elu: their derivative is evaluated on the new
+numbers). What cannot replay, and is refused: inputs of another structure
+(`TraceError` naming the input and both sizes); ``fn`` converting an input to a
+Python number (``float(x)``, ``x.data``, ``if x:``) while tracing, since that
+number would be frozen into the trace. Python branches on intermediate results
+(``if (w * x).data > 0:``) cannot be seen: `Trace.check` rebuilds the graph for
+given inputs and raises `TraceError` if it differs from the recorded one.
+An input outside an op's domain (log of 0, say) makes the replay hand over to
+the eager engine, which raises its usual error naming the op.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from .autograd import is_anomaly_enabled, topological_order
+from .ops import BINARY, UNARY
+from .value import Value
+
+__all__ = ["Trace", "TraceError", "TraceResult", "trace"]
+
+
+class TraceError(ValueError):
+    """The function cannot be traced, or new inputs do not fit the recorded graph."""
+
+
+class TraceResult(NamedTuple):
+    """One replay: ``output`` shaped as ``fn``'s result, ``grads`` of the first output with
+    respect to `Trace.params` (in that order) and ``input_grads`` shaped as the inputs."""
+
+    output: Any
+    grads: list[float]
+    input_grads: list[Any]
+
+
+# -- the structure of the inputs: None for a number, a tuple of child structures otherwise
+
+
+def _structure(x: Any, where: str) -> Any:
+    if isinstance(x, Value):
+        raise TraceError(f"{where}: pass numbers, not Values; trace makes the input Values itself")
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        return None
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+        raise TraceError(
+            f"{where}: expected a number or a sequence of numbers, got {type(x).__name__}"
+        )
+    return tuple(_structure(item, f"{where}[{i}]") for i, item in enumerate(x))
+
+
+def _flatten(x: Any, shape: Any, where: str, out: list[float]) -> None:
+    """Append the numbers of ``x`` to ``out``, checking that ``x`` has the structure ``shape``."""
+    if shape is None:
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise TraceError(
+                f"{where}: the trace was recorded with a number here, got {type(x).__name__}"
+            )
+        v = float(x)
+        if not math.isfinite(v):
+            raise TraceError(f"{where}: got a non-finite number ({v}); use finite numbers")
+        out.append(v)
+        return
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") or isinstance(x, Value):
+        raise TraceError(
+            f"{where}: the trace was recorded with a sequence of length {len(shape)} here, "
+            f"got {type(x).__name__}; trace again for this input"
+        )
+    if len(x) != len(shape):
+        raise TraceError(
+            f"{where} has length {len(x)}, the trace was recorded with length {len(shape)}; "
+            "trace again for this size"
+        )
+    for i, (item, sub) in enumerate(zip(x, shape)):
+        _flatten(item, sub, f"{where}[{i}]", out)
+
+
+def _unflatten(flat: Sequence[Any], shape: Any, pos: list[int]) -> Any:
+    if shape is None:
+        pos[0] += 1
+        return flat[pos[0] - 1]
+    return [_unflatten(flat, sub, pos) for sub in shape]
+
+
+def _input_name(i: int) -> str:
+    return f"input {i}"
+
+
+# -- input Values that refuse to become Python numbers while the function is traced
+
+_ENGINE_DIR = __file__.rsplit("/", 1)[0].rsplit("\\", 1)[0]
+
+
+class _Input(Value):
+    """A traced input: reading its number from outside the engine would freeze it."""
+
+    __slots__ = ()
+
+    @property
+    def data(self) -> float:  # type: ignore[override]
+        if not sys._getframe(1).f_code.co_filename.startswith(_ENGINE_DIR):
+            self._refuse()
+        return _VALUE_DATA.__get__(self)
+
+    @data.setter
+    def data(self, x: float) -> None:
+        _VALUE_DATA.__set__(self, x)
+
+    def _refuse(self, *args: Any) -> Any:
+        raise TraceError(
+            f"the traced function reads the number of {self.name} (.data, float(), a "
+            "comparison or a condition): the trace would freeze it. Compute with Value "
+            "operations only, or do not trace this function"
+        )
+
+    __float__ = __bool__ = __int__ = __index__ = _refuse
+
+
+_VALUE_DATA = Value.__dict__["data"]
+
+
+# -- reading the op table's formulas as Python source
+
+
+class _Sym:
+    """A placeholder that turns arithmetic on it into Python source; anything else refuses.
+
+    Calling a table formula on placeholders yields its expression when the formula is
+    plain arithmetic (comparisons, branches and library calls raise `_NotArithmetic`).
+    """
+
+    __slots__ = ("src",)
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+
+    def _refuse(self, *args: Any) -> Any:
+        raise _NotArithmetic
+
+    __bool__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __float__ = _refuse
+    __index__ = __int__ = __abs__ = __array__ = __iter__ = __len__ = _refuse
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _src(x: Any) -> str:
+    if isinstance(x, _Sym):
+        return x.src
+    if type(x) in (int, float) and math.isfinite(x):
+        return repr(x)
+    raise _NotArithmetic
+
+
+def _binary(fmt: str) -> tuple[Callable, Callable]:
+    def op(self: _Sym, other: Any) -> _Sym:
+        return _Sym(fmt.format(self.src, _src(other)))
+
+    def rop(self: _Sym, other: Any) -> _Sym:
+        return _Sym(fmt.format(_src(other), self.src))
+
+    return op, rop
+
+
+for _name, _fmt in (
+    ("add", "({} + {})"),
+    ("sub", "({} - {})"),
+    ("mul", "({} * {})"),
+    ("truediv", "({} / {})"),
+    ("pow", "({} ** {})"),
+):
+    _op, _rop = _binary(_fmt)
+    setattr(_Sym, f"__{_name}__", _op)
+    setattr(_Sym, f"__r{_name}__", _rop)
+_Sym.__neg__ = lambda self: _Sym(f"(-{self.src})")  # type: ignore[attr-defined]
+_Sym.__pos__ = lambda self: self  # type: ignore[attr-defined]
+
+
+class _NotArithmetic(Exception):
+    pass
+
+
+def _as_source(fn: Callable, names: Sequence[str], n_out: int, **params: float) -> Any:
+    """Python source for ``fn(*names)`` (a tuple of ``n_out`` sources), or None if not plain
+    arithmetic. A constant result comes back as its literal."""
+    try:
+        out = fn(*(_Sym(n) for n in names), **params)
+        outs = out if n_out > 1 else (out,)
+        if not isinstance(outs, tuple) or len(outs) != n_out:
+            return None
+        return tuple(_src(o) for o in outs)
+    except (_NotArithmetic, TypeError, ValueError, AttributeError):
+        return None
+
+
+# -- what one node of the graph is
+
+
+class _Step(NamedTuple):
+    """One operation of the graph: its table entry, operands and keyword parameters."""
+
+    kind: str  # "unary" or "binary"
+    entry: Any
+    operands: tuple  # Values, or floats for constants folded into the op
+    params: dict
+
+
+_BY_SYMBOL = {op.symbol: op for op in BINARY.values()}
+
+
+def _step_of(node: Value) -> _Step:
+    """The table entry and operands of ``node``, from the graph interface."""
+    op, parents = node.op, node.parents
+    if op in _BY_SYMBOL and len(parents) == 2:
+        return _Step("binary", _BY_SYMBOL[op], parents, {})
+    if op in UNARY and len(parents) == 1:
+        params = dict(getattr(node, "params", None) or {})
+        return _Step("unary", UNARY[op], parents, params)
+    if op.startswith("**") and len(parents) == 1:
+        # a number exponent: recover it from the name and check it reproduces the node
+        try:
+            p = float(op[2:])
+        except ValueError:
+            p = math.nan
+        base = parents[0]
+        if math.isfinite(p) and BINARY["pow"].forward(base.data, p) == node.data:
+            return _Step("binary", BINARY["pow"], (base, p), {})
+    raise TraceError(f"cannot replay operation {node.describe()}: not an op of the table")
+
+
+# -- the compiler
+
+
+class _Compiler:
+    """Turns table formulas into source: inline arithmetic where it is, calls otherwise."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {}
+        self.templates: dict[tuple, Any] = {}
+
+    def _template(self, fn: Callable, n_args: int, n_out: int, params: dict) -> Any:
+        key = (id(fn), n_args, n_out, tuple(sorted(params.items())))
+        if key not in self.templates:
+            names = [f"_{i}_" for i in range(n_args)]
+            template = _as_source(fn, names, n_out, **params)
+            if template is None:  # call the table's function
+                name = f"_f{len(self.namespace)}"
+                self.namespace[name] = fn
+                kw = "".join(f", {k}={v!r}" for k, v in params.items())
+                call = f"{name}({', '.join(names)}{kw})"
+                template = (call,) if n_out == 1 else tuple(f"{call}[{i}]" for i in range(n_out))
+            used = {i for i in range(n_args) if any(names[i] in t for t in template)}
+            self.templates[key] = (names, template, used)
+        return self.templates[key]
+
+    def uses(self, fn: Callable, n_args: int, n_out: int, params: dict) -> set[int]:
+        """Which arguments the formula reads."""
+        return self._template(fn, n_args, n_out, params)[2]
+
+    def expr(self, fn: Callable, args: Sequence[str], n_out: int, params: dict) -> list[str]:
+        """Source for each of ``fn``'s ``n_out`` results on the argument sources ``args``."""
+        names, template, _ = self._template(fn, len(args), n_out, params)
+        out = []
+        for t in template:
+            for name, arg in zip(names, args):
+                t = t.replace(name, arg)
+            out.append(t)
+        return out
+
+
+def _literal(x: float) -> str:
+    return repr(x) if math.copysign(1.0, x) > 0 else f"({x!r})"
+
+
+# An expression folds in at most this many operations, and a sum at most this many
+# terms, so that the generated source never nests deeper than the parser allows.
+_MAX_DEPTH = 12
+_MAX_TERMS = 32
+
+
+def _compile(
+    outputs: list[Value], inputs: list[Value], params: list[Value]
+) -> tuple[Callable, list[Value], str]:
+    """Straight-line replay code: f(input floats, param floats) -> (outputs, grads, input grads).
+
+    Forward: one statement per node in creation order, except that a node read once
+    and by no derivative is folded into its reader's expression (same operations in
+    the same order, so the same numbers). Backward: one statement per node in reverse
+    creation order, its gradient the sum of its readers' terms in the order in which
+    `Value.backward` adds them.
+    """
+    nodes: dict[int, Value] = {}
+    for out in outputs:
+        for node in topological_order(out):
+            nodes[id(node)] = node
+    order = sorted(nodes.values(), key=lambda n: n._seq)
+    root = outputs[0]
+    reached = {id(node) for node in topological_order(root)}
+    c = _Compiler()
+    leaf_vars = {id(v): f"i{k}" for k, v in enumerate(inputs)}
+    leaf_vars.update({id(p): f"p{k}" for k, p in enumerate(params)})
+
+    # what each node is, how often the forward reads it, and whether backward reads it
+    steps: dict[int, _Step] = {}
+    reads: dict[int, int] = {}
+    needed = {id(o) for o in outputs}
+    for node in order:
+        if not node.parents:
+            if id(node) not in leaf_vars and node.op != "const":
+                raise TraceError(
+                    f"the graph uses the Value {node!r} that is not in params; "
+                    "add it to trace(..., params=[...]) or leave params out"
+                )
+            continue
+        step = steps[id(node)] = _step_of(node)
+        operands = [a for a in step.operands if isinstance(a, Value)]
+        for a in operands:
+            reads[id(a)] = reads.get(id(a), 0) + 1
+        if id(node) in reached:
+            n = len(step.operands)
+            if step.kind == "unary":
+                used = c.uses(step.entry.grad, 2, 1, step.params)
+            else:
+                used = c.uses(step.entry.grads, 3, 2, step.params)
+            for i in used:
+                if i < n:
+                    if isinstance(step.operands[i], Value):
+                        needed.add(id(step.operands[i]))
+                else:
+                    needed.add(id(node))
+
+    var: dict[int, str] = {}
+    depth: dict[int, int] = {}
+    body: list[str] = []
+    for k, node in enumerate(order):
+        if not node.parents:
+            var[id(node)] = leaf_vars.get(id(node)) or _literal(node.data)
+            continue
+        step = steps[id(node)]
+        args = [var[id(a)] if isinstance(a, Value) else _literal(a) for a in step.operands]
+        forward = step.entry.scalar if step.kind == "unary" else step.entry.forward
+        (src,) = c.expr(forward, args, 1, step.params)
+        d = 1 + max((depth.get(id(a), 0) for a in step.operands if isinstance(a, Value)), default=0)
+        if id(node) not in needed and reads.get(id(node)) == 1 and d < _MAX_DEPTH:
+            var[id(node)], depth[id(node)] = src, d
+        else:
+            var[id(node)] = f"n{k}"
+            body.append(f"    n{k} = {src}")
+
+    # backward: each node's gradient once, from the terms its readers left for it
+    terms: dict[int, list[str]] = {id(root): ["1.0"]}
+    grad: dict[int, str] = {}
+    for node in reversed(order):
+        nid = id(node)
+        if nid not in terms or nid not in reached:
+            continue
+        grad[nid] = g = _sum(terms.pop(nid), body)
+        if not node.parents:
+            continue
+        step = steps[nid]
+        args = [var[id(a)] if isinstance(a, Value) else _literal(a) for a in step.operands]
+        if step.kind == "unary":
+            local_grads = c.expr(step.entry.grad, [args[0], var[nid]], 1, step.params)
+        else:
+            local_grads = c.expr(step.entry.grads, [*args, var[nid]], 2, step.params)
+        masks = getattr(step.entry, "masks", False)
+        for parent, local in zip(step.operands, local_grads):
+            if not isinstance(parent, Value) or parent.op == "const":
+                continue
+            if local == "1":
+                term = g
+            elif local == "-1":
+                term = f"(-{g})"
+            elif masks:  # no gradient passes where the derivative is 0
+                d = f"d{len(body)}"
+                body.append(f"    {d} = {local}")
+                term = f"({d} * {g} if {d} else 0.0)"
+            else:
+                term = f"({local}) * {g}"
+            terms.setdefault(id(parent), []).append(term)
+    for v in [*params, *inputs]:  # leaves not processed above: only reached by constants
+        if id(v) in terms:
+            grad[id(v)] = _sum(terms.pop(id(v)), body)
+
+    def tup(items: list[str]) -> str:
+        return "(" + "".join(f"{x}, " for x in items) + ")"
+
+    head = ["def _replay(_inputs, _params):"]
+    if inputs:
+        head.append(f"    {tup([f'i{k}' for k in range(len(inputs))])} = _inputs")
+    if params:
+        head.append(f"    {tup([f'p{k}' for k in range(len(params))])} = _params")
+    grads = tup([grad.get(id(p), "0.0") for p in params])
+    input_grads = tup([grad.get(id(v), "0.0") for v in inputs])
+    outs = tup([var[id(o)] for o in outputs])
+    source = "\n".join([*head, *body, f"    return ({outs}, {grads}, {input_grads})"])
+    exec(compile(source, "<tinygrad_bp trace>", "exec"), c.namespace)
+    return c.namespace["_replay"], order, source
+
+
+def _sum(terms: list[str], body: list[str]) -> str:
+    """A name (or literal) for terms[0] + terms[1] + ..., added left to right."""
+    if len(terms) == 1 and (terms[0].isidentifier() or terms[0] == "1.0"):
+        return terms[0]
+    name = f"g{len(body)}"
+    acc = terms[0]
+    for lo in range(1, max(len(terms), 2), _MAX_TERMS):
+        acc = " + ".join([acc, *terms[lo : lo + _MAX_TERMS]])
+        body.append(f"    {name} = {acc}")
+        acc = name
+    return name
+
+
+def _gather(result: Any, where: str = "the result") -> tuple[Any, list[Value]]:
+    """(structure, flat Values) of ``fn``'s result."""
+    if isinstance(result, Value):
+        return None, [result]
+    if isinstance(result, (list, tuple)) and result:
+        flat: list[Value] = []
+        shape = []
+        for i, item in enumerate(result):
+            s, f = _gather(item, f"{where}[{i}]")
+            shape.append(s)
+            flat += f
+        return tuple(shape), flat
+    raise TraceError(
+        f"{where} of the traced function must be a Value or a non-empty sequence of Values, "
+        f"got {type(result).__name__}"
+    )
+
+
+class Trace:
+    """A recorded scalar computation, compiled for replay (see the module docstring)."""
+
+    def __init__(
+        self, fn: Callable[..., Any], *example_inputs: Any, params: Sequence[Value] | None = None
+    ) -> None:
+        self.fn = fn
+        self._shapes = [_structure(x, _input_name(i)) for i, x in enumerate(example_inputs)]
+        flat: list[float] = []
+        for i, (x, s) in enumerate(zip(example_inputs, self._shapes)):
+            _flatten(x, s, _input_name(i), flat)
+        leaves = [_input_leaf(v, k) for k, v in enumerate(flat)]
+        pos = [0]
+        values = [_unflatten(leaves, s, pos) for s in self._shapes]
+        result = fn(*values)
+        self._out_shape, outputs = _gather(result)
+        found = [n for out in outputs for n in topological_order(out)]
+        if params is None:
+            seen: dict[int, Value] = {}
+            for n in found:
+                if not n.parents and n.op != "const" and not isinstance(n, _Input):
+                    seen[id(n)] = n
+            params = sorted(seen.values(), key=lambda n: n._seq)
+        self.params: list[Value] = list(params)
+        if any(not isinstance(p, Value) for p in self.params):
+            raise TraceError("params must be a sequence of Values")
+        self._replay, order, self.source = _compile(outputs, leaves, self.params)
+        #: the recorded operations, in order: what `check` compares
+        self.ops: tuple[str, ...] = tuple(n.op for n in order)
+        self.n_nodes = len(order)
+        self.n_inputs = len(leaves)
+
+    # -- replay ------------------------------
+    def _flat_inputs(self, inputs: tuple) -> list[float]:
+        if len(inputs) != len(self._shapes):
+            raise TraceError(
+                f"the trace takes {len(self._shapes)} inputs, got {len(inputs)}; "
+                "pass the same arguments as when tracing"
+            )
+        flat: list[float] = []
+        for i, (x, s) in enumerate(zip(inputs, self._shapes)):
+            _flatten(x, s, _input_name(i), flat)
+        return flat
+
+    def _param_values(self, params: Sequence[float] | None) -> list[float]:
+        if params is None:
+            return [p.data for p in self.params]
+        values = [float(p) for p in params]
+        if len(values) != len(self.params):
+            raise TraceError(
+                f"params has {len(values)} numbers, the trace has {len(self.params)} parameters"
+            )
+        if not all(map(math.isfinite, values)):
+            raise TraceError("params must be finite numbers")
+        return values
+
+    def __call__(self, *inputs: Any, params: Sequence[float] | None = None) -> TraceResult:
+        """Outputs and gradients for new inputs (and optionally new parameter values)."""
+        flat = self._flat_inputs(inputs)
+        values = self._param_values(params)
+        if not is_anomaly_enabled():
+            try:
+                out, grads, in_grads = self._replay(flat, values)
+            except (ArithmeticError, ValueError, TypeError):
+                pass  # outside an op's domain: the eager engine says where
+            else:
+                if all(type(x) is float for x in out):  # e.g. not complex from a ** b
+                    return self._result(out, list(grads), in_grads)
+        return self._eager(flat, values)
+
+    def backward(self, *inputs: Any) -> Any:
+        """Replay on new inputs with the parameters' current data; add the gradients to each
+        parameter's ``.grad`` as ``loss.backward()`` would. Returns the output."""
+        result = self(*inputs)
+        for p, g in zip(self.params, result.grads):
+            p.grad = g if p.grad is None else p.grad + g
+        return result.output
+
+    def check(self, *inputs: Any) -> None:
+        """Rebuild the graph eagerly for ``inputs``; `TraceError` if it is not the recorded one
+        (a Python branch on a value took another way)."""
+        flat = self._flat_inputs(inputs)
+        _, order = self._build([Value(v, role="input") for v in flat])
+        ops = tuple(n.op for n in order)
+        if ops != self.ops:
+            at = next(
+                (i for i, (a, b) in enumerate(zip(ops, self.ops)) if a != b),
+                min(len(ops), len(self.ops)),
+            )
+            raise TraceError(
+                f"these inputs build another graph than the recorded one ({len(ops)} nodes "
+                f"against {len(self.ops)}, first difference at node {at}); "
+                "the function branches on a value: trace it again for these inputs"
+            )
+
+    # -- the eager engine, for checks and for inputs outside an op's domain
+    def _build(self, leaves: list[Value]) -> tuple[list[Value], list[Value]]:
+        pos = [0]
+        values = [_unflatten(leaves, s, pos) for s in self._shapes]
+        shape, outputs = _gather(self.fn(*values))
+        if shape != self._out_shape:
+            raise TraceError("these inputs give another structure of outputs than the trace")
+        nodes: dict[int, Value] = {}
+        for out in outputs:
+            for n in topological_order(out):
+                nodes[id(n)] = n
+        return outputs, sorted(nodes.values(), key=lambda n: n._seq)
+
+    def _eager(self, flat: list[float], values: list[float]) -> TraceResult:
+        saved = [(p, p.data, p.grad) for p in self.params]
+        try:
+            for p, v in zip(self.params, values):
+                p.data = v
+                p._clear_grad()
+            leaves = [Value(v, f"x{k}", role="input") for k, v in enumerate(flat)]
+            outputs = self._build(leaves)[0]
+            outputs[0].backward()
+            in_grads = tuple(_grad(v) for v in leaves)
+            grads = [_grad(p) for p in self.params]
+            out = tuple(o.data for o in outputs)
+        finally:
+            for p, data, g in saved:
+                p.data, p.grad = data, g
+        return self._result(out, grads, in_grads)
+
+    def _result(self, out: tuple, grads: list[float], in_grads: tuple) -> TraceResult:
+        output = _unflatten(out, self._out_shape, [0])
+        pos = [0]
+        return TraceResult(output, grads, [_unflatten(in_grads, s, pos) for s in self._shapes])
+
+    def __repr__(self) -> str:
+        return (
+            f"Trace({getattr(self.fn, '__name__', 'fn')}: {self.n_inputs} inputs, "
+            f"{len(self.params)} params, {self.n_nodes} nodes)"
+        )
+
+
+def _grad(v: Value) -> float:
+    return 0.0 if v.grad is None else v.grad
+
+
+def _input_leaf(v: float, k: int) -> Value:
+    leaf = _Input.__new__(_Input)
+    Value.__init__(leaf, v, f"input x{k}", role="input")
+    return leaf
+
+
+def trace(
+    fn: Callable[..., Any], *example_inputs: Any, params: Sequence[Value] | None = None
+) -> Trace:
+    """Run ``fn(*example_inputs)`` once on Values and compile its graph for replay.
+
+    Returns a `Trace`: ``trace(fn, x, y)(x2, y2)`` gives the outputs and the gradients
+    of the first output for new inputs; see the module docstring for the rules.
+    """
+    return Trace(fn, *example_inputs, params=params)

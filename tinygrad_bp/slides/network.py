@@ -1,0 +1,202 @@
+"""A case file's network: layers of any depth, shared or frozen biases, and its loss.
+
+`Network(layers, loss)` holds the numbers; its parameters are named by the
+slides' numbering (`numbering.Numbering`). The losses, for one example with
+outputs y_j and targets d_j (m outputs), are stated once in `loss_value`:
+
+    half_sse  E = 1/2 sum_j (d_j - y_j)^2       (the slides' E)
+    sse       E = sum_j (d_j - y_j)^2
+    mse       E = 1/m sum_j (d_j - y_j)^2
+    bce       E = -sum_j [d_j ln y_j + (1 - d_j) ln(1 - y_j)]     (0 < y_j < 1)
+    softmax_ce  y = softmax(v_out) (the output layer's activation is linear),
+                E = -sum_j d_j ln y_j
+
+and read by the closed-form rules (`quantities`), the Value engine
+(`value_loss`) and finite differences (`numeric_gradients`), so all three
+compute the same E.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..engine.ops import Activation, activation
+from ..engine.value import Value
+from .engines import apply_activation
+from .numbering import Numbering
+from .rules import central_differences
+
+__all__ = ["LOSSES", "Layer", "Network", "loss_value", "softmax"]
+
+LOSSES = ("half_sse", "sse", "mse", "bce", "softmax_ce")
+
+
+def _log(z: Any) -> Any:
+    if isinstance(z, Value):
+        return z.log()
+    if isinstance(z, np.ndarray):
+        return np.log(z)
+    return math.log(z)
+
+
+def loss_value(loss: str, ys: Sequence[Any], ds: Sequence[float]) -> Any:
+    """E of one example from its outputs `ys` (floats, Values or arrays) and targets `ds`."""
+    m = len(ys)
+    if loss in ("half_sse", "sse", "mse"):
+        sq = sum((d - y) * (d - y) for y, d in zip(ys, ds))
+        return {"half_sse": 0.5 * sq, "sse": sq, "mse": sq * (1.0 / m)}[loss]
+    if loss == "bce":
+        return -sum(d * _log(y) + (1 - d) * _log(1 - y) for y, d in zip(ys, ds))
+    if loss == "softmax_ce":
+        return -sum(d * _log(y) for y, d in zip(ys, ds) if d != 0)
+    raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
+
+
+def softmax(vs: Sequence[Any]) -> list[Any]:
+    """softmax of a list of floats, Values or arrays (shifted by the largest float first)."""
+    if isinstance(vs[0], Value):
+        exps = [v.exp() for v in vs]
+    else:
+        top = np.max(np.stack([np.asarray(v, dtype=float) for v in vs]), axis=0)
+        exps = [np.exp(np.asarray(v, dtype=float) - top) for v in vs]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+@dataclass
+class Layer:
+    """One layer of weights: W (row j = neuron, column i = its input), b, f, what is frozen."""
+
+    W: np.ndarray
+    b: np.ndarray  # one per neuron, or a single number when `shared`
+    act: Activation
+    shared: bool = False
+    frozen: frozenset[str] = field(default_factory=frozenset)
+
+    def bias(self, row: int) -> float:
+        return float(self.b[0] if self.shared else self.b[row])
+
+
+@dataclass
+class Network:
+    """Layers input side first; `loss` one of `LOSSES`."""
+
+    layers: list[Layer]
+    loss: str = "half_sse"
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.layers[0].W.shape[1]] + [layer.W.shape[0] for layer in self.layers]
+
+    @property
+    def numbering(self) -> Numbering:
+        return Numbering(self.sizes)
+
+    def slots(self) -> list[tuple[str, int, str, tuple[int, ...]]]:
+        """(name, layer, "W" or "b", index) for every parameter, in the slides' order."""
+        num = self.numbering
+        out = []
+        for l, layer in enumerate(self.layers):
+            out += [("", l, "W", idx) for idx in np.ndindex(layer.W.shape)]
+            out += [("", l, "b", (r,)) for r in range(1 if layer.shared else layer.W.shape[0])]
+        names = num.parameter_names([layer.shared for layer in self.layers])
+        return [(n, l, kind, idx) for n, (_, l, kind, idx) in zip(names, out)]
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return [s[0] for s in self.slots()]
+
+    def parameters(self) -> dict[str, float]:
+        return {n: float(getattr(self.layers[l], k)[idx]) for n, l, k, idx in self.slots()}
+
+    def frozen(self, name: str) -> bool:
+        for n, l, kind, _ in self.slots():
+            if n == name:
+                return kind in self.layers[l].frozen
+        raise KeyError(name)
+
+    def describe(self) -> dict:
+        return {
+            "sizes": self.sizes,
+            "activations": [layer.act.spec for layer in self.layers],
+            "shared_bias": [layer.shared for layer in self.layers],
+            "frozen": [sorted(layer.frozen) for layer in self.layers],
+            "loss": self.loss,
+        }
+
+    # -- the same E by the Value engine and by finite differences --------------------------
+    def value_loss(self, examples: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[Value, dict]:
+        """E summed over `examples`, built from Values; returns (E, {name: Value})."""
+        params = {n: Value(v, n) for n, v in self.parameters().items()}
+        E = None
+        for k, (x, d) in enumerate(examples, 1):
+            ys = self._forward(
+                [Value(float(t), role="input") for t in x],
+                lambda l, r, c: params[self.numbering.weight(l, r, c)],
+                lambda l, r: params[self.numbering.bias(l, r, self.layers[l].shared)],
+                f"[{k}]" if len(examples) > 1 else "",
+            )
+            term = loss_value(self.loss, ys, [float(t) for t in d])
+            E = term if E is None else E + term
+        return E, params
+
+    def value_gradients(self, examples) -> dict[str, float]:
+        E, params = self.value_loss(examples)
+        E.backward()
+        return {n: p.grad for n, p in params.items()}
+
+    def numeric_gradients(self, examples, eps: float = 1e-6) -> dict[str, float]:
+        """Central finite differences of E (summed over `examples`) for every parameter."""
+        slots = self.slots()
+        theta = np.array(list(self.parameters().values()))
+        where = {(l, k, idx): col for col, (_, l, k, idx) in enumerate(slots)}
+
+        def loss(thetas: np.ndarray) -> np.ndarray:
+            total = np.zeros(len(thetas))
+            for x, d in examples:
+                ys = self._forward(
+                    [np.full(len(thetas), float(t)) for t in x],
+                    lambda l, r, c: thetas[:, where[(l, "W", (r, c))]],
+                    lambda l, r: thetas[:, where[(l, "b", (0 if self.layers[l].shared else r,))]],
+                )
+                total = total + loss_value(self.loss, ys, [float(t) for t in d])
+            return total
+
+        return dict(zip(self.parameter_names, map(float, central_differences(loss, theta, eps))))
+
+    def _forward(self, ys: list, weight, bias, tag: str = "") -> list:
+        """The outputs, from input `ys` and `weight(l, r, c)`, `bias(l, r)`; Values get names."""
+        num = self.numbering
+        for l, layer in enumerate(self.layers):
+            rows, cols = layer.W.shape
+            vs = [
+                sum(weight(l, r, c) * ys[c] for c in range(cols)) + bias(l, r) for r in range(rows)
+            ]
+            last = l == len(self.layers) - 1
+            if last and self.loss == "softmax_ce":
+                ys = softmax(vs)
+            elif isinstance(vs[0], Value):
+                ys = [apply_activation(v, layer.act) for v in vs]
+            else:
+                ys = [layer.act.f(v) for v in vs]
+            if isinstance(vs[0], Value):
+                for j, v, y in zip(num.neurons(l), vs, ys):
+                    v.name, y.name = f"v{j}{tag}", f"{num.output(j)}{tag}"
+        return ys
+
+
+def make_layer(
+    W: Any, b: Any, act: str = "sigmoid", frozen: Sequence[str] = (), shared: bool | None = None
+) -> Layer:
+    """A `Layer` from lists: `b` a list (one per neuron) or a number (one shared bias)."""
+    W = np.array(W, dtype=float, ndmin=2)
+    if shared is None:
+        shared = np.ndim(b) == 0
+    return Layer(
+        W, np.array(b, dtype=float).reshape(-1), activation(act), bool(shared), frozenset(frozen)
+    )
