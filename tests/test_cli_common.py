@@ -101,9 +101,9 @@ def test_unknown_flag_is_one_line_exit_2(command):
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_bad_value_of_a_flag_is_one_line_exit_2(command):
-    # every command with --seed takes a whole number: a word there is a usage error
-    help_text = help_of(command).stdout
-    flag = next((f for f in ("--seed", "--max-work", "--max-nodes") if f in help_text), None)
+    # limits (--max-...), seeds, digits and tolerances are numbers: a word there is a usage error
+    numeric = re.findall(r"(--(?:max-[a-z-]+|seed|digits|rtol))\b", help_of(command).stdout)
+    flag = numeric[0] if numeric else None
     if flag is None:
         pytest.skip(f"{command} has none of the flags this test knows")
     err = one_line_error(run(command, flag, "many"))
