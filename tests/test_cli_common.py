@@ -201,3 +201,11 @@ def test_errors_of_a_command_become_one_line(monkeypatch, capsys, tmp_path, erro
     assert main(["verify", str(tmp_path / "any.txt")]) == status
     err = capsys.readouterr().err
     assert err == f"tinygrad-bp: error: {error}\n"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_limit_flag_is_in_the_errors_and_limits_page(command):
+    page = (ROOT / "docs" / "errors-and-limits.md").read_text()
+    flags = set(re.findall(r"--max-[a-z-]+|--force\b", help_of(command).stdout))
+    missing = [f for f in sorted(flags) if f"`{command} {f}" not in page]
+    assert not missing, f"docs/errors-and-limits.md has no row for {command} {missing}"
