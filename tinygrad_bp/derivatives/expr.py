@@ -116,7 +116,7 @@ class Expression:
         except DOMAIN_ERRORS as exc:
             raise UndefinedError(str(exc)) from None
         except RecursionError:
-            raise ExpressionError(f"{self.text[:60]!r}: nested too deeply to evaluate") from None
+            raise ExpressionError(_too_big_for_python(self.text)) from None
 
     def value(self, x: float, constants: dict[str, float] | None = None) -> float:
         """The number at x, or `UndefinedError` where it is not a finite real number."""
@@ -166,10 +166,7 @@ def parse(text: str, limits: Limits = DEFAULT) -> Expression:
             warnings.simplefilter("ignore")
             tree = ast.parse(source, mode="eval")
     except (RecursionError, MemoryError):
-        raise ExpressionError(
-            f"{source[:40]!r}... has more terms or levels of nesting than Python's parser "
-            "takes (a few thousand); split it over several lines"
-        ) from None
+        raise ExpressionError(_too_big_for_python(source)) from None
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(
@@ -181,9 +178,16 @@ def parse(text: str, limits: Limits = DEFAULT) -> Expression:
     try:
         fn = compiler.compile(tree.body)
     except RecursionError:
-        raise ExpressionError(_too_deep(source, limits)) from None
+        raise ExpressionError(_too_big_for_python(source)) from None
     return Expression(
         source, tuple(sorted(compiler.constants)), compiler.uses_diff, compiler.size, fn
+    )
+
+
+def _too_big_for_python(source: str) -> str:
+    return (
+        f"{source[:40]!r}... has more terms or levels of nesting than Python can take "
+        "(a few hundred levels, a few thousand terms); split it over several lines"
     )
 
 
