@@ -90,6 +90,8 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     folder = p.parent if str(p.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain open() would
+        os.chmod(tmp, _existing_mode(p) or (0o666 & ~_umask()))
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()
@@ -102,3 +104,22 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
             pass
         raise
     return p
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system shows it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _existing_mode(p: Path) -> int | None:
+    try:
+        return stat.S_IMODE(os.stat(p).st_mode)
+    except OSError:
+        return None

@@ -104,10 +104,12 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def estimated_nodes(sizes) -> int:
-    """An upper bound on the nodes of the slides' Value graph, known before building it."""
+def estimated_nodes(sizes, full: bool) -> int:
+    """About how many nodes the slides' graph will draw, known before building it."""
     n, h, o = sizes
-    return 3 * n * h + 3 * h * o + 2 * h + n + 9 * o + 2
+    if full:
+        return 3 * n * h + 3 * h * o + 2 * h + n + 9 * o + 2
+    return 2 * n * h + 2 * h * o + 2 * h + 4 * o + 1
 
 
 def _out_path(args: argparse.Namespace) -> Path:
@@ -135,27 +137,28 @@ def run(args: argparse.Namespace) -> int:
     if args.view == "graph" and args.show != "weights":
         raise ValueError("--show goes with --view network")
     out = _out_path(args)
-    size = estimated_nodes(args.sizes)
-    if args.view == "graph" and size > args.max_nodes:
+    size = estimated_nodes(args.sizes, args.full) if args.view == "graph" else sum(args.sizes)
+    if size > args.max_nodes:
         raise ValueError(
-            f"--sizes {','.join(map(str, args.sizes))} makes a graph of about {size} nodes, over "
+            f"--sizes {','.join(map(str, args.sizes))} makes a picture of about {size} nodes, over "
             f"the drawing limit of {args.max_nodes}: raise --max-nodes, use --view network, "
             "or give smaller --sizes"
         )
     net, x, d = slides_example(args)
-    graph = net.value_graph(x, d)
-    graph.E.backward()
-    if args.highlight and args.highlight not in graph.params:
+    if args.highlight and args.highlight not in net.parameter_names:
         raise ValueError(
             f"--highlight {args.highlight!r}: no such parameter; this network has "
-            f"{', '.join(graph.params)}"
+            f"{', '.join(net.parameter_names)}"
         )
     if args.view == "network":
-        grads = {name: p.grad for name, p in graph.params.items()}
+        grads = net.tensor_gradients(x, d)
         drawing = draw_network(
             net, grads=grads, show=args.show, eta=args.eta, max_nodes=args.max_nodes
         )
+        graph = None
     else:
+        graph = net.value_graph(x, d)
+        graph.E.backward()
         drawing = draw(
             graph.E, highlight=args.highlight, collapse=not args.full, max_nodes=args.max_nodes
         )
@@ -164,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
         written.append(str(save(drawing, Path(args.html))))
     explanation = None
     if args.explain:
+        if graph is None:
+            graph = net.value_graph(x, d)
+            graph.E.backward()
         explanation = explain(
             graph.E, args.highlight or "w11", fmt=args.explain_format, fold=True, max_nodes=None
         )

@@ -4,16 +4,17 @@ Names come from users and may hold anything: quotes, backslashes, `<script>`,
 braces, control characters, emoji, ten thousand characters. Graphviz reads
 `\\n`, `\\N`, `\\G` inside quoted strings and treats a string in angle brackets
 as markup, and XML (the SVG Graphviz writes) forbids most control
-characters. So text reaches DOT only through `html()`: a Graphviz HTML-like
-label whose text is XML-escaped, with control characters shown as `\\xNN` and
-long names shortened (the full name stays in the JSON export).
+characters. So text reaches DOT only through `label()`: a quoted string with
+backslashes and quotes escaped, control characters shown as `\\xNN` and long
+names shortened (the full name stays in the JSON export). Graphviz escapes
+`<`, `>` and `&` itself when it writes SVG.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_NAME", "Dot", "Html", "clean", "html", "quote"]
+__all__ = ["MAX_NAME", "Dot", "Raw", "clean", "label", "quote"]
 
 MAX_NAME = 40  # characters of a name shown in a picture
 
@@ -27,26 +28,18 @@ def clean(text: str, limit: int = MAX_NAME) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def _xml(text: str) -> str:
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#39;")
-    )
+class Raw(str):
+    """DOT text made by `label()`, already quoted: written as it is."""
 
 
-class Html(str):
-    """An HTML-like label made by `html()`: written to DOT as it is, without quotes."""
+def label(*lines: str, limit: int = MAX_NAME) -> Raw:
+    """A quoted DOT label showing `lines`: each cleaned, backslashes and quotes escaped.
 
-
-def html(*lines: str, bold_first: bool = False, limit: int = MAX_NAME) -> Html:
-    """A DOT HTML-like label (`<...>`) showing `lines`, each cleaned and XML-escaped."""
-    parts = [_xml(clean(line, limit)) for line in lines]
-    if bold_first and parts:
-        parts[0] = f"<B>{parts[0]}</B>"
-    return Html("<" + "<BR/>".join(parts) + ">")
+    Graphviz reads backslash sequences in labels (\\N is the node's name, \\l ends a
+    line), so every backslash of the text is doubled and lines are joined by \\n.
+    """
+    parts = [clean(line, limit).replace("\\", "\\\\").replace('"', '\\"') for line in lines]
+    return Raw('"' + "\\n".join(parts) + '"')
 
 
 def quote(text: str) -> str:
@@ -55,7 +48,7 @@ def quote(text: str) -> str:
 
 
 def _value(v: str) -> str:
-    return v if isinstance(v, Html) else quote(v)
+    return v if isinstance(v, Raw) else quote(v)
 
 
 def _attrs(attrs: dict[str, str]) -> str:

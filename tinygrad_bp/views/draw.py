@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..formatting import dumps, fmt
-from .dot import Dot, html
+from .dot import Dot, label
 from .explain import TooManyPathsError, count_paths, explain_graph, find_node
 from .graph import DEFAULT_MAX_NODES, Graph, GraphTooLargeError, read_graph, too_large
 
@@ -30,6 +30,7 @@ __all__ = [
     "draw_network",
 ]
 
+READ_LIMIT = 200_000  # nodes read at most to draw a collapsed graph
 SMALL_TENSOR = 6  # tensors with at most this many entries show their numbers
 WIDTH_IN = 12.5  # pictures are scaled down to at most 12.5 in = 1200 px wide
 FONT = "Helvetica"
@@ -97,7 +98,7 @@ class Drawing:
         from .render import render
         from .stepper import stepper_html
 
-        source, _ = graph_source(self.graph, show_grads=False, **self.options)
+        source, _ = graph_source(self.graph, show_grads=False, fit=False, **self.options)
         return stepper_html(self.graph, render(source, "svg").decode("utf-8"), title)
 
     def _repr_svg_(self) -> str:
@@ -146,9 +147,10 @@ def _dot(title: str | None, *caption: str, **graph: str) -> Dot:
         "size": f"{WIDTH_IN},40",
         **graph,
     }
+    attrs = {k: v for k, v in attrs.items() if v != ""}  # "" removes a default
     lines = [t for t in (title, *caption) if t]
     if lines:
-        attrs["label"] = html(*lines, bold_first=bool(title), limit=400)
+        attrs["label"] = label(*lines, limit=400)
     return Dot(
         attrs,
         node={
@@ -163,10 +165,10 @@ def _dot(title: str | None, *caption: str, **graph: str) -> Dot:
     )
 
 
-def _node_lines(n, label: str) -> list[str]:
+def _node_lines(n, text: str) -> list[str]:
     """What a node shows: the operation, the name, the value and the gradient."""
     head = n.role if n.is_leaf else n.op
-    lines = [f"{head} {n.name}" if n.name else head if n.is_leaf else f"{head}  {label}"]
+    lines = [f"{head} {n.name}" if n.name else head if n.is_leaf else f"{head}  {text}"]
     if np.size(n.value) <= SMALL_TENSOR:
         lines.append(f"= {_array(n.value)}")
         if n.grad is not None:
@@ -194,10 +196,11 @@ def draw(
     then carries the derivative through the unnamed helpers between them.
     Graphs of more than `max_nodes` nodes are refused with `GraphTooLargeError`.
     """
-    graph = read_graph(root, max_nodes)
+    # a collapsed drawing may come from a larger graph: read up to READ_LIMIT nodes
+    graph = read_graph(root, max(max_nodes, READ_LIMIT) if collapse else max_nodes)
     target = find_node(graph, highlight) if highlight is not None else None
     options = {"target": target, "title": title, "show_local": local_grads is not False}
-    source, caption = graph_source(graph, collapse=collapse, **options)
+    source, caption = graph_source(graph, collapse=collapse, max_nodes=max_nodes, **options)
     return Drawing(source, graph, caption, options)
 
 
@@ -208,6 +211,8 @@ def graph_source(
     show_local: bool = True,
     collapse: bool = False,
     show_grads: bool = True,
+    max_nodes: int | None = None,
+    fit: bool = True,
 ) -> tuple[str, str | None]:
     """The DOT source of a graph drawing and its chain-rule caption (when `target` is given).
 
@@ -218,7 +223,7 @@ def graph_source(
     caption = None
     if target is not None:
         try:
-            caption = explain_graph(graph, target, fold=True).caption()
+            caption = explain_graph(graph, target, fold=collapse).caption()
         except (TooManyPathsError, TypeError) as exc:
             caption = str(exc)
     if collapse:
@@ -226,12 +231,15 @@ def graph_source(
     else:
         keep = list(range(len(graph.nodes)))
         edges = {n.index: n.edges for n in graph.nodes}
-    d = _dot(title, *(caption or "").split("\n"))
+    d = _dot(title, *(caption or "").split("\n"), **({} if fit else {"size": ""}))
     # a leaf used by several nodes is drawn once beside each of them (no long crossing edges)
     uses = {i: 0 for i in keep}
     for i in keep:
         for p, _ in edges[i]:
             uses[p] += 1
+    drawn = sum(uses[i] - 1 if graph.nodes[i].is_leaf and uses[i] > 1 else 1 for i in keep)
+    if max_nodes is not None and drawn > max_nodes:
+        raise too_large(drawn, max_nodes, "nodes to draw")
     for i in sorted(keep, key=lambda i: _natural(labels[i])):
         n = graph.nodes[i]
         lines = _node_lines(n, labels[i])
@@ -239,7 +247,7 @@ def graph_source(
             lines = [line for line in lines if not line.startswith("grad")] + ["grad ?"]
         attrs = {
             "id": f"n{i}",
-            "label": html(*lines, bold_first=True),
+            "label": label(*lines),
             "fillcolor": FILL.get(n.role or "value", FILL["value"]),
         }
         if n.role == "const":
@@ -262,7 +270,7 @@ def graph_source(
             if show_local and local is not None:
                 # the number is a node of its own on the edge: never beside another edge
                 mid = f"l{i}_{k}"
-                d.node(mid, id=mid, label=html(_num(local)), shape="plain", style="", **attrs)
+                d.node(mid, id=mid, label=label(_num(local)), shape="plain", style="", **attrs)
                 d.edge(tail, mid, id=f"e{i}_{k}", arrowhead="none", **attrs)
                 d.edge(mid, f"n{i}", id=f"e{i}_{k}h", **attrs)
             else:
@@ -321,6 +329,20 @@ LABEL_EDGES = 40  # nets with more weights than this show weights by colour and 
 SHOWS = ("weights", "grads", "updates")
 
 
+def _stack(d: Dot, ids: list[str]) -> None:
+    """Keep a layer's nodes in one column, in this order from top to bottom."""
+    d.open(f"stack_{ids[0]}", rank="same")
+    for a, b in zip(ids, ids[1:]):
+        d.edge(a, b, style="invis")
+    d.close()
+    if ids[0] != "head_in":  # headers in one row: each column's header above its nodes
+        d.edge(
+            "head_in" if ids[0] == "head_0" else f"head_{int(ids[0][5:]) - 1}",
+            ids[0],
+            style="invis",
+        )
+
+
 def _layers_of(net: Any) -> list[tuple[np.ndarray, np.ndarray, str]]:
     if hasattr(net, "W1") and hasattr(net, "W2"):
         return [(net.W1, net.b1, net.hidden), (net.W2, net.b2, net.output)]
@@ -364,21 +386,30 @@ def draw_network(
         g = grads.get(name, float("nan"))
         return g if show == "grads" else -eta * g
 
-    d = _dot(title, ranksep="0.9" if not labelled else "0.2", nodesep="0.15", splines="line")
+    d = _dot(
+        title,
+        ranksep="0.9" if not labelled else "0.2",
+        nodesep="0.15",
+        splines="line",
+        outputorder="edgesfirst",  # lines pass under the neurons, never over their text
+    )
     prev = []
+    d.node("head_in", label=label("inputs"), shape="plaintext", style="")
     for k in range(1, sizes[0] + 1):
-        d.node(f"x{k}", label=html(f"x{k}"), fillcolor=FILL["input"], shape="circle")
+        d.node(f"x{k}", label=label(f"x{k}"), fillcolor=FILL["input"], shape="circle")
         prev.append((f"x{k}", k))
+    _stack(d, ["head_in"] + [x for x, _ in prev])
     number = 0
     values: list[tuple[str, str, str, float]] = []
     for depth, (W, b, act) in enumerate(layers):
         current = []
         last = depth == len(layers) - 1
-        d.open(
-            f"cluster_{depth}",
-            label=html("output layer" if last else f"hidden layer {depth + 1}"),
-            color="#bbbbbb",
-            style="dashed",
+        head = f"head_{depth}"
+        d.node(
+            head,
+            label=label("output layer" if last else f"hidden layer {depth + 1}"),
+            shape="plaintext",
+            style="",
         )
         for r in range(W.shape[0]):
             number += 1
@@ -390,11 +421,11 @@ def draw_network(
                 )
             d.node(
                 f"n{number}",
-                label=html(*lines, bold_first=True),
+                label=label(*lines),
                 fillcolor="#d1e7dd" if last else FILL["param"],
             )
             current.append((f"n{number}", number))
-        d.close()
+        _stack(d, [head] + [n for n, _ in current])
         for r, (node_id, j) in enumerate(current):
             for col, (src_id, i) in enumerate(prev):
                 name = pair_name("w", j, i)
@@ -406,7 +437,7 @@ def draw_network(
             mid = f"{src}_{dst}"
             d.node(
                 mid,
-                label=html(f"{symbol}{name} = {_num(v)}"),
+                label=label(f"{symbol}{name} = {_num(v)}"),
                 shape="plain",
                 style="",
                 fontsize="10",
@@ -429,7 +460,7 @@ def draw_network(
             shape="note",
             style="filled",
             fillcolor="#ffffff",
-            label=html(
+            label=label(
                 f"edges: {what[show]}",
                 "blue: positive, red: negative",
                 f"width: |value|, widest = {_num(top)}",
@@ -437,6 +468,6 @@ def draw_network(
             ),
         )
     for node_id, j in prev:
-        d.node(f"y{j}", label=html(f"y{j}"), shape="plaintext", style="")
+        d.node(f"y{j}", label=label(f"y{j}"), shape="plaintext", style="")
         d.edge(node_id, f"y{j}")
     return Drawing(d.source)

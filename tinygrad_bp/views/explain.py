@@ -52,6 +52,7 @@ class ChainPath:
     labels: list[str]
     factors: list[float]
     indices: list[int] = field(default_factory=list)
+    formulas: list[str] = field(default_factory=list)  # each factor in the operands' names
 
     @property
     def product(self) -> float:
@@ -95,12 +96,15 @@ class Explanation:
         raise ValueError(f"unknown format {fmt!r}; expected text, markdown or latex")
 
     def caption(self) -> str:
-        """The sum over paths in symbols, then in numbers: the picture's caption."""
+        """The sum over paths in symbols, in formulas, then in numbers: the picture's caption."""
         symbols = [" ".join(p.symbols()) or "1" for p in self.paths]
+        formulas = [" ".join(_wrap(x) for x in p.formulas) or "1" for p in self.paths]
         numbers = [" ".join(f"({fmt(f, '.4g')})" for f in p.factors) or "1" for p in self.paths]
         return (
             f"{self.what} = "
             + " + ".join(symbols or ["0"])
+            + "\n= "
+            + " + ".join(formulas or ["0"])
             + "\n= "
             + " + ".join(numbers or ["0"])
             + f" = {fmt(self.total, '.6g')}"
@@ -123,6 +127,7 @@ class Explanation:
         for i, path in enumerate(self.paths, 1):
             lines.append(f"  path {i}: {' <- '.join(path.labels)}")
             lines.append(f"    {' · '.join(path.symbols()) or '1'}")
+            lines.append(f"    = {' · '.join(_wrap(x) for x in path.formulas) or '1'}")
             lines.append(f"    = {' · '.join(f'({fmt(f)})' for f in path.factors) or '1'}")
             lines.append(f"    = {fmt(path.product)}")
         if n > 1:
@@ -228,17 +233,62 @@ def explain(
     return explain_graph(graph, find_node(graph, param), fmt, max_paths, fold)
 
 
-def _folded(graph: Graph, nodes: list[int], factors: list[float]) -> tuple[list[int], list[float]]:
+def local_formula(graph: Graph, labels: list[str], child: int, k: int) -> str:
+    """∂child/∂(its k-th operand) as a formula in the operands' labels: `w41`, `sigmoid'(v1)`."""
+    n = graph.nodes[child]
+    args = [labels[p] for p, _ in n.edges]
+    a = args[k]
+    if n.op == "+":
+        return "1"
+    if n.op == "-":
+        return "1" if k == 0 else "-1"
+    if n.op == "*" and len(args) == 2:
+        return args[1 - k]
+    if n.op == "/" and len(args) == 2:
+        return f"1/{args[1]}" if k == 0 else f"-{args[0]}/{args[1]}^2"
+    if n.op == "**2":
+        return f"2·{a}"
+    if n.op == "neg":
+        return "-1"
+    if len(args) == 1 and n.op.isidentifier():
+        return f"{n.op}'{_wrap(a)}"
+    return f"∂{labels[child]}/∂{a}"
+
+
+def _wrap(text: str) -> str:
+    """`text` in parentheses, unless it already is one parenthesised expression."""
+    if text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, c in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(c, 0)
+            if depth == 0 and i < len(text) - 1:
+                break
+        else:
+            return text
+    return f"({text})"
+
+
+def _product(formulas: list[str]) -> str:
+    """Formulas multiplied, factors of 1 left out."""
+    kept = [f for f in formulas if f != "1"]
+    return "·".join(kept) if kept else "1"
+
+
+def _folded(
+    graph: Graph, nodes: list[int], factors: list[float], formulas: list[str]
+) -> tuple[list[int], list[float], list[str]]:
     """The path through its named nodes (and its ends), multiplying the factors in between."""
-    keep, out = [nodes[0]], []
-    product = 1.0
-    for k, f in zip(nodes[1:], factors):
+    keep, out, out_formulas = [nodes[0]], [], []
+    product, stretch = 1.0, []
+    for k, f, formula in zip(nodes[1:], factors, formulas):
         product *= f
+        stretch.append(formula)
         if graph.nodes[k].name or k == nodes[-1]:
             keep.append(k)
             out.append(product)
-            product = 1.0
-    return keep, out
+            out_formulas.append(_product(stretch))
+            product, stretch = 1.0, []
+    return keep, out, out_formulas
 
 
 def explain_graph(
@@ -263,17 +313,22 @@ def explain_graph(
             "or raise the limit"
         )
     paths: list[ChainPath] = []
-    stack: list[tuple[int, list[int], list[float]]] = [(root.index, [root.index], [])]
+    # (node, nodes so far, local factors, their formulas)
+    stack: list[tuple[int, list[int], list[float], list[str]]] = [
+        (root.index, [root.index], [], [])
+    ]
     while stack:
-        i, nodes, factors = stack.pop()
+        i, nodes, factors, formulas = stack.pop()
         if i == target:
             if fold:
-                nodes, factors = _folded(graph, nodes, factors)
-            paths.append(ChainPath([labels[k] for k in nodes], factors, nodes))
+                nodes, factors, formulas = _folded(graph, nodes, factors, formulas)
+            paths.append(ChainPath([labels[k] for k in nodes], factors, nodes, formulas))
             continue
-        for p, local in reversed(graph.nodes[i].edges):
+        for k in reversed(range(len(graph.nodes[i].edges))):
+            p, local = graph.nodes[i].edges[k]
             if count[p]:
-                stack.append((p, [*nodes, p], [*factors, local]))
+                formula = local_formula(graph, labels, i, k)
+                stack.append((p, [*nodes, p], [*factors, local], [*formulas, formula]))
     grad = graph.nodes[target].grad
     grad = float(grad) if grad is not None else None
     return Explanation(labels[root.index], labels[target], paths, grad, fmt)

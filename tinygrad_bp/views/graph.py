@@ -126,9 +126,12 @@ class Graph:
                     text = f"({args[0]}{n.op}{args[1]})"
                 elif n.op.startswith("**") and len(args) == 1:
                     text = f"{args[0]}^{n.op[2:]}"
+                elif len(args) == 1 and args[0].startswith("("):  # already "(a+b)"
+                    text = f"{n.op}{args[0]}"
                 else:
                     text = f"{n.op}({', '.join(args)})"
-                out.append(text if len(text) <= MAX_EXPRESSION else f"#{n.index}")
+                short = len(text) <= MAX_EXPRESSION and "#" not in text
+                out.append(text if short else f"#{n.index}")
         return out
 
 

@@ -108,14 +108,12 @@ def render(source: str, fmt: str = "svg") -> bytes:
         raise RenderError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if fmt == "dot":
         return source.encode("utf-8")
-    if fmt in ("svg", "png"):
-        svg = _dot(source, "svg") if has_dot() else _wasm_svg(source)
-        if fmt == "svg":
-            return svg
-        if has_resvg() or not has_dot():
-            return svg_to_png(svg)
     if has_dot():
         return _dot(source, fmt)
+    if fmt == "svg":
+        return _wasm_svg(source)
+    if fmt == "png":
+        return svg_to_png(_wasm_svg(source))
     raise RenderError(
         f"PDF needs Graphviz's 'dot', which is not on PATH: {INSTALL_DOT}; or save as .svg"
     )

@@ -11,7 +11,7 @@ to the parent's gradient, lighting that edge. The page's script does this
 arithmetic itself from the local derivatives, so the gradients it shows are
 an independent sum, not copied from the engine. Buttons and the arrow keys
 step; Home and End jump; opening the page as `page.html#end` shows the last
-step (the tests read that with a headless browser).
+step, `page.html#step=7` the seventh (the tests read them with a headless browser).
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def steps(graph: Graph) -> list[dict[str, Any]]:
 
 def stepper_html(graph: Graph, svg: str, title: str) -> str:
     """The whole page: the SVG (ids n<i> and e<i>_<k>), the node table and the script."""
+    plan = steps(graph)
     labels = graph.labels()
     nodes = [
         {
@@ -77,7 +78,7 @@ def stepper_html(graph: Graph, svg: str, title: str) -> str:
         }
         for n in graph.nodes
     ]
-    data = dumps({"nodes": nodes, "steps": steps(graph)}, indent=None)
+    data = dumps({"nodes": nodes, "steps": plan}, indent=None)
     # inside <script>, no "<", ">" or "&" may appear raw: JSON escapes them as \\u00XX
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     svg = svg[svg.find("<svg") :] if "<svg" in svg else svg
@@ -98,20 +99,20 @@ PAGE = """<!DOCTYPE html>
 <style>
 body {{ font-family: Helvetica, Arial, sans-serif; margin: 1em; }}
 #figure {{ overflow: auto; max-width: 100%; border: 1px solid #ddd; }}
-#figure svg {{ max-width: 100%; height: auto; }}
+#figure svg {{ height: auto; }}
 #status {{ font-size: 1.1em; margin: .6em 0; min-height: 2.6em; white-space: pre-wrap; }}
 table {{ border-collapse: collapse; font-size: .9em; }}
 td, th {{ border: 1px solid #ccc; padding: 2px 8px; text-align: right; }}
 td:first-child, td:nth-child(2) {{ text-align: left; }}
 tr.now {{ background: #ffe8a3; }}
 tr.done td.grad {{ background: #d1e7dd; }}
-g.now > path, g.now > polygon {{ stroke: #d62728 !important; stroke-width: 3; }}
-g.now > text {{ fill: #d62728; }}
+g.now > path, g.now > polygon {{ stroke: #ff7f0e !important; stroke-width: 5; }}
+g.now > text {{ fill: #e65c00; font-weight: bold; }}
 g.seen > path, g.seen > polygon {{ stroke: #1f77b4; }}
 </style></head><body>
 <h1>{title}</h1>
-<p><button id="first">&#x23EE; start</button> <button id="prev">&#x25C0; back</button>
-<button id="next">step &#x25B6;</button> <button id="last">end &#x23ED;</button>
+<p><button id="first">|&#x25C0; start</button> <button id="prev">&#x25C0; back</button>
+<button id="next">step &#x25B6;</button> <button id="last">end &#x25B6;|</button>
 <span id="counter"></span> (arrow keys step, Home/End jump)</p>
 <div id="status"></div>
 <div id="figure">{svg}</div>
@@ -125,6 +126,8 @@ const N = DATA.nodes, S = DATA.steps;
 let at = 0;  // number of steps taken
 function num(x) {{ return x === null ? "NaN/inf" : Number(x.toPrecision(6)).toString(); }}
 function el(id) {{ return document.getElementById(id); }}
+// node i is drawn as n<i>, and a leaf used several times also as n<i>_1, n<i>_2, ...
+function boxes(i) {{ return document.querySelectorAll("#n" + i + ", [id^='n" + i + "_']"); }}
 function show() {{
   const value = N.map((n) => n.parents.length ? null : n.value);
   const grad = N.map(() => null);
@@ -163,12 +166,18 @@ function show() {{
     g.textContent = grad[i] === null ? "" : num(grad[i]);
     g.dataset.grad = grad[i] === null ? "" : String(grad[i]);
     row.classList.toggle("done", grad[i] !== null);
-    const box = el("n" + i);
-    if (box) box.classList.toggle("seen", value[i] !== null);
+    boxes(i).forEach((box) => {{
+      box.classList.toggle("seen", value[i] !== null);
+      box.querySelectorAll("text").forEach((t) => {{
+        if (t.textContent.startsWith("grad")) {{
+          t.textContent = "grad " + (grad[i] === null ? "?" : num(grad[i]));
+        }}
+      }});
+    }});
   }});
   if (litNode !== null) {{
     el("row" + litNode).classList.add("now");
-    const box = el("n" + litNode); if (box) box.classList.add("now");
+    boxes(litNode).forEach((box) => box.classList.add("now"));
   }}
   litEdges.forEach((id) => [id, id + "h", "l" + id.slice(1)].forEach((part) => {{
     const e = el(part); if (e) e.classList.add("now");
@@ -187,6 +196,7 @@ document.addEventListener("keydown", (ev) => {{
                 Home: 0, End: S.length}};
   if (ev.key in keys) {{ go(keys[ev.key]); ev.preventDefault(); }}
 }});
-go(location.hash === "#end" ? S.length : 0);
+const start = location.hash.match(/^#step=(\\d+)$/);
+go(location.hash === "#end" ? S.length : start ? Number(start[1]) : 0);
 </script></body></html>
 """
