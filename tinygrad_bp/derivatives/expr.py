@@ -222,9 +222,11 @@ class _Compiler:
         before = self.variables
         fn = self.node(node)
         self.depth -= 1
-        if self.variables == before and not isinstance(node, ast.Constant):
+        if isinstance(node, (ast.Constant, ast.Name)):
+            return fn
+        if self.variables == before:
             return self.fold(node, fn)
-        return fn
+        return _finite(fn, lambda: self.piece(node))
 
     def fold(self, node: ast.AST, fn: Compiled) -> Compiled:
         try:
@@ -392,6 +394,19 @@ _ARITHMETIC: dict[type, Callable[[Value, Value], Value]] = {
     ast.Mult: Value.__mul__,
     ast.Div: Value.__truediv__,
 }
+
+
+def _finite(fn: Compiled, piece: Callable[[], str]) -> Compiled:
+    """`fn`, refusing a value that is not a finite number, so that a NaN or an infinity
+    never becomes a finite number further up (relu(log(x)) at x < 0, log(x)**0, 1/exp(x))."""
+
+    def checked(env: Env) -> Value:
+        out = fn(env)
+        if not math.isfinite(out.data):
+            raise ValueError(f"{piece()} is {out.data} here")
+        return out
+
+    return checked
 
 
 def _mentions_x(node: ast.AST) -> bool:
