@@ -1,4 +1,4 @@
-"""Two moons with a Tensor MLP: mini-batches, Adam, a saved model.
+"""Two moons with a Tensor MLP: a held-out split, mini-batches, Adam, a saved model.
 
 Run: python examples/moons_tensors.py
 """
@@ -9,16 +9,20 @@ from pathlib import Path
 from tinygrad_bp import nn
 from tinygrad_bp.nn import data
 from tinygrad_bp.nn.optim import Adam
-from tinygrad_bp.nn.train import fit, score
+from tinygrad_bp.nn.train import fit, score, split
 
 X, y = data.moons(n=400, noise=0.1, seed=0)
+X_train, y_train, X_held, y_held = split(X, y, holdout=0.2, seed=0)  # 80 points never trained on
 model = nn.MLP([2, 16, 16, 1], activation="tanh", output="linear", seed=0)
-history = fit(model, X, y, loss="bce", optimizer=Adam(model.parameters(), lr=0.05), epochs=100,
-              batch_size=32)  # fmt: skip
-metric, accuracy = score(model, X, y, "bce")
-print(f"{len(history.losses)} epochs in {history.seconds:.2f} s, training {metric} {accuracy:.1%}")
+history = fit(model, X_train, y_train, loss="bce", optimizer=Adam(model.parameters(), lr=0.05),
+              epochs=100, batch_size=32, holdout=(X_held, y_held))  # fmt: skip
+_, train_accuracy = score(model, X_train, y_train, "bce")
+_, held_accuracy = score(model, X_held, y_held, "bce")
+print(f"{len(history.losses)} epochs in {history.seconds:.2f} s")
+print(f"training accuracy {train_accuracy:.1%}, held-out {held_accuracy:.1%} (estimates new data)")
 
 path = model.save(Path(tempfile.mkdtemp()) / "moons.npz")
 again = nn.MLP.load(path)  # the file knows the sizes, activations and dtype
-print(f"saved and reloaded {path.name}: accuracy {score(again, X, y, 'bce')[1]:.1%}")
-assert accuracy > 0.95
+reloaded = score(again, X_held, y_held, "bce")[1]
+print(f"saved and reloaded {path.name}: held-out accuracy {reloaded:.1%}")
+assert held_accuracy > 0.95

@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from tinygrad_bp.engine.ops import activation
 from tinygrad_bp.teach.problem import Layer, Problem
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, cwd=None, hashseed: str = "0") -> subprocess.CompletedProcess:
+    """`tinygrad-bp ARGS` of this checkout in a fresh process."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONHASHSEED=hashseed)
+    return subprocess.run(
+        [sys.executable, "-m", "tinygrad_bp", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def error_line(r: subprocess.CompletedProcess) -> str:
+    """The one error line of a failed command (argparse adds its usage lines before it)."""
+    lines = [line for line in r.stderr.splitlines() if not line.startswith(("usage:", " "))]
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    return lines[0]
+
 
 ACTS = ["sigmoid", "tanh", "linear", "relu", "softplus", "elu", "leaky_relu(0.2)"]
 
@@ -15,12 +43,14 @@ def random_problem(seed: int, loss: str | None = None, mode: str | None = None) 
     rng = np.random.default_rng(seed)
     depth = int(rng.integers(2, 5))
     sizes = [int(s) for s in rng.integers(1, 4, depth + 1)]
-    loss = loss or str(rng.choice(["half_sse", "sse", "mse", "bce"]))
+    loss = loss or str(rng.choice(["half_sse", "sse", "mse", "bce", "softmax_ce"]))
     layers = []
     for k in range(depth):
         name = str(rng.choice(ACTS))
         if k == depth - 1 and loss == "bce":
             name = "sigmoid"
+        if k == depth - 1 and loss == "softmax_ce":
+            name = "linear"  # y = softmax(v) at the output
         shared = bool(rng.random() < 0.3)
         n = sizes[k + 1]
         b = np.full(n, rng.uniform(-1, 1)) if shared else rng.uniform(-1, 1, n)
@@ -61,6 +91,8 @@ def torch_loss(torch, loss, y, d):
         return ((d - y) ** 2).sum()
     if loss == "mse":
         return ((d - y) ** 2).mean()
+    if loss == "softmax_ce":
+        return -(d * torch.log(y)).sum()
     return -(d * torch.log(y) + (1 - d) * torch.log(1 - y)).sum()
 
 
@@ -90,6 +122,8 @@ def torch_reference(torch, problem: Problem) -> dict[str, float]:
                 v.retain_grad()
                 kept.append((v, list(problem.neurons(l)), tag))
                 a = torch_act(torch, layer.activation, v)
+                if problem.is_output(l) and problem.loss == "softmax_ce":
+                    a = torch.softmax(v, 0)
                 for r, j in enumerate(problem.neurons(l)):
                     out[f"v{j}{tag}{at}"] = float(v[r].detach())
                     y = f"y{j}" if problem.is_output(l) else f"y_h{j}"

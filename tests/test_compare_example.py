@@ -87,11 +87,12 @@ def test_big_network_refused_fast_with_the_flag_named(capsys):
     start = time.perf_counter()
     status, out, err = run(capsys, "compare", "--sizes", "300,300,300", "--seed", "1")
     assert status == 2 and "--max-params" in err and "180600" in err and out == ""
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 10
 
 
-def test_60_60_60_takes_seconds_not_minutes(capsys):
+def test_a_net_at_the_limit_takes_seconds_not_minutes_and_agrees(capsys):
+    # 19999 parameters; E is large, so finite differences carry more rounding
     start = time.perf_counter()
-    status, out, _ = run(capsys, "compare", "--sizes", "60,60,60", "--seed", "2", "--json")
+    status, out, _ = run(capsys, "compare", "--sizes", "100,99,100", "--seed", "1", "--json")
     assert status == 0 and json.loads(out)["agree"] is True
-    assert time.perf_counter() - start < 20
+    assert time.perf_counter() - start < 60  # it took minutes when finite differences were O(P^2)

@@ -96,9 +96,9 @@ def test_train_command_reports_saves_and_plots(tmp_path, capsys, monkeypatch):
 def test_train_json_and_holdout_zero(capsys):
     import json
 
-    status, out, _ = run(capsys, "train", "--data", "xor", "--epochs", "5", "--holdout", "0",
-                         "--json")  # fmt: skip
-    assert status == 0
+    status, out, err = run(capsys, "train", "--data", "xor", "--epochs", "5", "--holdout", "0",
+                           "--json")  # fmt: skip
+    assert status == 0 and err == ""  # no progress lines when the output is for a program
     report = json.loads(out)
     assert report["samples"] == {"training": 4, "held_out": 0}
     assert set(report["results"]) == {"training_loss", "training_accuracy"}
@@ -203,3 +203,15 @@ def test_big_moons_with_the_tensor_engine(capsys):
                          "--epochs", "2")  # fmt: skip
     assert status == 0
     assert figure(out, "held-out accuracy") > 95
+
+
+@pytest.mark.parametrize("act", ["leaky_relu(0.2)", "elu(0.5)", "softplus"])
+def test_train_takes_every_activation_and_saves_it(tmp_path, capsys, act):
+    name = act.split("(")[0]
+    if not hasattr(nn.MLP([1, 1]).net.modules[0].W, name):
+        pytest.skip(f"the engine has no {name} method yet")
+    path = tmp_path / "m.npz"
+    status, out, err = run(capsys, "train", "--activation", act, "--epochs", "3", "--save",
+                           str(path))  # fmt: skip
+    assert status == 0, err
+    assert nn.MLP.load(path).activations == [act, act, "linear"]

@@ -9,6 +9,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_bp import files, nn
 from tinygrad_bp.nn import ModelFileError
@@ -139,6 +141,10 @@ def test_files_without_a_version_are_older(tmp_path):
         (lambda m: m.update(dtype="int8"), "corrupt.*dtype 'int8'"),
         (lambda m: m.update(engine="gpu"), "corrupt.*engine 'gpu'"),
         (lambda m: m.update(sizes=[2, 0, 1]), "corrupt.*positive whole numbers"),
+        (
+            lambda m: m.update(sizes=[2] * 5000, activations=m["activations"][:1] * 4999),
+            r"recorded 2-2-2-2-...-2-2 \(5000\) tanh/.*: missing layer3.weight, .* and 9988 more$",
+        ),
         (lambda m: m.update(dtype="float32"), "needs float32"),
     ],
 )
@@ -284,3 +290,58 @@ def test_non_finite_weights_are_not_saved(tmp_path):
     with pytest.raises(ModelFileError, match="layer1.weight holds NaN"):
         m.save(tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_huge_file_is_not_rebuilt_as_values(tmp_path, monkeypatch):
+    path = nn.MLP([30, 40, 1]).save(tmp_path / "m.npz")  # 1,281 parameters
+    monkeypatch.setattr(nn.ValueMLP, "MAX_FILE_PARAMETERS", 1000)
+    with pytest.raises(ModelFileError, match="1,281 parameters.*MLP.load"):
+        nn.ValueMLP.load(path)
+    assert nn.MLP.load(path).sizes == [30, 40, 1]
+
+
+def test_a_deeply_nested_record_is_a_clear_error(tmp_path):
+    path = tmp_path / "deep.npz"
+    np.savez(path, __meta__=np.array("[" * 100_000 + "]" * 100_000))
+    with pytest.raises(ModelFileError, match="not JSON"):
+        nn.MLP.load(path)
+
+
+def test_copy_moves_a_model_between_engines(tmp_path):
+    m = nn.MLP([3, 4, 2], "tanh", "sigmoid", dtype="float32", seed=4)
+    v = m.copy("value")
+    assert type(v) is nn.ValueMLP and v.dtype == "float64" and v.activations == m.activations
+    np.testing.assert_allclose(outputs(v), outputs(m), rtol=1e-6)
+    assert nn.ValueMLP.load(m.save(tmp_path / "f32.npz")).dtype == "float64"
+    back = v.copy("tensor")
+    np.testing.assert_allclose(outputs(back), outputs(v), rtol=1e-14)
+    assert m.copy().dtype == "float32"
+    with pytest.raises(ValueError, match="engine must be one of"):
+        m.copy("gpu")
+
+
+def _available_activations():
+    from tinygrad_bp.engine.ops import ACTIVATIONS
+
+    probe = nn.MLP([1, 1]).net.modules[0].W
+    return [a for a in ACTIVATIONS if hasattr(probe, a)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
+    data=st.data(),
+    dtype=st.sampled_from(["float64", "float32"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_network_survives_a_round_trip(tmp_path_factory, sizes, data, dtype, seed):
+    acts = data.draw(st.lists(st.sampled_from(_available_activations()), min_size=len(sizes) - 1,
+                              max_size=len(sizes) - 1))  # fmt: skip
+    m = nn.MLP(sizes, acts[:-1], acts[-1], seed=seed, dtype=dtype)
+    path = m.save(tmp_path_factory.mktemp("rt") / "m.npz")
+    again = nn.load_model(path)
+    assert (again.sizes, again.activations, again.dtype) == (m.sizes, m.activations, m.dtype)
+    for key, value in m.state_dict().items():
+        assert again.state_dict()[key].tobytes() == value.tobytes()  # bit for bit
+    X = np.random.default_rng(seed).uniform(-3, 3, (4, sizes[0]))
+    np.testing.assert_array_equal(outputs(again, X), outputs(m, X))

@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_bp import nn
 from tinygrad_bp.cli import main
@@ -122,3 +124,36 @@ def test_the_value_engine_refuses_inputs_that_would_take_minutes(tmp_path, capsy
     assert status == 2 and "--engine tensor" in err
     status, out, _ = run(capsys, "predict", str(path), str(big), "--engine", "tensor")
     assert status == 0 and out.count("\n") == 10_001
+
+
+def test_negative_zero_is_never_printed(tmp_path, capsys):
+    model = nn.MLP([1, 1], "linear", "relu")
+    model.load_state_dict({"layer1.weight": np.array([[1.0]]), "layer1.bias": np.array([0.0])})
+    assert str(predict(model, np.array([[-2.0]]))[0, 0]) in ("0.0", "-0.0")
+    path = model.save(tmp_path / "relu.npz")
+    (tmp_path / "in.csv").write_text("-2\n-0.0\n")
+    for extra in ([], ["--json"]):
+        status, out, _ = run(capsys, "predict", str(path), str(tmp_path / "in.csv"), *extra)
+        assert status == 0 and "-0" not in out
+
+
+def test_the_example_model_classifies_the_moons():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "examples" / "models"
+    model = nn.load_model(root / "moons.npz")
+    assert model.describe() == "2-16-16-1 tanh/tanh/linear" and model.dtype == "float64"
+    X, y = moons(n=500, seed=123)  # points it never saw
+    assert np.mean((predict(model, X)[:, 0] > 0) == (y > 0.5)) > 0.97
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=3))
+def test_printed_numbers_read_back_exactly(values):
+    from tinygrad_bp.commands.predict import parse_csv
+    from tinygrad_bp.formatting import fmt
+
+    line = ",".join(fmt(v, "") for v in values)
+    back = parse_csv(line + "\n", len(values), "text")[0]
+    assert [float(v) for v in back] == [v + 0.0 for v in values]  # -0.0 is printed as 0
+    assert not any(t.startswith("-") and float(t) == 0 for t in line.split(","))

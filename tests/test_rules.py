@@ -112,3 +112,18 @@ def test_training_side_by_side_keeps_the_weights_equal_while_the_loss_falls():
         assert result.max_weight_gap <= 1e-12
         epochs = result.epoch_losses(4)
         assert epochs[-1] < 0.1 * epochs[0]
+
+
+def test_numbering_continues_through_deeper_nets():
+    from tinygrad_bp.slides.numbering import Numbering
+
+    num = Numbering([2, 3, 2, 1])
+    assert num.neurons(0) == [1, 2, 3] and num.neurons(1) == [4, 5] and num.outputs() == [6]
+    assert num.weight(1, 0, 2) == "w43" and num.weight(2, 0, 1) == "w65"
+    assert num.output(4) == "y_h4" and num.output(6) == "y6"
+    names = num.parameter_names([False, True, False])
+    assert names[:9] == ["w11", "w12", "w21", "w22", "w31", "w32", "b1", "b2", "b3"]
+    assert names[9:16] == ["w41", "w42", "w43", "w51", "w52", "w53", "b_L2"]
+    assert names[16:] == ["w64", "w65", "b6"]
+    wide = Numbering([12, 10, 1])
+    assert wide.weight(0, 9, 11) == "w10_12" and wide.weight(1, 0, 9) == "w11_10"

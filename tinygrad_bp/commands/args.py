@@ -45,6 +45,17 @@ def layer_sizes(count: int | None, example: str) -> Callable[[str], list[int]]:
     return parse
 
 
+def seed(text: str) -> int:
+    """A seed of numpy's generator: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def activation_spec(text: str) -> str:
     """An activation of the op table, like ``tanh`` or ``leaky_relu(0.2)``."""
     try:
@@ -78,7 +89,7 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=seed,
         default=None,
         help="random weights, input and target from this seed (default: the fixed 2-3-1 "
         "example network; other --sizes use seed 0)",
@@ -116,3 +127,21 @@ def slides_example(args: argparse.Namespace) -> tuple[TwoLayerNet, np.ndarray, n
     net = TwoLayerNet.random(n, h, o, args.hidden, args.output, seed=seed)
     rng = np.random.default_rng(seed + 1)
     return net, rng.uniform(-1, 1, n), rng.uniform(-1, 1, o)
+
+
+def bounded(kind: type, low: float, high: float) -> Callable[[str], float | int]:
+    """A number of type `kind` (int or float) from `low` to `high`, both included."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected a {'whole number' if kind is int else 'number'} from {low:g} to "
+                f"{high:g}, got {text!r}"
+            )
+        return value
+
+    return parse

@@ -7,23 +7,7 @@ from pathlib import Path
 
 from ..files import atomic_write
 from ..formatting import dumps
-from .args import layer_sizes, positive
-from .solve import digits
-
-
-def count(limit: int):
-    def parse(text: str) -> int:
-        try:
-            n = int(text)
-        except ValueError:
-            n = 0
-        if not 1 <= n <= limit:
-            raise argparse.ArgumentTypeError(
-                f"expected a whole number from 1 to {limit}, got {text!r}"
-            )
-        return n
-
-    return parse
+from .args import bounded, layer_sizes, positive
 
 
 def add_parser(sub) -> None:
@@ -58,11 +42,14 @@ def add_parser(sub) -> None:
     p.add_argument("--eta", type=positive(float), default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--seed", type=int, default=0, help="the seed of the numbers (default 0)")
     p.add_argument(
-        "--count", type=count(100), default=1, help="problems per sheet (default 1, at most 100)"
+        "--count",
+        type=bounded(int, 1, 100),
+        default=1,
+        help="problems per sheet (default 1, at most 100)",
     )
     p.add_argument(
         "--students",
-        type=count(1000),
+        type=bounded(int, 1, 1000),
         default=1,
         help="one sheet per student, each with other numbers (default 1, at most 1000)",
     )
@@ -80,7 +67,10 @@ def add_parser(sub) -> None:
         help="format of sheets and solutions (default md)",
     )
     p.add_argument(
-        "--digits", type=digits, default=4, help="significant digits of the answers (default 4)"
+        "--digits",
+        type=bounded(int, 1, 17),
+        default=4,
+        help="significant digits of the answers (default 4)",
     )
     p.add_argument(
         "--json", action="store_true", help="print what was written and every answer as JSON"

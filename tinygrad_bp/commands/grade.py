@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..formatting import dumps
-from .args import positive
-from .exercise import count
-
-
-def fraction(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        x = -1.0
-    if not 0 <= x <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
-    return x
+from .args import bounded, positive
 
 
 def add_parser(sub) -> None:
@@ -33,7 +23,13 @@ def add_parser(sub) -> None:
         "0 when the report is made, 2 when the key or the folder is unusable.",
     )
     p.add_argument("submissions", help="folder of the students' .toml files")
-    p.add_argument("--key", required=True, help="the answer key: a case file of the problem")
+    p.add_argument(
+        "--key",
+        required=True,
+        help="the answer key: a case file of the problem; or a folder of keys, one per "
+        "student (as `exercise --students` writes them): NAME.toml is judged against "
+        "key-NAME.toml",
+    )
     p.add_argument("-o", "--output", metavar="DIR", help="write the report files to DIR")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.add_argument(
@@ -44,12 +40,15 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--rounding-credit",
-        type=fraction,
+        type=bounded(float, 0, 1),
         default=0.5,
         help="credit for a claim judged 'rounding', from 0 to 1 (default 0.5)",
     )
     p.add_argument(
-        "--max-files", type=count(1_000_000), default=5000, help="most files read (default 5000)"
+        "--max-files",
+        type=bounded(int, 1, 1_000_000),
+        default=5000,
+        help="most files read (default 5000)",
     )
     p.add_argument(
         "--progress", action="store_true", help="show progress on stderr (default: on a terminal)"
@@ -58,13 +57,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..teach.grade import grade_class, submission_files, write_report
-    from ..teach.judge import Judge
-    from ..teach.problem import read_problem
-    from ..teach.solve import solve
+    from ..teach.grade import Key, KeyFolder, grade_class, submission_files, write_report
 
-    problem, _ = read_problem(args.key)
-    judge = Judge(solve(problem), args.rtol)
+    key = KeyFolder(args.key) if Path(args.key).is_dir() else Key(args.key)
     files = submission_files(args.submissions, args.key, args.max_files)
     show = args.progress or sys.stderr.isatty()
 
@@ -73,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             end = "\n" if n == total else ""
             print(f"\rgraded {n}/{total}", end=end, file=sys.stderr, flush=True)
 
-    report = grade_class(judge, args.key, files, args.rounding_credit, progress if show else None)
+    report = grade_class(key, files, args.rtol, args.rounding_credit, progress if show else None)
     if args.output:
         written = write_report(report, args.output)
         print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)

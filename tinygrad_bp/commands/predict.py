@@ -9,8 +9,8 @@ import numpy as np
 
 from ..files import FileLimitError, MiB, read_text
 from ..formatting import dumps, fmt
-from ..nn.modelfile import ENGINES, read_model
-from ..nn.module import ENGINES as MODEL_CLASSES
+from ..nn.modelfile import ENGINE_NAMES
+from ..nn.module import load_model
 from ..nn.train import estimate_value_seconds, predict
 from .args import positive
 
@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the outputs as JSON")
     p.add_argument(
         "--engine",
-        choices=("saved", *ENGINES),
+        choices=("saved", *ENGINE_NAMES),
         default="saved",
         help="engine to run the model with (saved: the one recorded in the file)",
     )
@@ -104,22 +104,21 @@ def _is_number(text: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     limit = int(args.max_mb * MiB)
-    hint = "raise it with --max-mb"
-    spec, arrays = read_model(args.model, limit, hint)
-    engine = spec.engine if args.engine == "saved" else args.engine
+    engine = None if args.engine == "saved" else args.engine
+    model = load_model(args.model, limit, engine, raise_hint="raise it with --max-mb")
     source = "standard input" if args.input == "-" else args.input
-    X = parse_csv(read_input(args.input, limit), spec.sizes[0], source)
-    if engine == "value":
-        seconds = estimate_value_seconds(list(spec.sizes), len(X), 1) / 2  # forward only
+    X = parse_csv(read_input(args.input, limit), model.sizes[0], source)
+    if model.engine == "value":
+        seconds = estimate_value_seconds(model.sizes, len(X), 1) / 2  # forward only
         if seconds > VALUE_LIMIT_SECONDS:
             raise ValueError(
                 f"the Value engine would take about {seconds:.0f} s for {len(X):,} rows; "
                 "use --engine tensor (same numbers to rounding, in seconds)"
             )
-    model = MODEL_CLASSES[engine]._from_arrays(spec, arrays)
     out = predict(model, X)
     if args.json:
-        print(dumps({"model": spec.describe(), "engine": engine, "outputs": out}))
+        described = f"{model.describe()} {model.dtype}"
+        print(dumps({"model": described, "engine": model.engine, "outputs": out}))
         return 0
     print(",".join(f"y{j}" for j in range(1, out.shape[1] + 1)))
     for row in out:

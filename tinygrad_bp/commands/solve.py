@@ -8,16 +8,7 @@ from pathlib import Path
 
 from ..files import atomic_write
 from ..formatting import dumps
-
-
-def digits(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= 17:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 17, got {text!r}")
-    return n
+from .args import bounded, positive
 
 
 def output_format(args: argparse.Namespace) -> str:
@@ -32,8 +23,8 @@ def output_format(args: argparse.Namespace) -> str:
     )
 
 
-def add_format_options(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("-o", "--output", metavar="FILE", help=f"write the {what} to FILE")
+def add_format_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", metavar="FILE", help="write the solution to FILE")
     p.add_argument(
         "--format",
         choices=("md", "tex", "html"),
@@ -42,7 +33,7 @@ def add_format_options(p: argparse.ArgumentParser, what: str) -> None:
     )
     p.add_argument(
         "--digits",
-        type=digits,
+        type=bounded(int, 1, 17),
         default=4,
         help="significant digits shown (numbers are carried at full precision; default 4)",
     )
@@ -59,9 +50,15 @@ def add_parser(sub) -> None:
         "numbers shown would give another last digit. Exit status 0, or 2 for an unusable file.",
     )
     p.add_argument("case", help="the .toml case file")
-    add_format_options(p, "solution")
+    add_format_options(p)
     p.add_argument(
         "--json", action="store_true", help="print every quantity and rounding note as JSON"
+    )
+    p.add_argument(
+        "--max-lines",
+        type=positive(int),
+        default=20_000,
+        help="refuse a solution longer than this many lines (default 20000)",
     )
     p.set_defaults(run=run)
 
@@ -71,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from ..teach.render import render_doc, solution_doc
     from ..teach.solve import solve
 
-    problem, data = read_problem(args.case)
-    solution = solve(problem, args.digits)
+    problem, _ = read_problem(args.case)
+    solution = solve(problem, args.digits, args.max_lines)
     if args.json:
         print(
             dumps(
@@ -83,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    title = data.get("title") or f"Worked solution: {Path(args.case).stem}"
-    text = render_doc(solution_doc(solution, str(title)), output_format(args))
+    title = f"Worked solution: {Path(args.case).stem}"
+    text = render_doc(solution_doc(solution, title), output_format(args))
     if args.output:
         atomic_write(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)

@@ -39,8 +39,8 @@ def number_arg(low: float, high: float = math.inf, kind: type = float):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
         if not (math.isfinite(value) and low <= value < high):
-            upper = "" if high == math.inf else f" and below {high:g}"
-            raise argparse.ArgumentTypeError(f"expected a number >= {low:g}{upper}, got {text!r}")
+            upper = "" if high == math.inf else f" and below {high}"
+            raise argparse.ArgumentTypeError(f"expected a number >= {low}{upper}, got {text!r}")
         return value
 
     return parse
@@ -111,7 +111,7 @@ def add_parser(sub) -> None:
     p.add_argument("--engine", choices=("tensor", "value"), default="tensor", help="(tensor)")
     p.add_argument(
         "--seed",
-        type=number_arg(0, 2**63, int),
+        type=number_arg(0, 2**32, int),
         default=0,
         help="seed of data, split, weights and shuffling (0)",
     )
@@ -131,7 +131,11 @@ def add_parser(sub) -> None:
         help="plot losses, gradient norm per layer and the decision boundary at a few "
         "epochs (alone: OUT/training.png; needs matplotlib)",
     )
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the results as JSON (progress lines only on a terminal)",
+    )
     p.add_argument(
         "--force",
         action="store_true",
@@ -165,7 +169,14 @@ def _output_path(given: str | None, folder: str, default: str) -> Path | None:
     if given is None:
         return None
     path = Path(given) if given else Path(folder) / default
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(
+            f"cannot make the folder {path.parent} ({exc.strerror or exc}); see --out"
+        ) from None
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name")
     return path
 
 
@@ -194,8 +205,10 @@ def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: 
                 "use --engine tensor (seconds), fewer --samples or --epochs, or --force"
             )
     if args.plot is not None:
-        from ..views.plot import PlotUnavailable, require_matplotlib
+        from ..views.plot import FORMATS, PlotUnavailable, require_matplotlib
 
+        if args.plot and Path(args.plot).suffix.lower().lstrip(".") not in FORMATS:
+            raise ValueError(f"--plot {args.plot}: give a file ending in .png, .svg or .pdf")
         try:
             require_matplotlib()
         except PlotUnavailable as exc:
@@ -217,6 +230,8 @@ def run(args: argparse.Namespace) -> int:
     sizes = args.layers or [X.shape[1], 16, 16, 1]
     X_train, y_train, X_held, y_held = split(X, y, args.holdout, args.seed)
     _check(args, sizes, len(X_train), loss, X.shape[1])
+    save = _output_path(args.save, args.out, "model.npz")  # folders made before training
+    plot = _output_path(args.plot, args.out, "training.png")
     cls = ValueMLP if args.engine == "value" else MLP
     model = cls(sizes, args.activation, args.output_activation, seed=args.seed)
     optimizer = OPTIMIZERS[args.optimizer](model.parameters(), args.lr)
@@ -239,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
             epochs,
             args.batch_size,
             args.seed,
-            progress=Progress(),
+            progress=Progress() if not args.json or sys.stderr.isatty() else None,
             holdout=(X_held, y_held),
             snapshot_epochs=snapshots if args.plot is not None and X.shape[1] == 2 else (),
         )
@@ -270,11 +285,9 @@ def run(args: argparse.Namespace) -> int:
             f"{fmt(history.losses[-1], '.5g')}: the learning rate may be too large (--lr)",
             file=sys.stderr,
         )
-    save = _output_path(args.save, args.out, "model.npz")
     if save is not None:
         report["saved"] = str(model.save(save))
         say(f"saved {save} (use it: tinygrad-bp predict {save} INPUT.csv)")
-    plot = _output_path(args.plot, args.out, "training.png")
     if plot is not None:
         from ..views.plot import plot_training
 

@@ -46,7 +46,7 @@ FORMAT = "tinygrad_bp model"
 VERSION = 1
 DEFAULT_MAX_BYTES = 64 * MiB
 MAX_MEMBERS = 1000
-ENGINES = ("tensor", "value")
+ENGINE_NAMES = ("tensor", "value")
 
 
 class ModelFileError(ValueError):
@@ -63,9 +63,10 @@ class ModelSpec:
     dtype: str
 
     def describe(self) -> str:
-        """``"2-16-1 tanh/linear float64"``."""
-        acts = "/".join(a.spec for a in self.activations)
-        return f"{'-'.join(map(str, self.sizes))} {acts} {self.dtype}"
+        """``"2-16-1 tanh/linear float64"`` (long networks shortened with "...")."""
+        sizes = _short([str(n) for n in self.sizes], "-")
+        acts = _short([a.spec for a in self.activations], "/")
+        return f"{sizes} {acts} {self.dtype}"
 
     def keys(self) -> list[str]:
         return [f"layer{i}.{p}" for i in range(1, len(self.sizes)) for p in ("weight", "bias")]
@@ -130,8 +131,8 @@ def read_model(
             + "; ".join(
                 part
                 for part in (
-                    f"missing {', '.join(missing)}" if missing else "",
-                    f"unexpected {', '.join(extra)}" if extra else "",
+                    f"missing {_some(missing)}" if missing else "",
+                    f"unexpected {_some(extra)}" if extra else "",
                 )
                 if part
             )
@@ -146,6 +147,18 @@ def read_model(
         if not np.isfinite(arr).all():
             raise ModelFileError(f"{path}: {key} holds NaN or infinity")
     return spec, arrays
+
+
+def _short(parts: list[str], sep: str, most: int = 10) -> str:
+    if len(parts) <= most:
+        return sep.join(parts)
+    return sep.join([*parts[:4], "...", *parts[-2:]]) + f" ({len(parts)})"
+
+
+def _some(names: list[str], most: int = 6) -> str:
+    """The first few names, and how many more."""
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(repr(n) if not n.isprintable() else n for n in names[:most]) + more
 
 
 def _members(path: Path, data: bytes, max_bytes: int, raise_hint: str) -> dict[str, np.ndarray]:
@@ -216,7 +229,7 @@ def _read_npy(f, declared: int) -> np.ndarray:
 def _spec(path: Path, meta: np.ndarray) -> ModelSpec:
     try:
         record = json.loads(str(meta.item()) if meta.dtype.kind == "U" else "")
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise ModelFileError(f"{path}: the architecture record is not JSON (corrupt?)") from None
     if not isinstance(record, dict):
         raise ModelFileError(f"{path}: the architecture record is corrupt")
@@ -234,8 +247,8 @@ def _spec(path: Path, meta: np.ndarray) -> ModelSpec:
         engine, dtype = record["engine"], record["dtype"]
         sizes = tuple(check_sizes(record["sizes"]))
         acts = tuple(_activation(a) for a in record["activations"])
-        if engine not in ENGINES:
-            raise ValueError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+        if engine not in ENGINE_NAMES:
+            raise ValueError(f"engine {engine!r} is not one of {', '.join(ENGINE_NAMES)}")
         if dtype not in DTYPES:
             raise ValueError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
         if len(acts) != len(sizes) - 1:

@@ -110,8 +110,12 @@ class Module:
         """||dE/dW|| (Frobenius) of each layer's weights; 0 where no gradient arrived."""
         norms = []
         for params in self.layer_weights():
-            grads = [np.asarray(p.grad, dtype=float) for p in params if p.grad is not None]
-            norms.append(float(np.sqrt(sum(float(np.sum(g * g)) for g in grads))))
+            total = 0.0
+            for p in params:
+                g = p.grad
+                if g is not None:
+                    total += float(np.vdot(g, g)) if isinstance(g, np.ndarray) else g * g
+            norms.append(total**0.5)
         return norms
 
     def describe(self) -> str:
@@ -199,6 +203,13 @@ class Module:
         )
         return model
 
+    def copy(self, engine: str | None = None) -> Module:
+        """A new model with this one's architecture and weights, on `engine` ("tensor" or
+        "value"; default: this model's)."""
+        if engine is not None and engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        return ENGINES[engine or self.engine]._from_arrays(self.spec, self.state_dict())
+
     # -- PyTorch -------------------------------------------------------------------
     def to_torch(self):
         """An equivalent `torch.nn.Sequential` of Linear and activation modules, in this
@@ -216,7 +227,15 @@ class Module:
         return cls._from_arrays(spec, arrays)
 
 
-def load_model(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Module:
-    """Rebuild a saved model with the engine its file records (an `MLP` or a `ValueMLP`)."""
-    spec, arrays = read_model(path, max_bytes)
-    return ENGINES[spec.engine]._from_arrays(spec, arrays)
+def load_model(
+    path: str | Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    engine: str | None = None,
+    raise_hint: str = "raise it with max_bytes=",
+) -> Module:
+    """Rebuild a saved model with the engine its file records (an `MLP` or a `ValueMLP`),
+    or with `engine` ("tensor" or "value") when given."""
+    spec, arrays = read_model(path, max_bytes, raise_hint)
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    return ENGINES[engine or spec.engine]._from_arrays(spec, arrays)

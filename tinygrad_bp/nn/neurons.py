@@ -9,6 +9,7 @@ exactly the slides' names (w11 ... w43, b1 ... b4 for 2-3-1).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from ..engine.ops import activation as parse_activation
 from ..engine.value import Value
 from ..slides.twolayer import pair_name
 from .init import apply, check_dtype
+from .modelfile import ModelFileError
 from .module import Module
 
 __all__ = ["Layer", "Neuron", "ValueMLP"]
@@ -58,6 +60,19 @@ class ValueMLP(Module):
     """
 
     engine = "value"
+    #: the most parameters a model file may rebuild as Values (one Python object each)
+    MAX_FILE_PARAMETERS = 1_000_000
+
+    @classmethod
+    def _from_arrays(cls, spec, arrays):
+        n = sum(a.size for a in arrays.values())
+        if n > cls.MAX_FILE_PARAMETERS:
+            raise ModelFileError(
+                f"a {spec.describe()} network has {n:,} parameters, over the "
+                f"{cls.MAX_FILE_PARAMETERS:,} a ValueMLP is built with from a file; load it with "
+                "MLP.load (the Tensor engine; predict: --engine tensor)"
+            )
+        return super()._from_arrays(replace(spec, dtype="float64"), arrays)
 
     @classmethod
     def _check_dtype(cls, dtype) -> str:

@@ -133,6 +133,15 @@ class Case:
         ours = {v: k for k, v in self.names.items()}
         return ours.get(key, key)
 
+    def in_author_terms(self, text: str) -> str:
+        """`text` with each of our names that [names] renames written the author's way."""
+        ours = {v: k for k, v in self.names.items() if re.fullmatch(r"\w+", v)}
+        if not ours:
+            return text
+        names = "|".join(map(re.escape, sorted(ours, key=len)[::-1]))
+        pattern = r"(?:(?<=dE/d)|(?<=Delta_)|(?<![\w']))(" + names + r")(?!\w)"
+        return re.sub(pattern, lambda m: ours[m.group(1)], text)
+
     @classmethod
     def from_dict(
         cls,
@@ -486,5 +495,14 @@ class _Reader:
             text, line = self.lines.texts.get(name, (repr(value), 0))
             if not re.fullmatch(r"[+-]?[0-9_]*\.?[0-9_]*(?:[eE][+-]?[0-9_]+)?", text or "?"):
                 text = repr(value)
-            claims.append(Claim(name, key, x, text, line))
+            claim = Claim(name, key, x, text, line)
+            if not 1e-300 < claim.unit < 1e300:
+                raise self.fail(
+                    "claims",
+                    None,
+                    name,
+                    f"{text[:40]}: its exponent puts the last digit out of the range of a "
+                    "float; write the number out, e.g. 0.0012",
+                )
+            claims.append(claim)
         return claims

@@ -42,11 +42,14 @@ __all__ = [
     "Comparison",
     "ParameterRow",
     "compare",
+    "numeric_atol",
     "parameter_limit",
 ]
 
-# The analytic gradients must agree to this relative tolerance.
+# The analytic gradients must agree to this relative tolerance (or this absolute one:
+# two sums of the same terms in another order differ by rounding, ~1e-16 each).
 ANALYTIC_RTOL = 1e-9
+ANALYTIC_ATOL = 1e-13
 # Finite differences carry O(eps^2) truncation and O(1e-16/eps) rounding error.
 NUMERIC_ATOL = 1e-7
 NUMERIC_RTOL = 1e-5
@@ -75,6 +78,8 @@ class ParameterRow:
     gradients: dict[str, float]
     delta: float
     new: float
+    # finite differences of E carry about 1e-16 |E| / eps of rounding: scaled by |E|
+    numeric_atol: float = NUMERIC_ATOL
 
     def __getattr__(self, source: str) -> float:
         # row.value_engine, row.rules, ... read the gradient of that source
@@ -98,8 +103,10 @@ class ParameterRow:
     @property
     def agree(self) -> bool:
         a = [v for k, v in self.gradients.items() if k != "numeric"]
-        analytic = self.analytic_disagreement <= ANALYTIC_RTOL or max(map(abs, a)) < 1e-300
-        numeric = self.numeric_error <= NUMERIC_ATOL + NUMERIC_RTOL * abs(self.gradients["rules"])
+        analytic = self.analytic_disagreement <= ANALYTIC_RTOL or max(a) - min(a) <= ANALYTIC_ATOL
+        numeric = self.numeric_error <= self.numeric_atol + NUMERIC_RTOL * abs(
+            self.gradients["rules"]
+        )
         return bool(analytic and numeric)
 
     def to_dict(self) -> dict:
@@ -158,7 +165,7 @@ class Comparison:
         ]
         sources = list(self.rows[0].gradients) if self.rows else []
         head = f"{'param':<8}{'value':>11}" + "".join(
-            f"{SOURCE_TITLES.get(s, s):>16}" for s in sources
+            f"{SOURCE_TITLES.get(s, s):>17}" for s in sources
         )
         head += f"{'Delta p':>13}{'p_new':>11}{'max disagreement':>18}"
         lines += [head, "-" * len(head)]
@@ -166,7 +173,7 @@ class Comparison:
             mark = "" if r.agree else "  <-- "
             lines.append(
                 f"{r.name:<8}{fmt(r.value, '.6f'):>11}"
-                + "".join(f"{fmt(r.gradients[s], '.10g'):>16}" for s in sources)
+                + "".join(f"{fmt(r.gradients[s], '.10g'):>17}" for s in sources)
                 + f"{fmt(r.delta, '.6g'):>13}{fmt(r.new, '.6f'):>11}"
                 + f"{r.analytic_disagreement:>18.1e}{mark}"
             )
@@ -185,6 +192,11 @@ class Comparison:
 
 def _vec(a) -> str:
     return "[" + ", ".join(fmt(v) for v in np.asarray(a, dtype=float).reshape(-1)) + "]"
+
+
+def numeric_atol(E: float) -> float:
+    """The absolute tolerance of a finite difference of a loss of size E."""
+    return NUMERIC_ATOL * max(1.0, abs(E)) if np.isfinite(E) else NUMERIC_ATOL
 
 
 def parameter_limit(count: int, limit: int, flag: str = "--max-params") -> None:
@@ -227,15 +239,17 @@ def compare(
     num = net.numbering
     for layer, act in enumerate((net.hidden_act, net.output_act)):
         for j in num.neurons(layer):
-            backward[f"f'(v{j})"] = float(act.df(q[f"v{j}"], q[num.output(j)]))
+            backward[num.fprime(j)] = float(act.df(q[num.v(j)], q[num.output(j)]))
     for j in num.outputs():
-        backward[f"delta{j}"] = q[f"e{j}"] * backward[f"f'(v{j})"]
+        backward[num.delta(j)] = q[num.e(j)] * backward[num.fprime(j)]
     for r, i in enumerate(num.neurons(0)):
-        back = sum(net.W2[k, r] * backward[f"delta{j}"] for k, j in enumerate(num.outputs()))
-        backward[f"delta{i}"] = backward[f"f'(v{i})"] * back
+        back = sum(net.W2[k, r] * backward[num.delta(j)] for k, j in enumerate(num.outputs()))
+        backward[num.delta(i)] = backward[num.fprime(i)] * back
     result = Comparison(description, [{"x": x.tolist(), "d": d.tolist()}], float(eta), q, backward)
+    atol = numeric_atol(q["E"])
     for name in net.parameter_names:
         grads = {source: float(by[name]) for source, by in sources.items()}
         delta = -eta * grads["rules"]
-        result.rows.append(ParameterRow(name, values[name], grads, delta, values[name] + delta))
+        row = ParameterRow(name, values[name], grads, delta, values[name] + delta, atol)
+        result.rows.append(row)
     return result

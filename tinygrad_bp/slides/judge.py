@@ -28,9 +28,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..formatting import fmt
 from .casefile import Case, Claim
-from .compare import Comparison, ParameterRow
+from .compare import Comparison, ParameterRow, numeric_atol
 from .quantities import PHASES, Quantities
 from .slips import SLIPS, Candidate, candidates
 
@@ -40,8 +42,9 @@ DEFAULT_RTOL = 0.02
 STATUSES = ("ok", "follows", "rounding", "wrong")
 # a number is "at the precision written" within one unit of its last digit, at most this share
 PRECISION_CAP = 0.1
-# differences below this (relative) are floating-point noise, never a disagreement
+# differences below this (relative, or absolute) are floating-point noise, never a disagreement
 NOISE = 1e-9
+NOISE_ABS = 1e-12
 
 
 def agrees(claimed: float, unit: float, reference: float) -> bool:
@@ -49,7 +52,7 @@ def agrees(claimed: float, unit: float, reference: float) -> bool:
     if not math.isfinite(reference):
         return False
     tol = min(unit, PRECISION_CAP * abs(reference))
-    tol = max(tol, NOISE * max(abs(reference), abs(claimed)), 1e-300)
+    tol = max(tol, NOISE * max(abs(reference), abs(claimed)), NOISE_ABS)
     return abs(claimed - reference) <= tol * (1 + 1e-12)
 
 
@@ -70,6 +73,7 @@ class Verdict:
     diagnoses: list[Candidate] = field(default_factory=list)
     explanation: str = ""
     phase: str = "forward"
+    after: int = 0  # the pass: after this many updates
     written: str = ""  # the claim's name in our notation, when [names] renamed it
 
     @property
@@ -87,6 +91,7 @@ class Verdict:
             "text": self.claim.text,
             "line": self.claim.line,
             "phase": self.phase,
+            "after_updates": self.after,
             "status": self.status,
             "true": self.true,
             "carried_forward": self.carried,
@@ -155,18 +160,26 @@ class CheckResult:
                 + ("differences agree" if self.agree else "differences DISAGREE (--numbers)")
             )
         width = max([len(_label(v)) for v in self.verdicts] + [5])
+        head = f"  {'claim':<{width}}  {'written':>12}  {'true':>12}  {'your numbers give':>17}"
         phase = None
         for v in self.verdicts:
-            if v.phase != phase:
-                phase = v.phase
-                lines += ["", f"{phase}:", f"  {'claim':<{width}}  {'written':>12}  {'true':>12}"]
+            if (v.after, v.phase) != phase:
+                phase = (v.after, v.phase)
+                title = v.phase + (f", after update {v.after}" if v.after else "")
+                lines += ["", f"{title}:", head]
+            differs = not agrees(v.carried, v.claim.unit, v.true) and math.isfinite(v.carried)
+            carried = fmt(v.carried, ".6g") if differs else ""
             row = f"  {_label(v):<{width}}  {v.claim.text:>12}  {fmt(v.true, '.6g'):>12}  "
-            row += v.status.upper() if v.status == "wrong" else v.status
-            if v.status != "ok" and v.explanation:
-                row += f": {v.explanation}"
+            row += f"{carried:>17}  "
+            if v.status == "wrong" and v.diagnoses:
+                row += "WRONG: " + " or ".join("+".join(c.ids) for c in v.diagnoses)
+            elif v.status == "wrong":
+                row += f"WRONG: {v.explanation}"
+            else:
+                row += v.status + (f": {v.explanation}" if v.status != "ok" else "")
             lines.append(row)
-            for c in v.diagnoses if v.status == "wrong" else []:
-                lines.append(f"  {'':<{width}}    {'+'.join(c.ids)}: {c.sentence}; {c.formula}")
+            for c in v.diagnoses:
+                lines.append("      " + case.in_author_terms(f"{c.sentence}: {c.formula}"))
         lines += ["", self.summary()]
         return "\n".join(lines)
 
@@ -186,6 +199,7 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
     claimed = set(claimed_values)
     status_of: dict[str, str] = {}
     memo: dict[str, list[Candidate]] = {}
+    true_memo: dict[str, list[Candidate]] = {}
     verdicts = []
     order = sorted(range(len(case.claims)), key=lambda t: (g.nodes[case.claims[t].key].order, t))
     for t in order:
@@ -195,19 +209,29 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
         carried = Quantities.compute(q, [world[i] for i in q.inputs]) if q.kind != "given" else true
         sources = _claimed_inputs(g, claim.key, claimed, case)
         v = Verdict(claim, "wrong", true, carried, sources, phase=PHASES[q.order[1]])
+        v.after = q.order[0]
         if claim.name != claim.key:
             v.written = claim.key
         unit = claim.unit
-        if agrees(claim.value, unit, true):
+        if not math.isfinite(true):
+            v.explanation = (
+                f"the true value is {fmt(true)} (a saturated output, or the log of 0): "
+                "no finite number is right"
+            )
+        elif agrees(claim.value, unit, true):
             v.status = "ok"
         elif agrees(claim.value, unit, carried):
             v.status = "follows"
             shown = q.formula([world[i] for i in q.inputs])
-            v.explanation = f"follows from your {', '.join(sources) or 'numbers'}: {shown}"
+            v.explanation = f"from your {', '.join(sources) or 'numbers'}: {shown}"
         else:
             found = [
                 c
                 for c in candidates(g, claim.key, world, claimed, memo)
+                if agrees(claim.value, unit, c.value)
+            ] or [  # the slip made with the right inputs (used later, not as written)
+                c
+                for c in candidates(g, claim.key, truth, claimed, true_memo)
                 if agrees(claim.value, unit, c.value)
             ]
             if found:
@@ -218,18 +242,15 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
                 ref = (
                     "the true value" if _within(claim.value, true, rtol) else "your numbers' value"
                 )
-                v.explanation = f"within {rtol:.0%} of {ref}: rounded too early?"
+                early = _rounded_input(g, q, world, case, claim, unit)
+                v.explanation = f"within {rtol:.0%} of {ref}: " + (early or "rounded too early?")
             else:
                 inputs = _keys(g, claim.key, claimed)
                 if all(status_of.get(s, "ok") in ("ok", "rounding") for s in inputs):
                     shown = f"{claim.key} = {q.formula([world[i] for i in q.inputs])}"
+                    shown += f" = {fmt(carried, '.6g')}"
                     v.diagnoses = [
-                        Candidate(
-                            ("arithmetic",),
-                            carried,
-                            SLIPS["arithmetic"],
-                            f"{shown} = {fmt(carried, '.6g')}",
-                        )
+                        Candidate(("arithmetic",), carried, SLIPS["arithmetic"], lambda s=shown: s)
                     ]
                     v.explanation = SLIPS["arithmetic"]
                 else:
@@ -237,6 +258,27 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
         status_of[claim.key] = v.status
         verdicts.append(v)
     return CheckResult(case, verdicts, _comparison(case, truth), rtol, strict)
+
+
+def _rounded_input(
+    g: Quantities, q, world: dict[str, float], case: Case, claim: Claim, unit: float
+) -> str:
+    """``"h_out = 0.58 used for 0.587"`` when one input, rounded or cut to fewer digits,
+    gives the claim; else ""."""
+    for t, u in enumerate(q.inputs):
+        x = world[u]
+        if not math.isfinite(x) or x == 0:
+            continue
+        for digits in range(0, 6):
+            scale = 10.0**digits
+            for short in {round(x * scale) / scale, math.trunc(x * scale) / scale}:
+                if short == x or not agrees(short, 10.0**-digits, x):
+                    continue
+                vals = [world[i] for i in q.inputs]
+                vals[t] = short
+                if agrees(claim.value, unit, Quantities.compute(q, vals)):
+                    return f"{case.written_name(u)} = {fmt(short, 'g')} used for {fmt(x, '.6g')}"
+    return ""
 
 
 def _within(x: float, ref: float, rtol: float) -> bool:
@@ -281,8 +323,12 @@ def _comparison(case: Case, truth: dict[str, float]) -> Comparison:
     g = case.quantities
     net = case.network
     examples = case.examples()
-    by_engine = net.value_gradients(examples)
-    by_fd = net.numeric_gradients(examples)
+    try:
+        by_engine = net.value_gradients(examples)
+    except (ValueError, ArithmeticError):  # e.g. ln 0 of a saturated output: no gradient
+        by_engine = dict.fromkeys(net.parameter_names, math.nan)
+    with np.errstate(all="ignore"):
+        by_fd = net.numeric_gradients(examples)
     description = {
         **net.describe(),
         "eta": case.eta,
@@ -298,5 +344,6 @@ def _comparison(case: Case, truth: dict[str, float]) -> Comparison:
     for p in net.parameter_names:
         grads = {"rules": truth[f"dE/d{p}"], "value_engine": by_engine[p], "numeric": by_fd[p]}
         new = truth[g.param(p, 1)]
-        result.rows.append(ParameterRow(p, values[p], grads, truth[f"Delta_{p}"], new))
+        atol = numeric_atol(fwd["E"])
+        result.rows.append(ParameterRow(p, values[p], grads, truth[f"Delta_{p}"], new, atol))
     return result

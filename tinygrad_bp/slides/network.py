@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.ops import Activation, activation
+from ..engine.ops import Activation
 from ..engine.value import Value
 from .engines import apply_activation
 from .numbering import Numbering
@@ -41,7 +41,7 @@ def _log(z: Any) -> Any:
         return z.log()
     if isinstance(z, np.ndarray):
         return np.log(z)
-    return math.log(z)
+    return math.log(z) if z > 0 else -math.inf
 
 
 def loss_value(loss: str, ys: Sequence[Any], ds: Sequence[float]) -> Any:
@@ -50,8 +50,11 @@ def loss_value(loss: str, ys: Sequence[Any], ds: Sequence[float]) -> Any:
     if loss in ("half_sse", "sse", "mse"):
         sq = sum((d - y) * (d - y) for y, d in zip(ys, ds))
         return {"half_sse": 0.5 * sq, "sse": sq, "mse": sq * (1.0 / m)}[loss]
-    if loss == "bce":
-        return -sum(d * _log(y) + (1 - d) * _log(1 - y) for y, d in zip(ys, ds))
+    if loss == "bce":  # a term whose weight d or 1 - d is 0 is left out (0 ln 0 = 0)
+        return -sum(
+            (d * _log(y) if d != 0 else 0.0) + ((1 - d) * _log(1 - y) if d != 1 else 0.0)
+            for y, d in zip(ys, ds)
+        )
     if loss == "softmax_ce":
         return -sum(d * _log(y) for y, d in zip(ys, ds) if d != 0)
     raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
@@ -99,6 +102,13 @@ class Network:
 
     def slots(self) -> list[tuple[str, int, str, tuple[int, ...]]]:
         """(name, layer, "W" or "b", index) for every parameter, in the slides' order."""
+        key = (tuple(layer.W.shape for layer in self.layers), tuple(x.shared for x in self.layers))
+        cached = self.__dict__.get("_slots")
+        if cached is None or cached[0] != key:
+            self.__dict__["_slots"] = (key, self._make_slots())
+        return self.__dict__["_slots"][1]
+
+    def _make_slots(self) -> list[tuple[str, int, str, tuple[int, ...]]]:
         num = self.numbering
         out = []
         for l, layer in enumerate(self.layers):
@@ -114,11 +124,12 @@ class Network:
     def parameters(self) -> dict[str, float]:
         return {n: float(getattr(self.layers[l], k)[idx]) for n, l, k, idx in self.slots()}
 
+    def frozen_names(self) -> set[str]:
+        """The parameters the update leaves alone."""
+        return {n for n, l, kind, _ in self.slots() if kind in self.layers[l].frozen}
+
     def frozen(self, name: str) -> bool:
-        for n, l, kind, _ in self.slots():
-            if n == name:
-                return kind in self.layers[l].frozen
-        raise KeyError(name)
+        return name in self.frozen_names()
 
     def describe(self) -> dict:
         return {
@@ -186,17 +197,5 @@ class Network:
                 ys = [layer.act.f(v) for v in vs]
             if isinstance(vs[0], Value):
                 for j, v, y in zip(num.neurons(l), vs, ys):
-                    v.name, y.name = f"v{j}{tag}", f"{num.output(j)}{tag}"
+                    v.name, y.name = f"{num.v(j)}{tag}", f"{num.output(j)}{tag}"
         return ys
-
-
-def make_layer(
-    W: Any, b: Any, act: str = "sigmoid", frozen: Sequence[str] = (), shared: bool | None = None
-) -> Layer:
-    """A `Layer` from lists: `b` a list (one per neuron) or a number (one shared bias)."""
-    W = np.array(W, dtype=float, ndmin=2)
-    if shared is None:
-        shared = np.ndim(b) == 0
-    return Layer(
-        W, np.array(b, dtype=float).reshape(-1), activation(act), bool(shared), frozenset(frozen)
-    )

@@ -85,6 +85,22 @@ class Numbering:
     def bias(self, layer: int, row: int, shared: bool = False) -> str:
         return shared_bias_name(layer + 1) if shared else f"b{self.neuron(layer, row)}"
 
+    @staticmethod
+    def v(j: int) -> str:
+        return f"v{j}"
+
+    @staticmethod
+    def e(j: int) -> str:
+        return f"e{j}"
+
+    @staticmethod
+    def fprime(j: int) -> str:
+        return f"f'(v{j})"
+
+    @staticmethod
+    def delta(j: int) -> str:
+        return f"delta{j}"
+
     def output(self, j: int) -> str:
         """``y_h{j}`` for a hidden neuron, ``y{j}`` for an output neuron."""
         return f"y{j}" if self.is_output(j) else f"y_h{j}"

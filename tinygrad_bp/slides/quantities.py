@@ -156,7 +156,7 @@ class Quantities:
                 m = cols
                 self.add(
                     Quantity(
-                        nm(f"v{j}"),
+                        nm(num_.v(j)),
                         "v",
                         (*ws, *ys, b),
                         lambda a, m=m: _sum([a[t] * a[m + t] for t in range(m)]) + a[2 * m],
@@ -167,7 +167,7 @@ class Quantities:
                         {"neuron": j, "layer": l, "m": m},
                     )
                 )
-            vs = [nm(f"v{j}") for j in num_.neurons(l)]
+            vs = [nm(num_.v(j)) for j in num_.neurons(l)]
             for r in range(rows):
                 j = num_.neuron(l, r)
                 y = nm(num_.output(j))
@@ -205,7 +205,7 @@ class Quantities:
             es.append(
                 self.add(
                     Quantity(
-                        nm(f"e{j}"),
+                        nm(num_.e(j)),
                         "e",
                         (d, y),
                         lambda a: a[0] - a[1],
@@ -261,8 +261,8 @@ class Quantities:
             phase_order = depth - l  # backward: output layer first
             for r in range(layer.W.shape[0]):
                 j = num_.neuron(l, r)
-                v, y = nm(f"v{j}"), nm(num_.output(j))
-                fp = nm(f"f'(v{j})")
+                v, y = nm(num_.v(j)), nm(num_.output(j))
+                fp = nm(num_.fprime(j))
                 if not (last and loss == "softmax_ce"):
                     self.add(
                         Quantity(
@@ -276,16 +276,16 @@ class Quantities:
                         )
                     )
                 if last:
-                    self._output_delta(nm(f"delta{j}"), loss, m, es[r], ys[r], fp, ds, n, j, l)
+                    self._output_delta(nm(num_.delta(j)), loss, m, es[r], ys[r], fp, ds, n, j, l)
                 else:
                     ks = num_.neurons(l + 1)
                     ws = [self.param(num_.weight(l + 1, c, r), n) for c in range(len(ks))]
                     new_ws = [self.param(num_.weight(l + 1, c, r), n + 1) for c in range(len(ks))]
-                    ds_next = [nm(f"delta{k}") for k in ks]
+                    ds_next = [nm(num_.delta(k)) for k in ks]
                     K = len(ks)
                     self.add(
                         Quantity(
-                            nm(f"delta{j}"),
+                            nm(num_.delta(j)),
                             "delta",
                             (fp, *ws, *ds_next),
                             lambda a, K=K: a[0] * _sum([a[1 + t] * a[1 + K + t] for t in range(K)]),
@@ -345,7 +345,7 @@ class Quantities:
         rows, cols = layer.W.shape
         for r in range(rows):
             j = num_.neuron(l, r)
-            delta = nm(f"delta{j}")
+            delta = nm(num_.delta(j))
             for c in range(cols):
                 p = num_.weight(l, r, c)
                 others = [s for t, s in enumerate(sources) if t != c] + [nm(num_.output(j))]
@@ -375,7 +375,7 @@ class Quantities:
                 )
         if layer.shared:
             p = num_.bias(l, 0, True)
-            deltas = [nm(f"delta{j}") for j in num_.neurons(l)]
+            deltas = [nm(num_.delta(j)) for j in num_.neurons(l)]
             self.add(
                 Quantity(
                     nm(f"dE/d{p}"),
@@ -401,6 +401,11 @@ class Quantities:
                     (n, 0, len(net.layers), 4, 0),
                 )
             )
+        frozen = net.frozen_names()
+        layer_of = {name: l for name, l, _, _ in net.slots()}
+        by_layer: dict[int, list[str]] = {}
+        for p in self.params:  # one shared list per layer: the candidates for a mixed-up value
+            by_layer.setdefault(layer_of[p], []).append(self.param(p, n))
         for idx, p in enumerate(self.params):
             g = self.name(f"dE/d{p}", "", n)
             if summed:
@@ -417,7 +422,7 @@ class Quantities:
                     )
                 )
             delta = self.name(f"Delta_{p}", "", n)
-            if net.frozen(p):
+            if p in frozen:
                 self.add(
                     Quantity(
                         delta,
@@ -449,7 +454,7 @@ class Quantities:
                     lambda a: a[0] + a[1],
                     lambda s: f"{s[0]} + {s[1]}",
                     (n, 2, idx, 1),
-                    {"param": p, "others": [self.param(o, n) for o in self.params if o != p]},
+                    {"param": p, "same_layer": by_layer[layer_of[p]]},
                 )
             )
 
@@ -494,10 +499,10 @@ class Quantities:
     def _alias(self, base: str) -> str:
         m = re.fullmatch(r"y(\d+)", base)
         if m and int(m.group(1)) in self.hidden:
-            return f"y_h{m.group(1)}"
+            return self.numbering.output(int(m.group(1)))
         m = re.fullmatch(r"delta_(\d+)", base)
         if m:
-            return f"delta{m.group(1)}"
+            return self.numbering.delta(int(m.group(1)))
         if len(self.outputs) == 1 and base in ("y", "e", "v", "delta", "f'(v)"):
             j = self.outputs[0]
             return {"f'(v)": f"f'(v{j})"}.get(base, f"{base}{j}")
@@ -508,6 +513,12 @@ class Quantities:
             return (
                 f"claim {written!r}: @{n} is after the last pass this case computes "
                 f"(steps = {self.steps} in [network]); raise steps or claim an earlier pass"
+            )
+        m = re.fullmatch(r"f'\(v(\d+)\)", base)
+        if m and int(m.group(1)) in self.outputs and f"y{m.group(1)}" in self.nodes:
+            return (
+                f"claim {written!r}: with loss = softmax_ce the outputs are a softmax of all "
+                f"v's and have no f'(v) of their own; claim delta{m.group(1)} = d - y instead"
             )
         per_example = self.batch and self.n_examples > 1
         if per_example and not etag and f"{base}[1]" in self.nodes:

@@ -56,20 +56,21 @@ def forward(net: TwoLayerNet, x: np.ndarray, d: np.ndarray) -> dict[str, float]:
     x = np.asarray(x, dtype=float).reshape(-1)
     d = np.asarray(d, dtype=float).reshape(-1)
     H = net.n_hidden
+    num = net.numbering
     out: dict[str, float] = {}
     y_h = []
     for i in range(1, H + 1):
         v = sum(net.W1[i - 1, k - 1] * x[k - 1] for k in range(1, net.n_in + 1)) + net.b1[i - 1]
-        out[f"v{i}"] = float(v)
+        out[num.v(i)] = float(v)
         y_h.append(float(net.hidden_act.f(float(v))))
-        out[f"y_h{i}"] = y_h[-1]
+        out[num.output(i)] = y_h[-1]
     E = 0.0
     for j in net.output_neurons():
         r = j - H - 1
         v = sum(net.W2[r, i - 1] * y_h[i - 1] for i in range(1, H + 1)) + net.b2[r]
         y = float(net.output_act.f(float(v)))
         e = float(d[r] - y)
-        out[f"v{j}"], out[f"y{j}"], out[f"e{j}"] = float(v), y, e
+        out[num.v(j)], out[num.output(j)], out[num.e(j)] = float(v), y, e
         E += 0.5 * e * e
     out["E"] = E
     return out
@@ -82,18 +83,19 @@ def four_rules(net: TwoLayerNet, x: np.ndarray, d: np.ndarray) -> dict[str, floa
     H = net.n_hidden
     grads: dict[str, float] = {}
     outs = net.output_neurons()
-    g_prime = {j: float(net.output_act.df(q[f"v{j}"], q[f"y{j}"])) for j in outs}
-    f_prime = {i: float(net.hidden_act.df(q[f"v{i}"], q[f"y_h{i}"])) for i in range(1, H + 1)}
     num = net.numbering
+    y, v, e = (lambda j: q[num.output(j)]), (lambda j: q[num.v(j)]), (lambda j: q[num.e(j)])
+    g_prime = {j: float(net.output_act.df(v(j), y(j))) for j in outs}
+    f_prime = {i: float(net.hidden_act.df(v(i), y(i))) for i in range(1, H + 1)}
     for i in range(1, H + 1):  # (3) hidden weights and (4) hidden biases
-        back = sum(q[f"e{j}"] * g_prime[j] * net.W2[j - H - 1, i - 1] for j in outs)
+        back = sum(e(j) * g_prime[j] * net.W2[j - H - 1, i - 1] for j in outs)
         for k in range(1, net.n_in + 1):
             grads[num.weight(0, i - 1, k - 1)] = -back * f_prime[i] * x[k - 1]
-        grads[f"b{i}"] = -back * f_prime[i]
+        grads[num.bias(0, i - 1)] = -back * f_prime[i]
     for j in outs:  # (1) output weights and (2) output biases
         for i in range(1, H + 1):
-            grads[num.weight(1, j - H - 1, i - 1)] = -q[f"e{j}"] * g_prime[j] * q[f"y_h{i}"]
-        grads[f"b{j}"] = -q[f"e{j}"] * g_prime[j]
+            grads[num.weight(1, j - H - 1, i - 1)] = -e(j) * g_prime[j] * y(i)
+        grads[num.bias(1, j - H - 1)] = -e(j) * g_prime[j]
     return {name: float(grads[name]) for name in net.parameter_names}
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..engine.ops import ACTIVATIONS, activation
+from ..formatting import fmt
 from .quantities import Quantities, Quantity, num
 
 __all__ = ["SLIPS", "Candidate", "candidates"]
@@ -32,15 +33,17 @@ SLIPS: dict[str, str] = {
     "another activation's derivative",
     "value_for_weight": "a neuron's output is used where its weight belongs",
     "updated_weights": "the hidden deltas are computed with the already-updated weights",
-    "wrong_old_value": "the update starts from another parameter's value",
+    "wrong_old_value": "the update starts from another parameter's value (of the same layer)",
     "wrong_input": "another input or activation is used as the factor",
     "arithmetic": "right formula, right inputs, multiplied out wrong",
 }
 __doc__ = (__doc__ or "") + "\n".join(f"* ``{k}``: {v}" for k, v in SLIPS.items()) + "\n"
 
-# candidates kept per quantity, and how far back through unwritten quantities a slip is sought
+# candidates kept per quantity, how far back through unwritten quantities a slip is sought,
+# and how many quantities one search may visit (bounds the time on large cases)
 MAX_CANDIDATES = 400
 MAX_DEPTH = 6
+MAX_VISITS = 5000
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,11 @@ class Candidate:
     ids: tuple[str, ...]
     value: float
     sentence: str
-    formula: str
+    show: Callable[[], str]  # the formula with the numbers filled in, written on demand
+
+    @property
+    def formula(self) -> str:
+        return self.show()
 
     def to_dict(self) -> dict:
         return {
@@ -87,7 +94,9 @@ def _variants(q: Quantity) -> list[Variant]:
             )
         )
     if q.kind == "Delta" and q.inputs:
-        out.append((("dropped_eta",), lambda a: -a[0], lambda s: f"-{s[0]}", "eta is left out"))
+        out.append(
+            (("dropped_eta",), lambda a: -a[0], lambda s: f"-{s[0]} (no eta)", "eta is left out")
+        )
     if q.info.get("half"):
         out.append(
             (
@@ -100,7 +109,12 @@ def _variants(q: Quantity) -> list[Variant]:
     if q.kind == "fprime":
         act = q.info["act"]
         out.append(
-            (("wrong_derivative",), lambda a: a[1], lambda s: s[1], "f(v) is used for f'(v)")
+            (
+                ("wrong_derivative",),
+                lambda a: a[1],
+                lambda s: f"{act.spec}({s[0]})",
+                "f(v) is used for f'(v)",
+            )
         )
         if act.name == "sigmoid":
             out.append(
@@ -130,10 +144,16 @@ def _variants(q: Quantity) -> list[Variant]:
 Substitution = tuple[tuple[str, ...], list[float], str]
 
 
-def _substitutions(q: Quantity, vals: list[float], world: dict[str, float]) -> list[Substitution]:
+def _substitutions(
+    q: Quantity, vals: list[float], world: dict[str, float], depth: int
+) -> list[Substitution]:
     out: list[Substitution] = []
-    if q.kind == "param":
-        for other in q.info["others"]:
+    if depth > 1:  # a mixed-up input is sought at the claim and one step before it
+        return out
+    if q.kind == "param" and depth == 0:
+        for other in q.info["same_layer"]:
+            if other == q.inputs[0]:
+                continue
             out.append(
                 (
                     ("wrong_old_value",),
@@ -193,26 +213,31 @@ def candidates(
     claimed: set[str],
     memo: dict[str, list[Candidate]] | None = None,
     depth: int = 0,
+    visits: list[int] | None = None,
 ) -> list[Candidate]:
     """Every slip (one, or two combined) that changes `name`, with the number it gives."""
     memo = {} if memo is None else memo
+    visits = [0] if visits is None else visits
     if name in memo:
         return memo[name]
     q = graph.nodes[name]
-    if q.kind == "given":
+    visits[0] += 1
+    if q.kind == "given" or visits[0] > MAX_VISITS:
         return []
     memo[name] = []  # guards against cycles while this one is being built
     vals = [world[i] for i in q.inputs]
     bases: list[Substitution] = [((), vals, "")]
-    bases += _substitutions(q, vals, world)
+    bases += _substitutions(q, vals, world, depth)
     if depth < MAX_DEPTH:
         for t, u in enumerate(q.inputs):
             if u in claimed or graph.nodes[u].kind == "given":
                 continue
-            for c in candidates(graph, u, world, claimed, memo, depth + 1):
+            for c in candidates(graph, u, world, claimed, memo, depth + 1, visits):
                 new = list(vals)
                 new[t] = c.value
                 bases.append((c.ids, new, f"{c.sentence} (in {u}, not written down)"))
+            if len(bases) > MAX_CANDIDATES:
+                break
     found: dict[tuple, Candidate] = {}
     identity: Variant = ((), q.fn, q.render, "")
     for ids, new_vals, sentence in bases:
@@ -227,13 +252,16 @@ def candidates(
             if key in found:
                 continue
             text = "; ".join(s for s in (sentence, vsentence) if s)
-            formula = f"{name} = {render([num(v) for v in new_vals])} = {num(value)}"
-            found[key] = Candidate(all_ids, value, text, formula)
-            if len(found) >= MAX_CANDIDATES:
-                break
+            found[key] = Candidate(all_ids, value, text, _shower(name, render, new_vals, value))
+        if len(found) >= MAX_CANDIDATES:
+            break
     result = sorted(found.values(), key=lambda c: len(c.ids))
     memo[name] = result
     return result
+
+
+def _shower(name: str, render: Callable, vals: Sequence[float], value: float) -> Callable[[], str]:
+    return lambda: f"{name} = {render([num(v) for v in vals])} = {fmt(value, '.6g')}"
 
 
 def _call(fn: Callable[[Sequence[float]], float], vals: Sequence[float]) -> float:

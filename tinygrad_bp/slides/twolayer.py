@@ -22,7 +22,7 @@ from ..engine.ops import Activation, activation
 from ..engine.tensor import Tensor
 from ..engine.value import Value
 from .engines import apply_activation
-from .numbering import Numbering, pair_name
+from .numbering import Numbering, pair_name  # noqa: F401 (pair_name: re-exported)
 
 __all__ = ["SlidesGraph", "TwoLayerNet", "pair_name"]
 
@@ -160,28 +160,27 @@ class TwoLayerNet:
         xs = [Value(float(xk), f"x{k}", role="input") for k, xk in enumerate(x, 1)]
         for node in xs:
             nodes[node.name] = node
-        H = self.n_hidden
-        hidden_out = []
-        for i in range(1, H + 1):
-            v = params[pair_name("w", i, 1)] * xs[0]
-            for k in range(2, self.n_in + 1):
-                v = v + params[pair_name("w", i, k)] * xs[k - 1]
-            v = _named(v + params[f"b{i}"], f"v{i}")
-            y_h = _named(apply_activation(v, self.hidden), f"y_h{i}")
-            nodes[v.name], nodes[y_h.name] = v, y_h
-            hidden_out.append(y_h)
+        num = self.numbering
+        ys = xs
+        for l, (W, act) in enumerate(((self.W1, self.hidden), (self.W2, self.output))):
+            outs = []
+            for r in range(W.shape[0]):
+                j = num.neuron(l, r)
+                v = params[num.weight(l, r, 0)] * ys[0]
+                for c in range(1, W.shape[1]):
+                    v = v + params[num.weight(l, r, c)] * ys[c]
+                v = _named(v + params[num.bias(l, r)], num.v(j))
+                y = _named(apply_activation(v, act), num.output(j))
+                nodes[v.name], nodes[y.name] = v, y
+                outs.append(y)
+            ys = outs
         E = None
-        for j in self.output_neurons():
-            v = params[pair_name("w", j, 1)] * hidden_out[0]
-            for i in range(2, H + 1):
-                v = v + params[pair_name("w", j, i)] * hidden_out[i - 1]
-            v = _named(v + params[f"b{j}"], f"v{j}")
-            y = _named(apply_activation(v, self.output), f"y{j}")
-            target = Value(float(d[j - H - 1]), f"d{j}" if self.n_out > 1 else "d", role="input")
-            e = _named(target - y, f"e{j}")
+        for r, (j, y) in enumerate(zip(num.outputs(), ys)):
+            target = Value(float(d[r]), f"d{j}" if self.n_out > 1 else "d", role="input")
+            e = _named(target - y, num.e(j))
             half_sq = 0.5 * e**2
             E = half_sq if E is None else E + half_sq
-            nodes.update({v.name: v, y.name: y, e.name: e, target.name: target})
+            nodes.update({e.name: e, target.name: target})
         E.name = "E"
         nodes["E"] = E
         return SlidesGraph(E, params, nodes)

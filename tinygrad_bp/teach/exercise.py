@@ -4,7 +4,8 @@ Weights and inputs have one decimal (a weight now and then two, like 0.25),
 targets one decimal inside the range of the output activation. A draw is kept
 only when it is a fair exercise: no neuron saturated (|v| <= 2.5 for sigmoid
 and tanh) or sitting on a kink (|v| >= 0.05), an error worth reducing
-(|e_j| >= 0.1) and no gradient that is trivially 0 (|dE/dp| >= 0.001).
+(|e_j| >= 0.1) and no gradient that is trivially 0 (|dE/dp| >= 0.001, or in
+a deep net, where the first layers' gradients shrink, 1% of the largest).
 
 Numbers come from Python's `random.Random` seeded with a string, whose
 ``random()`` sequence Python guarantees across versions and machines: the same
@@ -14,6 +15,7 @@ own seed ``"{seed}/{s}/{k}"``, so adding students never changes the others.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -28,6 +30,7 @@ from .solve import Solution, solve
 __all__ = ["Exercise", "ExerciseError", "draw_problem", "exercise_sheet", "make_exercises"]
 
 MAX_DRAWS = 2000
+MAX_PROBLEMS = 2000
 SATURATING = ("sigmoid", "tanh")
 
 
@@ -74,22 +77,23 @@ def draw_problem(
     return Problem(tuple(layers), ((x, d),), eta, loss, "online", steps)
 
 
+def fair_forward(problem: Problem) -> bool:
+    """The cheap half, before any derivation: no neuron saturated (|v| > 2.5 for sigmoid
+    and tanh) or on a kink or at 0 (|v| < 0.05), and an error worth reducing (|e| >= 0.1)."""
+    a = problem.data[0][0]
+    for layer in problem.layers:
+        v = np.abs(layer.W @ a + layer.b)
+        if v.min() < 0.05 or (layer.activation.name in SATURATING and v.max() > 2.5):
+            return False
+        a = layer.activation.f(layer.W @ a + layer.b)
+    return bool(np.abs(problem.data[0][1] - a).min() >= 0.1)
+
+
 def fair(solution: Solution) -> bool:
-    """No saturated or kinked neuron, a real error, no trivially zero gradient."""
-    p = solution.problem
-    first = solution.passes[0]
-    values = {line.key: line.value for line in first.lines}
-    for l, layer in enumerate(p.layers):
-        for j in p.neurons(l):
-            v = abs(values[f"v{j}"])
-            if v < 0.05 or (layer.activation.name in SATURATING and v > 2.5):
-                return False
-    for line in first.lines:
-        if line.key.startswith("e") and line.key[1:].isdigit() and abs(line.value) < 0.1:
-            return False
-        if line.key.startswith("dE/d") and abs(line.value) < 1e-3:
-            return False
-    return True
+    """No gradient trivially 0: each |dE/dp| at least 0.001, or in a deep net (where the
+    gradients of the first layers shrink) at least 1% of the largest."""
+    grads = [abs(line.value) for line in solution.passes[0].section("gradients")]
+    return min(grads) >= min(1e-3, 0.01 * max(grads)) and min(grads) > 1e-6
 
 
 def make_exercises(
@@ -110,6 +114,11 @@ def make_exercises(
             f"--layers {','.join(map(str, sizes))} has more than 200 weights: "
             "too many to work by hand; give a smaller network"
         )
+    if count * students > MAX_PROBLEMS:
+        raise ValueError(
+            f"--count {count} x --students {students} = {count * students} problems, over the "
+            f"limit of {MAX_PROBLEMS}; give fewer"
+        )
     if len(activations) == 1:
         activations = activations * (len(sizes) - 1)
     if len(activations) != len(sizes) - 1:
@@ -118,6 +127,11 @@ def make_exercises(
             f"({len(sizes) - 1}), got {len(activations)}"
         )
     acts = [activation(a) for a in activations]
+    if loss == "bce" and acts[-1].name != "sigmoid":
+        raise ValueError(
+            f"--loss bce needs outputs between 0 and 1: a sigmoid output layer, "
+            f"not {acts[-1].spec}; give e.g. --activation tanh,sigmoid"
+        )
     out = []
     for s in range(1, students + 1):
         for k in range(1, count + 1):
@@ -125,8 +139,10 @@ def make_exercises(
             rng = random.Random(key)
             for _ in range(MAX_DRAWS):
                 problem = draw_problem(rng, sizes, acts, loss, eta)
-                solution = solve(problem, digits)
-                if fair(solution):
+                if not fair_forward(problem):
+                    continue
+                if fair(solve(dataclasses.replace(problem, steps=0), notes=False)):
+                    solution = solve(problem, digits)
                     break
             else:
                 raise ExerciseError(
@@ -155,7 +171,8 @@ def exercise_sheet(exercises: list[Exercise], title: str) -> Doc:
         "p",
         "Neurons are numbered consecutively, hidden layers first; w_ji is the weight from "
         "input (or neuron) i into neuron j; e_j = d_j - y_j; delta_j = e_j f'(v_j) at an "
-        "output neuron. Give every answer to 4 significant digits.",
+        "output neuron. Give every answer to "
+        f"{exercises[0].solution.digits if exercises else 4} significant digits.",
     )
     for ex in exercises:
         doc.add("h2", f"Problem {ex.number}")

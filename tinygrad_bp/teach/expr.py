@@ -29,6 +29,8 @@ __all__ = [
     "Call",
     "Const",
     "Delta",
+    "Div",
+    "Exp",
     "Expr",
     "Label",
     "Ln",
@@ -62,7 +64,7 @@ def round_sig(x: float, digits: int) -> float:
     """`x` rounded to `digits` significant digits (what a person writes down)."""
     if x == 0 or not math.isfinite(x):
         return x
-    return float(f"{x:.{digits}g}")
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
 # -- labels: how a quantity is written ------------------------------
@@ -195,7 +197,8 @@ class TeX(Renderer):
         return f"{{{a}}}^{{{b}}}"
 
     def func(self, name: str, arg: str, prime: bool = False) -> str:
-        return self.word(name) + ("'" if prime else "") + self.paren(arg)
+        head = r"\ln" if name == "ln" else self.word(name)
+        return head + ("'" if prime else "") + self.paren(arg)
 
     def text(self, s: str) -> str:
         return r"\text{" + self.escape(s) + "}"
@@ -429,14 +432,16 @@ class Mul(_Nary):
         return self.terms[0].starts_negative(env)
 
 
-class Neg(Expr):
-    prec = NEG
-
+class _Unary(Expr):
     def __init__(self, arg: Expr) -> None:
         self.arg = arg
 
     def children(self) -> tuple[Expr, ...]:
         return (self.arg,)
+
+
+class Neg(_Unary):
+    prec = NEG
 
     def eval(self, env: Env) -> Any:
         return -self.arg.eval(env)
@@ -448,14 +453,8 @@ class Neg(Expr):
         return True
 
 
-class Square(Expr):
+class Square(_Unary):
     prec = POW
-
-    def __init__(self, arg: Expr) -> None:
-        self.arg = arg
-
-    def children(self) -> tuple[Expr, ...]:
-        return (self.arg,)
 
     def eval(self, env: Env) -> Any:
         a = self.arg.eval(env)
@@ -466,14 +465,8 @@ class Square(Expr):
         return r.power(self.arg.wrapped(r, env, ATOM), two)
 
 
-class Ln(Expr):
+class Ln(_Unary):
     """ln a (with `Value`s: the engine's log)."""
-
-    def __init__(self, arg: Expr) -> None:
-        self.arg = arg
-
-    def children(self) -> tuple[Expr, ...]:
-        return (self.arg,)
 
     def eval(self, env: Env) -> Any:
         a = self.arg.eval(env)
@@ -483,17 +476,45 @@ class Ln(Expr):
         return r.func("ln", self.arg.render(r, env))
 
 
-class Apply(Expr):
+class Apply(_Unary):
     """f(a) or f'(a) of an activation: the numbers come from the op table's f and df."""
 
     def __init__(self, fname: str, fn: Callable[[float], float], arg: Expr, prime=False) -> None:
-        self.fname, self.fn, self.arg, self.prime = fname, fn, arg, prime
-
-    def children(self) -> tuple[Expr, ...]:
-        return (self.arg,)
+        super().__init__(arg)
+        self.fname, self.fn, self.prime = fname, fn, prime
 
     def eval(self, env: Env) -> Any:
         return self.fn(self.arg.eval(env))
 
     def render(self, r: Renderer, env: Env | None = None) -> str:
         return r.func(self.fname, self.arg.render(r, env), self.prime)
+
+
+class Exp(_Unary):
+    """e^a (with `Value`s: the engine's exp)."""
+
+    prec = POW
+
+    def eval(self, env: Env) -> Any:
+        a = self.arg.eval(env)
+        return a.exp() if hasattr(a, "exp") else math.exp(a)
+
+    def render(self, r: Renderer, env: Env | None = None) -> str:
+        e = "e" if isinstance(r, TeX) else "<mi>e</mi>"
+        return r.power(e, self.arg.render(r, env))
+
+
+class Div(Expr):
+    """a / b, written as a fraction."""
+
+    def __init__(self, a: Expr, b: Expr) -> None:
+        self.a, self.b = a, b
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.a, self.b)
+
+    def eval(self, env: Env) -> Any:
+        return self.a.eval(env) / self.b.eval(env)
+
+    def render(self, r: Renderer, env: Env | None = None) -> str:
+        return r.frac(self.a.render(r, env), self.b.render(r, env))

@@ -2,8 +2,10 @@
 
 A submission is a TOML file: a whole case file or only its ``[claims]``, with
 ``[names]`` when the student wrote in their own notation. Its claims are judged
-against the key's network and data (whatever network the file itself states).
-A file that cannot be read is reported with the reason and the run goes on.
+by the check command's judge (`tinygrad_bp.slides.case.judge`) against the
+key's network and data, whatever network the file itself states. A file that
+cannot be read (or names a quantity the network does not have) is reported with
+the reason and the run goes on.
 
 Score = (ok + follows + `rounding_credit` x rounding) / claims: an error carried
 forward is not a new mistake, so it costs nothing.
@@ -15,25 +17,90 @@ import csv
 import html
 import io
 import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..files import FileLimitError, read_text
-from .judge import STATUSES, Judge, Judgement
-from .problem import CASE_LIMIT, CaseFormatError, parse_toml
+from ..slides.case import DEFAULT_MAX_BYTES, STATUSES, Case, CaseError, Verdict, judge
 
-__all__ = ["ClassReport", "Submission", "grade_class", "submission_files", "write_report"]
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "ClassReport",
+    "Key",
+    "KeyFolder",
+    "Submission",
+    "grade_class",
+    "submission_files",
+    "write_report",
+]
 
 MAX_FILES = 5000
-SUBMISSION_KEYS = ("claims", "names", "network", "layer", "data", "title", "input", "weights")
+
+
+class Key:
+    """The answer key: its case file's tables without claims, to which each student's are added."""
+
+    def __init__(self, path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.path = str(path)
+        data = tomllib.loads(read_text(path, max_bytes, "key"))
+        self.tables = {k: v for k, v in data.items() if k not in ("claims", "names")}
+        # the key must be a usable case; its [names] are the teacher's notation for the report
+        case = Case.from_dict({**self.tables, "names": data.get("names", {})}, self.path)
+        self.params = set(case.network.parameter_names)
+        self.ours_to_theirs = {ours: theirs for theirs, ours in case.names.items()}
+
+    def written(self, key: str) -> str:
+        """A quantity as the key's author writes it: ``w12@1`` -> ``w2_new`` with w2 = "w12"."""
+        base, _, n = key.partition("@")
+        mine = self.ours_to_theirs
+        if n == "1" and base in self.params:
+            theirs = f"{mine.get(base, base)}_new"
+        else:
+            for head, tail in (("dE/d", ""), ("Delta_", ""), ("f'(", ")"), ("", "")):
+                inner = base[len(head) : len(base) - len(tail)]
+                if base.startswith(head) and base.endswith(tail) and inner in mine:
+                    base = head + mine[inner] + tail
+                    break
+            theirs = base + (f"@{n}" if n else "")
+        return theirs if theirs == key else f"{theirs} ({key})"
+
+    def case(self, claims: dict, names: dict, path: str, raw: str) -> Case:
+        return Case.from_dict({**self.tables, "names": names, "claims": claims}, path, raw)
+
+    def for_submission(self, path: Path) -> Key:
+        return self
+
+
+class KeyFolder:
+    """One key per student, as `exercise --students` writes them: the submission NAME.toml
+    is judged against ``key-NAME.toml`` of the folder (``student001-problem01.toml`` against
+    ``key-student001-problem01.toml``)."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.path = str(folder)
+        self.folder = Path(folder)
+
+    def for_submission(self, path: Path) -> Key:
+        key = self.folder / f"key-{path.stem}.toml"
+        if not key.is_file():
+            raise CaseError(f"no key {key.name} in {self.path} for this submission")
+        return Key(key)
+
+    def written(self, key: str) -> str:
+        return key
 
 
 @dataclass
 class Submission:
     path: str
-    judgements: list[Judgement] = field(default_factory=list)
+    judgements: list[Verdict] = field(default_factory=list)
     error: str = ""  # why the file could not be graded
 
     @property
@@ -55,7 +122,7 @@ class Submission:
 
 @dataclass
 class ClassReport:
-    key: str
+    key: Key | KeyFolder
     submissions: list[Submission]
     rounding_credit: float
     rtol: float
@@ -69,7 +136,7 @@ class ClassReport:
         rows: dict[str, Counter] = {}
         for s in self.graded:
             for j in s.judgements:
-                rows.setdefault(j.key or j.name, Counter())[j.status] += 1
+                rows.setdefault(self.key.written(j.claim.key), Counter())[j.status] += 1
         table = [
             {"quantity": q, "claimed_by": sum(c.values()), **{st: c.get(st, 0) for st in STATUSES}}
             for q, c in rows.items()
@@ -109,7 +176,7 @@ class ClassReport:
 
     def to_dict(self) -> dict:
         return {
-            "key": self.key,
+            "key": self.key.path,
             "rtol": self.rtol,
             "rounding_credit": self.rounding_credit,
             "students": [
@@ -124,7 +191,7 @@ class ClassReport:
     def summary(self) -> str:
         """The report as text for the terminal."""
         lines = [
-            f"key {self.key}: {len(self.graded)} graded, "
+            f"key {self.key.path}: {len(self.graded)} graded, "
             f"{len(self.submissions) - len(self.graded)} unreadable"
         ]
         width = max([len(s.student) for s in self.submissions] + [7])
@@ -141,34 +208,42 @@ class ClassReport:
             for j in s.judgements:
                 if j.status == "wrong":
                     slips = ", ".join(j.slips) or "no diagnosis"
-                    true = "" if j.true != j.true else f" (true {j.true:.4g})"
-                    lines.append(f"      {j.name} = {j.text}{true}: {slips}. {j.explanation}")
+                    c = j.claim
+                    lines.append(
+                        f"      {c.name} = {c.text} (true {j.true:.4g}): {slips}. {j.explanation}"
+                    )
         quantities = [r for r in self.quantity_table() if r["wrong"]][:10]
         if quantities:
             lines.append(
                 "most often wrong: "
-                + ", ".join(f"{r['quantity']} ({r['wrong']})" for r in quantities)
+                + ", ".join(f"{r['quantity']}: {r['wrong']}" for r in quantities)
             )
         slips = self.slip_table()[:10]
         if slips:
             lines.append(
                 "most common slips: "
-                + ", ".join(f"{r['slip']} ({r['students']} students)" for r in slips)
+                + ", ".join(f"{r['slip']}: {_count(r['students'], 'student')}" for r in slips)
             )
         return "\n".join(lines)
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def submission_files(folder: str | os.PathLike, key: str | None = None, limit=MAX_FILES):
-    """The .toml files of `folder`, sorted, leaving out the key itself."""
+    """The .toml files of `folder`, sorted, leaving out the key itself (or the key-*.toml
+    files when `key` is a folder of keys)."""
     root = Path(folder)
     if not root.is_dir():
         raise FileLimitError(f"submissions {root}: not a folder; give the folder of the files")
     key_path = Path(key).resolve() if key else None
+    keys_here = key_path is not None and key_path == root.resolve()
     files = []
     for entry in sorted(root.iterdir()):
         if entry.suffix.lower() != ".toml" or entry.name.startswith("."):
             continue
-        if key_path is not None and entry.resolve() == key_path:
+        if entry.resolve() == key_path or (keys_here and entry.name.startswith("key-")):
             continue
         files.append(entry)
         if len(files) > limit:
@@ -178,43 +253,43 @@ def submission_files(folder: str | os.PathLike, key: str | None = None, limit=MA
     return files
 
 
-def read_submission(judge: Judge, path: Path) -> Submission:
+SECTIONS = ("claims", "names", "network", "layer", "data", "input", "weights")
+
+
+def read_submission(keys: Key | KeyFolder, path: Path, rtol: float) -> Submission:
+    """One student's file judged against the key; any problem becomes `Submission.error`."""
     sub = Submission(str(path))
     try:
-        data = parse_toml(read_text(path, CASE_LIMIT, "submission"), str(path))
-        unknown = [k for k in data if k not in SUBMISSION_KEYS]
+        key = keys.for_submission(path)
+        raw = read_text(path, DEFAULT_MAX_BYTES, "submission")
+        data = tomllib.loads(raw)
+        unknown = [k for k in data if k not in SECTIONS]
         if unknown:
-            raise CaseFormatError(f"unknown section [{unknown[0]}]; expected [claims] and [names]")
+            raise CaseError(f"unknown section [{unknown[0]}]; expected [claims] and [names]")
         claims, names = data.get("claims"), data.get("names", {})
         if not isinstance(claims, dict) or not claims:
-            raise CaseFormatError("no [claims] section with name = number lines")
-        if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
-            raise CaseFormatError('[names] needs lines like w5 = "w31"')
-        bad = [
-            k for k, v in claims.items() if isinstance(v, bool) or not isinstance(v, (int, float))
-        ]
-        if bad:
-            raise CaseFormatError(f"[claims] {bad[0]}: expected a number, got {claims[bad[0]]!r}")
-        sub.judgements = judge.judge(claims, names)
-    except (FileLimitError, CaseFormatError, ValueError) as exc:
-        sub.error = " ".join(str(exc).split())[:300]
+            raise CaseError("no [claims] section with name = number lines")
+        sub.judgements = judge(key.case(claims, names, str(path), raw), rtol).verdicts
+    except (FileLimitError, CaseError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        sub.error = " ".join(str(exc).split())[:300] or type(exc).__name__
     return sub
 
 
 def grade_class(
-    judge: Judge,
-    key: str,
+    key: Key | KeyFolder,
     files: Iterable[Path],
+    rtol: float = 0.02,
     rounding_credit: float = 0.5,
     progress: Callable[[int, int], None] | None = None,
 ) -> ClassReport:
+    """Judge every file; `progress(n, total)` is called after each one."""
     files = list(files)
     subs = []
     for n, path in enumerate(files, 1):
-        subs.append(read_submission(judge, path))
+        subs.append(read_submission(key, path, rtol))
         if progress:
             progress(n, len(files))
-    return ClassReport(key, subs, rounding_credit, judge.rtol)
+    return ClassReport(key, subs, rounding_credit, rtol)
 
 
 # -- writing the report ------------------------------
@@ -284,7 +359,7 @@ def report_html(report: ClassReport) -> str:
         '<html lang="en"><head><meta charset="utf-8"/><title>Class report</title>',
         f"<style>{CSS}</style></head><body>",
         "<h1>Class report</h1>",
-        f"<p>Key: {html.escape(report.key)}. {len(report.graded)} submissions graded, "
+        f"<p>Key: {html.escape(report.key.path)}. {len(report.graded)} submissions graded, "
         f"{len(report.submissions) - len(report.graded)} unreadable. Score = (ok + follows + "
         f"{report.rounding_credit:g} x rounding) / claims.</p>",
         bar_chart("Most often wrong quantities", [(r["quantity"], r["wrong"]) for r in quantities]),
@@ -311,8 +386,8 @@ def report_html(report: ClassReport) -> str:
                 _table(
                     [
                         {
-                            "claim": j.name,
-                            "written": j.text,
+                            "claim": j.claim.name,
+                            "written": j.claim.text,
                             "true": f"{j.true:.6g}",
                             "status": j.status,
                             "slips": ", ".join(j.slips),

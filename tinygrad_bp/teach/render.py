@@ -77,6 +77,7 @@ LOSS_WORDS = {
     "sse": "E = sum of e_j^2, e_j = d_j - y_j",
     "mse": "E = mean of e_j^2 over the outputs, e_j = d_j - y_j",
     "bce": "E = -sum of [d_j ln y_j + (1 - d_j) ln(1 - y_j)]",
+    "softmax_ce": "E = -sum of d_j ln y_j with y = softmax(v) at the output",
 }
 
 

@@ -15,6 +15,7 @@ line whose inputs, rounded as shown, give another last digit gets a note.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..engine.ops import Activation
@@ -25,6 +26,8 @@ from .expr import (
     Call,
     Const,
     Delta,
+    Div,
+    Exp,
     Expr,
     Label,
     Ln,
@@ -40,7 +43,7 @@ from .expr import (
     shown,
     total,
 )
-from .problem import Problem, bias_name, weight_name
+from .problem import LOSSES, Problem, bias_name, weight_name
 
 __all__ = ["Line", "Pass", "Solution", "solve"]
 
@@ -98,9 +101,10 @@ class Solution:
         return out
 
     def claims(self, digits: int | None = None) -> dict[str, str]:
-        """Every quantity written as a person would write it, `digits` significant digits."""
+        """Every quantity a person computes by hand (not the engine's dE/de lines), written
+        as they would write it: `digits` significant digits."""
         d = digits or self.digits
-        return {line.key: shown(line.value, d) for line in self.lines}
+        return {line.key: shown(line.value, d) for line in self.lines if line.numbers}
 
     def notes(self) -> list[Line]:
         return [line for line in self.lines if line.note]
@@ -156,7 +160,11 @@ class FPrime(Expr):
         return r.func("f", self.v.render(r, env), prime=True)
 
 
-def _loss_expr(loss: str, e: list[Ref], y: list[Ref], d: list[Ref]) -> Expr:
+def _softmax(v: dict[int, Ref], outs: list[int], j: int) -> Expr:
+    return Div(Exp(v[j]), total([Exp(v[k]) for k in outs]))
+
+
+def _loss_expr(loss: str, e: list[Ref], y: list[Expr], d: list[Ref]) -> Expr:
     half = Const(0.5, r"\frac{1}{2}", "<mfrac><mn>1</mn><mn>2</mn></mfrac>")
     squares = total([Square(ej) for ej in e])
     if loss == "half_sse":
@@ -168,6 +176,8 @@ def _loss_expr(loss: str, e: list[Ref], y: list[Ref], d: list[Ref]) -> Expr:
         return Mul(
             Const(1 / n, rf"\frac{{1}}{{{n}}}", f"<mfrac><mn>1</mn><mn>{n}</mn></mfrac>"), squares
         )
+    if loss == "softmax_ce":
+        return Neg(total([Mul(dj, Ln(yj)) for yj, dj in zip(y, d)]))
     one = Const(1.0)
     terms = [
         Add(Mul(dj, Ln(yj)), Mul(Add(one, Neg(dj)), Ln(Add(one, Neg(yj))))) for yj, dj in zip(y, d)
@@ -176,9 +186,12 @@ def _loss_expr(loss: str, e: list[Ref], y: list[Ref], d: list[Ref]) -> Expr:
 
 
 class _Builder:
-    def __init__(self, problem: Problem, digits: int) -> None:
+    def __init__(self, problem: Problem, digits: int, max_lines: int, notes: bool) -> None:
         self.p = problem
         self.digits = digits
+        self.notes = notes
+        self.max_lines = max_lines
+        self.count = 0
         self.names = Notation(problem)
         self.env: dict[str, float] = {}
         self.givens: dict[str, float] = {"eta": problem.eta}
@@ -205,10 +218,24 @@ class _Builder:
         return Ref(self.param_key[name], self.names.param(name))
 
     def add(self, out: Pass, key: str, label: Label, expr: Expr, section: str, numbers=True):
-        value = float(expr.eval(self.env))
+        self.count += 1
+        if self.count > self.max_lines:
+            raise ValueError(
+                f"the solution has over {self.max_lines} lines (layers x examples x steps); "
+                "raise the limit with --max-lines"
+            )
+        try:
+            value = float(expr.eval(self.env))
+        except (OverflowError, ZeroDivisionError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise ArithmeticError(
+                f"{key} is not a finite number in float64 (overflow or 0/0 from the numbers "
+                "given); a worked solution needs smaller weights, biases or inputs"
+            )
         self.env[key] = value
         line = Line(key, label, expr, value, section, numbers)
-        if numbers:
+        if numbers and self.notes:
             line.note = self._rounding_note(expr, value)
         out.lines.append(line)
         return Ref(key, label)
@@ -248,22 +275,33 @@ class _Builder:
             src = {i: Ref(f"x{i}|{k}", Sym("x", str(i))) for i in p.sources(0)}
             v_refs, y_refs = {}, {}
             for l, layer in enumerate(p.layers):
+                softmax = p.is_output(l) and p.loss == "softmax_ce"
                 for j in p.neurons(l):
                     terms = [Mul(self.param(weight_name(j, i)), src[i]) for i in p.sources(l)]
                     terms.append(self.param(bias_name(p, l, j)))
-                    v = self.add(
+                    v_refs[j] = self.add(
                         out, key(f"v{j}"), sym("v", str(j), f"v{j}"), Add(*terms), "forward"
                     )
-                    f = Apply("f", layer.activation.f, v)
-                    y = f"y{j}" if p.is_output(l) else f"y_h{j}"
-                    y_refs[j] = self.add(out, key(y), sym("y", y[1:].lstrip("_"), y), f, "forward")
-                    v_refs[j] = v
+                    if not softmax:  # neuron by neuron: v_j, then y_j = f(v_j)
+                        f = Apply("f", layer.activation.f, v_refs[j])
+                        y = f"y{j}" if p.is_output(l) else f"y_h{j}"
+                        y_refs[j] = self.add(
+                            out, key(y), sym("y", y[1:].lstrip("_"), y), f, "forward"
+                        )
+                for j in p.neurons(l) if softmax else ():  # y = softmax(v), all v first
+                    y_refs[j] = self.add(
+                        out,
+                        key(f"y{j}"),
+                        sym("y", str(j), f"y{j}"),
+                        _softmax(v_refs, list(p.neurons(l)), j),
+                        "forward",
+                    )
                 src = {j: y_refs[j] for j in p.neurons(l)}
             last = len(p.layers) - 1
             outs = list(p.neurons(last))
             d = [Ref(f"d{j}|{k}", Sym("d", str(j))) for j in outs]
             e = []
-            if p.loss != "bce":
+            if p.loss != "bce":  # e_j = d_j - y_j (softmax_ce too, as the case files name it)
                 for j, dj in zip(outs, d):
                     expr = Add(dj, Neg(y_refs[j]))
                     e.append(self.add(out, key(f"e{j}"), sym("e", str(j), f"e{j}"), expr, "error"))
@@ -277,6 +315,14 @@ class _Builder:
             for l in range(last, -1, -1):
                 act = p.layers[l].activation
                 for j in p.neurons(l):
+                    if l == last and p.loss == "softmax_ce":  # delta_j = -dE/dv_j, by the engine
+                        E_of_v = _loss_expr(p.loss, e, [_softmax(v_refs, outs, j) for j in outs], d)
+                        dEdv = LossGrad(E_of_v, v_refs[j].key, v_refs[j].label)
+                        delta_label = sym("delta", str(j), f"delta{j}")
+                        delta[j] = self.add(
+                            out, key(f"delta{j}"), delta_label, Neg(dEdv), "backward", False
+                        )
+                        continue
                     fp_label = Call("f", v_refs[j].label, prime=True)
                     fp = self.add(
                         out,
@@ -361,11 +407,23 @@ def _with_sup(label: Label, sup: str) -> Label:
     return Sym(label.base, label.sub, sup) if isinstance(label, Sym) else label
 
 
-def solve(problem: Problem, digits: int = 4) -> Solution:
-    """The worked solution of `problem`, numbers shown to `digits` significant digits."""
+MAX_LINES = 20_000
+
+
+def solve(
+    problem: Problem, digits: int = 4, max_lines: int = MAX_LINES, notes: bool = True
+) -> Solution:
+    """The worked solution of `problem`, numbers shown to `digits` significant digits;
+    a `ValueError` when it would have more than `max_lines` lines. `notes=False` leaves out
+    the rounding notes (twice as fast, for numbers only)."""
     if not 1 <= digits <= 17:
         raise ValueError(f"digits must be 1 to 17, got {digits}; give e.g. --digits 4")
-    b = _Builder(problem, digits)
+    if problem.loss not in LOSSES:
+        raise ValueError(
+            f"a worked solution derives the losses {', '.join(LOSSES)}; "
+            f"this case uses {problem.loss}"
+        )
+    b = _Builder(problem, digits, max_lines, notes)
     passes = [
         b.run_pass(n, full=n < problem.steps or problem.steps == 0)
         for n in range(problem.steps + 1)

@@ -16,7 +16,10 @@ import numpy as np
 from ..files import atomic_write
 from ..nn.train import History, predict
 
-__all__ = ["PlotUnavailable", "plot_training", "require_matplotlib"]
+__all__ = ["FORMATS", "PlotUnavailable", "plot_training", "require_matplotlib"]
+
+#: the picture formats `plot_training` writes, by the path's extension
+FORMATS = ("png", "svg", "pdf")
 
 
 class PlotUnavailable(RuntimeError):
@@ -53,7 +56,12 @@ def _boundary(ax, model, X, y, loss: str, title: str) -> None:
 
 
 def plot_training(model, X: np.ndarray, y: np.ndarray, history: History, loss: str, path) -> Path:
-    """Write the PNG described in the module docstring to `path` (atomically)."""
+    """Write the picture described in the module docstring to `path` (atomically), as
+    PNG, SVG or PDF by its extension."""
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in FORMATS:
+        raise ValueError(f"plot {path}: give a file ending in .png, .svg or .pdf")
     plt = require_matplotlib()
     snaps = sorted(history.snapshots) if X.shape[1] == 2 else []
     n_bottom = max(1, len(snaps))
@@ -72,9 +80,9 @@ def plot_training(model, X: np.ndarray, y: np.ndarray, history: History, loss: s
     norms = fig.add_subplot(grid[0, n_bottom:])
     table = np.array(history.grad_norms) if history.grad_norms else np.zeros((0, 0))
     for layer in range(table.shape[1]):
-        kind = "output layer" if layer == table.shape[1] - 1 else f"layer {layer + 1}"
+        which = "output layer" if layer == table.shape[1] - 1 else f"layer {layer + 1}"
         norms.plot(
-            epochs, np.maximum(table[:, layer], 1e-300), label=f"{kind}: ||dE/dW{layer + 1}||"
+            epochs, np.maximum(table[:, layer], 1e-300), label=f"{which}: ||dE/dW{layer + 1}||"
         )
     norms.set(
         xlabel="epoch",
@@ -83,17 +91,14 @@ def plot_training(model, X: np.ndarray, y: np.ndarray, history: History, loss: s
         yscale="log",
     )
     norms.legend(fontsize=8)
+    fast = model.copy("tensor")  # the grids need many outputs: the same weights on arrays
     if snaps:
-        final = model.state_dict()
-        try:
-            for k, epoch in enumerate(snaps):
-                model.load_state_dict(history.snapshots[epoch])
-                ax = fig.add_subplot(grid[1, 2 * k : 2 * k + 2])
-                _boundary(ax, model, X, y, loss, f"decision boundary, epoch {epoch}")
-        finally:
-            model.load_state_dict(final)
+        for k, epoch in enumerate(snaps):
+            fast.load_state_dict(history.snapshots[epoch])
+            ax = fig.add_subplot(grid[1, 2 * k : 2 * k + 2])
+            _boundary(ax, fast, X, y, loss, f"decision boundary, epoch {epoch}")
     elif X.shape[1] == 2:
-        _boundary(fig.add_subplot(grid[1, :]), model, X, y, loss, "decision boundary")
+        _boundary(fig.add_subplot(grid[1, :]), fast, X, y, loss, "decision boundary")
     else:
         ax = fig.add_subplot(grid[1, :])
         order = np.argsort(X[:, 0])
@@ -105,6 +110,6 @@ def plot_training(model, X: np.ndarray, y: np.ndarray, history: History, loss: s
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format=kind, dpi=90)
     plt.close(fig)
-    return atomic_write(Path(path), buf.getvalue())
+    return atomic_write(path, buf.getvalue())
