@@ -7,7 +7,7 @@ import math
 import pytest
 
 from tests.conftest import central_difference
-from tinygrad_bp.derivatives.expr import FUNCTIONS, ExpressionError, parse
+from tinygrad_bp.derivatives.expr import FUNCTIONS, ExpressionError, UndefinedError, parse
 from tinygrad_bp.derivatives.verify import verify_rule, verify_text
 from tinygrad_bp.engine.ops import UNARY
 
@@ -126,3 +126,21 @@ def test_activations_example_flags_exactly_its_slip():
     text = (DERIVATIVES / "activations.txt").read_text().splitlines()
     marked = [i for i, line in enumerate(text, 1) if "# slip" in line]
     assert wrong_lines("activations.txt") == marked and len(marked) == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["relu(-x*1e308*10)", "sigmoid(x*1e308*10)", "(x*1e308*10)**0", "1/(x*1e308*10)"]
+)
+def test_an_infinity_or_nan_midway_is_undefined_not_a_number(text):
+    # x*1e308*10 overflows to infinity at x = 0.5; what is computed from it is not trusted
+    with pytest.raises(UndefinedError):
+        parse(text).value(0.5)
+    assert parse(text).value(1e-300) == pytest.approx(CLOSED_AT_TINY[text], abs=1e-300)
+
+
+CLOSED_AT_TINY = {  # at x = 1e-300 nothing overflows: x*1e308*10 = 1e9
+    "relu(-x*1e308*10)": 0.0,
+    "sigmoid(x*1e308*10)": 1.0,
+    "(x*1e308*10)**0": 1.0,
+    "1/(x*1e308*10)": 1e-9,
+}

@@ -116,7 +116,7 @@ class Expression:
         except DOMAIN_ERRORS as exc:
             raise UndefinedError(str(exc)) from None
         except RecursionError:
-            raise ExpressionError(f"{self.text[:60]!r}: nested too deeply to evaluate") from None
+            raise ExpressionError(_too_big_for_python(self.text)) from None
 
     def value(self, x: float, constants: dict[str, float] | None = None) -> float:
         """The number at x, or `UndefinedError` where it is not a finite real number."""
@@ -151,12 +151,13 @@ def parse(text: str, limits: Limits = DEFAULT) -> Expression:
         raise ExpressionError(
             limits.exceeded("max_chars", f"an expression of {len(source):,} characters is too long")
         )
-    longest = max((len(m.group().replace("_", "")) for m in _DIGITS.finditer(source)), default=0)
-    if longest > limits.max_digits:
+    longest = max(_DIGITS.findall(source), key=lambda n: len(n.replace("_", "")), default="")
+    digits = len(longest.replace("_", ""))
+    if digits > limits.max_digits:
         raise ExpressionError(
-            f"numbers in a derivation have at most {limits.max_digits} digits, "
-            f"{source[:40]!r}... has one of {longest} "
-            f"(raise the limit with {limits.how_to_raise('max_digits')})"
+            f"numbers in a derivation have at most {limits.max_digits} digits; "
+            f"{longest[:20]}... has {digits:,} (raise the limit with "
+            f"{limits.how_to_raise('max_digits')})"
         )
     if "^" in source:
         raise ExpressionError(f"'^' in {source!r}: write powers with ** (x**2)")
@@ -165,10 +166,7 @@ def parse(text: str, limits: Limits = DEFAULT) -> Expression:
             warnings.simplefilter("ignore")
             tree = ast.parse(source, mode="eval")
     except (RecursionError, MemoryError):
-        raise ExpressionError(
-            f"{source[:40]!r}... has more terms or levels of nesting than Python's parser "
-            "takes (a few thousand); split it over several lines"
-        ) from None
+        raise ExpressionError(_too_big_for_python(source)) from None
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
         raise ExpressionError(
@@ -180,9 +178,16 @@ def parse(text: str, limits: Limits = DEFAULT) -> Expression:
     try:
         fn = compiler.compile(tree.body)
     except RecursionError:
-        raise ExpressionError(_too_deep(source, limits)) from None
+        raise ExpressionError(_too_big_for_python(source)) from None
     return Expression(
         source, tuple(sorted(compiler.constants)), compiler.uses_diff, compiler.size, fn
+    )
+
+
+def _too_big_for_python(source: str) -> str:
+    return (
+        f"{source[:40]!r}... has more terms or levels of nesting than Python can take "
+        "(a few hundred levels, a few thousand terms); split it over several lines"
     )
 
 
@@ -217,9 +222,11 @@ class _Compiler:
         before = self.variables
         fn = self.node(node)
         self.depth -= 1
-        if self.variables == before and not isinstance(node, ast.Constant):
+        if isinstance(node, (ast.Constant, ast.Name)):
+            return fn
+        if self.variables == before:
             return self.fold(node, fn)
-        return fn
+        return _finite(fn, lambda: self.piece(node))
 
     def fold(self, node: ast.AST, fn: Compiled) -> Compiled:
         try:
@@ -387,6 +394,19 @@ _ARITHMETIC: dict[type, Callable[[Value, Value], Value]] = {
     ast.Mult: Value.__mul__,
     ast.Div: Value.__truediv__,
 }
+
+
+def _finite(fn: Compiled, piece: Callable[[], str]) -> Compiled:
+    """`fn`, refusing a value that is not a finite number, so that a NaN or an infinity
+    never becomes a finite number further up (relu(log(x)) at x < 0, log(x)**0, 1/exp(x))."""
+
+    def checked(env: Env) -> Value:
+        out = fn(env)
+        if not math.isfinite(out.data):
+            raise ValueError(f"{piece()} is {out.data} here")
+        return out
+
+    return checked
 
 
 def _mentions_x(node: ast.AST) -> bool:

@@ -183,18 +183,17 @@ class _Checker:
         combinations = min(len(CONSTANT_VALUES) ** len(names), self.limits.max_combinations)
         return sum(e.size for e in exprs) * combinations * len(POINTS)
 
-    def spend(self, work: int, line: int, what: str) -> None:
-        self.work += work
-        if self.work > self.limits.max_work:
-            raise VerifyError(
-                f"line {line}: "
-                + self.limits.exceeded("max_work", f"{what} takes {self.work:,} node evaluations")
-            )
-
     def judge(self, line, text, kind, claimed_fn, actual_fn, exprs, compared_with=None) -> Verdict:
         """Evaluate both sides everywhere both are defined; the first disagreement decides."""
         sets, total = self.constant_sets(exprs)
-        self.spend(self.cost(*exprs), line, "checking up to here")
+        self.work += self.cost(*exprs)
+        if self.work > self.limits.max_work:
+            raise VerifyError(
+                f"line {line}: "
+                + self.limits.exceeded(
+                    "max_work", f"checking up to here takes {self.work:,} node evaluations"
+                )
+            )
         defined = agreeing = 0
         first_wrong = None
         for constants in sets:
@@ -204,6 +203,8 @@ class _Checker:
                     actual = actual_fn(x, constants)
                 except UndefinedError:
                     continue
+                except ExpressionError as exc:  # too deep for Python's stack to evaluate
+                    raise VerifyError(f"line {line}: {exc}") from None
                 defined += 1
                 if _close(claimed, actual):
                     agreeing += 1
