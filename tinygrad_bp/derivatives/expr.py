@@ -80,17 +80,7 @@ _DIGITS = re.compile(r"[0-9][0-9_]*")
 
 def _apply(op: UnaryOp, v: Value, params: dict[str, float]) -> Value:
     """op(v) by the `Value` method of the op's name, with the op's parameters."""
-    method = getattr(v, op.name, None)
-    if method is None:
-        return _from_table(op, v, params)
-    return method(**params)
-
-
-def _from_table(op: UnaryOp, v: Value, params: dict[str, float]) -> Value:
-    # Fallback for ops the Value engine has no method for yet (remove once it has one
-    # for every table entry): the table's own forward and derivative.
-    out = op.scalar(v.data, **params)
-    return Value._result(out, op.name, v, op.grad(v.data, out, **params))
+    return getattr(v, op.name)(**params)
 
 
 @dataclass
@@ -135,9 +125,10 @@ class Expression:
         leaf = Value(float(x), "x", role="input")
         out = self.evaluate(leaf, constants)
         out.backward()
-        if not (math.isfinite(out.data) and math.isfinite(leaf.grad)):
+        grad = 0.0 if leaf.grad is None else leaf.grad  # None: no path from x to the result
+        if not (math.isfinite(out.data) and math.isfinite(grad)):
             raise UndefinedError(f"d/dx {self.text} is not finite at x = {x}")
-        return leaf.grad
+        return grad
 
 
 def parse(text: str, limits: Limits = DEFAULT) -> Expression:
@@ -418,4 +409,4 @@ def _diff(inner: Compiled, env: Env) -> Value:
     leaf = Value(env["x"].data, "x", role="input")
     out = inner({**env, "x": leaf})
     out.backward()
-    return Value._lift(leaf.grad)
+    return Value._lift(0.0 if leaf.grad is None else leaf.grad)  # None: u does not depend on x
