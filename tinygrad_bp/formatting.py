@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dumps", "fmt", "json_safe"]
+__all__ = ["dumps", "fmt", "html_report", "json_safe"]
 
 
 def fmt(x: float, spec: str = ".6g") -> str:
@@ -49,3 +49,14 @@ def dumps(obj: Any, **kw: Any) -> str:
     """JSON text of `obj` with NaN and infinity as null (never ``NaN``/``Infinity``)."""
     kw.setdefault("indent", 2)
     return json.dumps(json_safe(obj), allow_nan=False, **kw)
+
+
+def html_report(text: str, ok: bool | None = None) -> str:
+    """A result's text table as an HTML block for notebooks, escaped, under its verdict."""
+    from html import escape
+
+    verdict = ""
+    if ok is not None:
+        colour, word = ("#1a7f37", "all agree") if ok else ("#cf222e", "DISAGREEMENT")
+        verdict = f'<p style="color:{colour};font-weight:bold">{word}</p>'
+    return f"{verdict}<pre>{escape(text)}</pre>"

@@ -54,6 +54,11 @@ class GradcheckReport:
     def __bool__(self) -> bool:
         return self.ok
 
+    def _repr_html_(self) -> str:
+        from ..formatting import html_report
+
+        return html_report(str(self), self.ok)
+
     def worst(self) -> list[str]:
         """One line per failing input, naming its worst entry."""
         lines = []

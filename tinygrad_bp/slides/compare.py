@@ -150,6 +150,11 @@ class Comparison:
             "agree": self.agree,
         }
 
+    def _repr_html_(self) -> str:
+        from ..formatting import html_report
+
+        return html_report(self.table(), self.agree)
+
     def table(self) -> str:
         net = self.network
         acts = net["activations"]

@@ -1,14 +1,13 @@
 """Notebook display of the package's results: `%load_ext tinygrad_bp.views.display`.
 
-Drawings and chain-rule explanations show themselves (SVG, Markdown). This
-extension teaches IPython to show gradient checks and slide comparisons as
-HTML tables too, by registering formatters by class name, so loading it
-imports nothing else from the package.
+Drawings and chain-rule explanations show themselves (SVG, Markdown). Gradient
+checks and slide comparisons have `_repr_html_` of their own; this extension
+also registers them with IPython by class name (for front ends that ask the
+formatters), importing nothing else from the package.
 """
 
 from __future__ import annotations
 
-from html import escape
 from typing import Any
 
 __all__ = ["as_html", "load_ipython_extension"]
@@ -20,14 +19,8 @@ TYPES = (
 
 
 def as_html(obj: Any) -> str:
-    """An HTML block of a result's text (its `table()` when it has one), escaped."""
-    text = obj.table() if callable(getattr(obj, "table", None)) else str(obj)
-    ok = getattr(obj, "ok", getattr(obj, "agree", None))
-    verdict = ""
-    if ok is not None:
-        colour, word = ("#1a7f37", "all agree") if ok else ("#cf222e", "DISAGREEMENT")
-        verdict = f'<p style="color:{colour};font-weight:bold">{word}</p>'
-    return f"{verdict}<pre>{escape(text)}</pre>"
+    """An HTML block of a result (its own `_repr_html_`)."""
+    return obj._repr_html_()
 
 
 def load_ipython_extension(ipython: Any) -> None:
