@@ -607,6 +607,22 @@ def bind_params(op: UnaryOp, given: dict[str, Any]) -> dict[str, float]:
     return kw
 
 
+def op_label(op: UnaryOp, kw: dict[str, float]) -> str:
+    """The node label of `op` with parameters `kw`: ``"leaky_relu"`` or ``"leaky_relu(0.2)"``."""
+    if kw == op.params:
+        return op.name
+    return f"{op.name}({', '.join(map(format, kw.values()))})"
+
+
+def as_method(fn: Callable, op: UnaryOp) -> Callable:
+    """`fn` dressed as an engine's method for `op`: its name, docstring and signature."""
+    fn.__name__ = fn.__qualname__ = op.name
+    fn.__doc__ = op.doc
+    if op.params:
+        fn.__signature__ = method_signature(op)  # type: ignore[attr-defined]
+    return fn
+
+
 def method_signature(op: UnaryOp) -> inspect.Signature:
     """``(self, *, slope=0.01)``: how an engine's method for `op` is called."""
     keywords = [

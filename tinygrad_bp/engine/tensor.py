@@ -36,7 +36,7 @@ from typing import Any, Union
 import numpy as np
 
 from .autograd import ANOMALY, RECORD, ROLES, AnomalyError, Node, check_name, mode, next_seq
-from .ops import BINARY, UNARY, BinaryOp, UnaryOp, bind_params, first_refusal, method_signature
+from .ops import BINARY, UNARY, BinaryOp, UnaryOp, as_method, bind_params, first_refusal, op_label
 
 __all__ = ["ShapeError", "Tensor"]
 
@@ -721,18 +721,13 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
             return apply(self, (), name)
 
     else:
-        defaults = op.params
 
         def method(self: Tensor, **params: float) -> Tensor:
             kw = bind_params(op, params)
-            label = name if kw == defaults else f"{name}({', '.join(map(format, kw.values()))})"
+            label = op_label(op, kw)
             return apply(self, tuple(kw.values()), label)
 
-        method.__signature__ = method_signature(op)  # type: ignore[attr-defined]
-
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = op.doc
-    return method
+    return as_method(method, op)
 
 
 for _op in UNARY.values():

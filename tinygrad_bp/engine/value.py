@@ -26,7 +26,7 @@ from typing import Union
 import numpy as np
 
 from .autograd import ANOMALY, RECORD, ROLES, AnomalyError, Node, check_name, mode, next_seq
-from .ops import BINARY, UNARY, BinaryOp, UnaryOp, bind_params, first_refusal, method_signature
+from .ops import BINARY, UNARY, BinaryOp, UnaryOp, as_method, bind_params, first_refusal, op_label
 
 __all__ = ["Value"]
 
@@ -177,49 +177,40 @@ class Value(Node):
     # +, - and * inline the table's partials (1, 1 / 1, -1 / b, a) and build their
     # result in place, for speed. A number operand is folded into the node: `_b` stays
     # None and `_db` keeps the number (see `_unfold`), so it costs no node of its own.
-    def __add__(self, other: Operand) -> Value:
-        """a + b; d/da = 1, d/db = 1."""
-        out = _new(Value)
-        if isinstance(other, Value):
-            out.data = self.data + other.data
-            db = 1.0
-        else:
-            db = _constant(other)
-            out.data = self.data + db
-            other = None
-        out.grad = out.name = out._g = None
-        out._op = "+"
-        out._seq = next_seq()
-        m = mode()
-        if m & RECORD:
-            out._a, out._b, out._da, out._db = self, other, 1.0, db
-        else:
-            out._a = out._b = out._da = out._db = None
-        if m & ANOMALY:
-            _check_finite(out)
-        return out
+    def _additive(sign: float, symbol: str) -> Callable[[Value, Operand], Value]:  # noqa: N805
+        """a + b (sign 1) or a - b (sign -1); d/da = 1, d/db = sign.
 
-    def __sub__(self, other: Operand) -> Value:
-        """a - b; d/da = 1, d/db = -1."""
-        out = _new(Value)
-        if isinstance(other, Value):
-            out.data = self.data - other.data
-            db = -1.0
-        else:
-            db = _constant(other)
-            out.data = self.data - db
-            other = None
-        out.grad = out.name = out._g = None
-        out._op = "-"
-        out._seq = next_seq()
-        m = mode()
-        if m & RECORD:
-            out._a, out._b, out._da, out._db = self, other, 1.0, db
-        else:
-            out._a = out._b = out._da = out._db = None
-        if m & ANOMALY:
-            _check_finite(out)
-        return out
+        ``a + sign * b`` is exactly ``a - b`` for sign -1 (negation is exact).
+        """
+
+        def method(self: Value, other: Operand) -> Value:
+            out = _new(Value)
+            if isinstance(other, Value):
+                out.data = self.data + sign * other.data
+                db = sign
+            else:
+                db = _constant(other)
+                out.data = self.data + sign * db
+                other = None
+            out.grad = out.name = out._g = None
+            out._op = symbol
+            out._seq = next_seq()
+            m = mode()
+            if m & RECORD:
+                out._a, out._b, out._da, out._db = self, other, 1.0, db
+            else:
+                out._a = out._b = out._da = out._db = None
+            if m & ANOMALY:
+                _check_finite(out)
+            return out
+
+        method.__name__ = method.__qualname__ = "__add__" if sign > 0 else "__sub__"
+        method.__doc__ = f"a {symbol} b; d/da = 1, d/db = {sign:g}."
+        return method
+
+    __add__ = _additive(1.0, "+")
+    __sub__ = _additive(-1.0, "-")
+    del _additive
 
     def __mul__(self, other: Operand) -> Value:
         """a * b; d/da = b, d/db = a."""
@@ -470,7 +461,6 @@ def _unary_method(op: UnaryOp) -> Callable[..., Value]:
             return out
 
     else:
-        defaults = op.params
 
         def method(self: Value, **params: float) -> Value:
             kw = bind_params(op, params)
@@ -480,14 +470,10 @@ def _unary_method(op: UnaryOp) -> Callable[..., Value]:
                 d = grad(x, y, **kw)
             except (ArithmeticError, ValueError):
                 y, d = _ieee_unary(op, x, kw)
-            label = name if kw == defaults else f"{name}({', '.join(map(format, kw.values()))})"
+            label = op_label(op, kw)
             return Value._result(y, label, self, d, None, masks)
 
-        method.__signature__ = method_signature(op)  # type: ignore[attr-defined]
-
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = op.doc
-    return method
+    return as_method(method, op)
 
 
 for _op in UNARY.values():
