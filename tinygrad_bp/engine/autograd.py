@@ -181,6 +181,17 @@ class Node:
         return list(zip(self._parents, self.local_grads))
 
     # -- shared ------------------------------
+    # -- unary operators, the same on both engines (neg and abs come from the op table)
+    def __neg__(self):
+        """-a; d/da = -1."""
+        return self.neg()
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
     def describe(self) -> str:
         """A short human name for this node, used in messages: "'sigmoid' (y_h1)"."""
         name = getattr(self, "name", None)

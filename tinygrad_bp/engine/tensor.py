@@ -465,15 +465,6 @@ class Tensor(Node):
         _check_pow_base(Tensor._lift(other, self.data.dtype), self)
         return self._binary(other, _POW, reverse=True)
 
-    def __neg__(self) -> Tensor:
-        return self.neg()
-
-    def __pos__(self) -> Tensor:
-        return self
-
-    def __abs__(self) -> Tensor:
-        return self.abs()
-
     # -- structural ops ------------------------------
     def __matmul__(self, other: Any) -> Tensor:
         """A @ B (1-D, 2-D or batched); dA = G B^T, dB = A^T G (summed over broadcast batches)."""

@@ -289,16 +289,6 @@ class Value(Node):
     def __rpow__(self, other: Operand) -> Value:
         return Value._lift(other) ** self
 
-    def __neg__(self) -> Value:
-        """-a; d/da = -1."""
-        return self.neg()
-
-    def __pos__(self) -> Value:
-        return self
-
-    def __abs__(self) -> Value:
-        return self.abs()
-
     # -- backward ------------------------------
     def backward(self) -> None:
         """Reverse mode from this scalar: every node's `.grad` += d(self)/d(node).
