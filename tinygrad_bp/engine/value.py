@@ -351,48 +351,140 @@ def _check_finite(out: Value) -> None:
 
 _SEQ = attrgetter("_seq")
 
+# The calendar of `_walk` holds at most this many slots per node reached, plus _SPAN_FREE.
+_SPAN_PER_NODE = 8
+_SPAN_FREE = 1 << 16
+
 
 def _walk(root: Value) -> None:
-    """Value's backward walk: the chain rule of `autograd`, specialised to two slots.
+    """Value's backward walk: the chain rule of `autograd`, in creation order, in one pass.
 
-    Collect every node reachable from the root (a `_g` of 0.0 marks one as seen),
-    sort them once by creation number, highest first, so that each comes after
-    every node computed from it, then push each node's gradient to its operands in
-    one loop: g_a += d(out)/d(a) * g_out. No heap, no per-node method call, no tuple.
-    Gradients add up in the same order as in `autograd`'s walk.
+    A node is always created after its operands, so visiting the computed nodes
+    from the newest to the oldest reaches each one after every node computed from
+    it, with its gradient complete. The walk finds that order as it goes: a node
+    made k creations before the root waits in slot k of a list (the calendar),
+    which the loop reads front to back, so each node is touched once, in the order
+    it sits in memory, with no collection pass, sort, heap, method call or tuple.
+    Leaves need no order (nothing flows out of them): they store their gradient
+    at the end. Each node adds up its gradient in the same order as in `autograd`'s
+    walk: g_a += d(out)/d(a) * g_out from the newest child to the oldest.
+
+    A computed node much older than the rest (made long before, then reused) would
+    need a long calendar; such nodes and all older ones are finished by `_walk_far`.
     """
+    hi = root._seq
+    cal = [root]
+    leaves = []
+    far = []
+    cap = None  # nodes this many creations before the root, or more, go to `far`
+    reached = 1
     root._g = 1.0
-    nodes = [root]
-    push = nodes.append
     try:
-        for node in nodes:  # grows while it is read: a breadth-first collection
-            a = node._a
-            if a is not None:
-                if a._g is None:
-                    a._g = 0.0
-                    push(a)
-                b = node._b
-                if b is not None and b._g is None:
-                    b._g = 0.0
-                    push(b)
-        nodes.sort(key=_SEQ, reverse=True)
-        for node in nodes:
+        for node in cal:  # grows while it is read
+            if node is None:
+                continue
             g = node._g
             node._g = None
             grad = node.grad
             node.grad = g if grad is None else grad + g
             a = node._a
-            if a is not None:
-                da = node._da
-                if da or node._db is not True:  # a masking op at a zero derivative passes none
-                    a._g += da * g
-                b = node._b
-                if b is not None:
-                    b._g += node._db * g
+            if a is None:
+                continue
+            da = node._da
+            ga = 0.0 if not da and node._db is True else da * g  # a mask passes no gradient
+            acc = a._g
+            if acc is not None:
+                a._g = acc + ga
+            else:
+                a._g = ga
+                if a._a is None:
+                    leaves.append(a)
+                else:
+                    k = hi - a._seq
+                    if k < len(cal):
+                        cal[k] = a
+                    else:
+                        reached += 1
+                        cap = _place(cal, far, a, k, cap, reached)
+            b = node._b
+            if b is not None:
+                gb = node._db * g
+                acc = b._g
+                if acc is not None:
+                    b._g = acc + gb
+                else:
+                    b._g = gb
+                    if b._a is None:
+                        leaves.append(b)
+                    else:
+                        k = hi - b._seq
+                        if k < len(cal):
+                            cal[k] = b
+                        else:
+                            reached += 1
+                            cap = _place(cal, far, b, k, cap, reached)
+        if far:
+            _walk_far(far, leaves)
+        for leaf in leaves:
+            g = leaf._g
+            leaf._g = None
+            grad = leaf.grad
+            leaf.grad = g if grad is None else grad + g
     except BaseException:
-        for node in nodes:
-            node._g = None
+        for nodes in (cal, leaves, far):
+            for node in nodes:
+                if node is not None:
+                    node._g = None
         raise
+
+
+def _place(cal: list, far: list, node: Value, k: int, cap: int | None, reached: int) -> int | None:
+    """Put `node`, k creations older than the root, in the calendar (growing it) or in `far`.
+
+    Every node in `far` is older than every node in the calendar: the first one
+    sent there sets `cap`, and all nodes at least as old follow it.
+    """
+    if (cap is None or k < cap) and k < _SPAN_PER_NODE * reached + _SPAN_FREE:
+        size = len(cal)
+        grow = max(k + 1, 2 * size)
+        if cap is not None:
+            grow = min(grow, cap)
+        cal.extend([None] * (grow - size))
+        cal[k] = node
+        return cap
+    far.append(node)
+    return k if cap is None or k < cap else cap
+
+
+def _walk_far(far: list, leaves: list) -> None:
+    """Finish a walk whose calendar is done: `far` holds old computed nodes, their
+    gradients complete but for what flows among them. Collect every node reachable
+    from them that no gradient has reached yet, sort all by creation number, newest
+    first, and push as `_walk` does; new leaves join `leaves`."""
+    nodes = list(far)
+    push = nodes.append
+    for node in nodes:  # grows while it is read
+        for parent in (node._a, node._b):
+            if parent is not None and parent._g is None:
+                parent._g = 0.0
+                if parent._a is None:
+                    leaves.append(parent)
+                else:
+                    push(parent)
+    nodes.sort(key=_SEQ, reverse=True)
+    far[:] = nodes  # so that an interruption clears them all
+    for node in nodes:
+        g = node._g
+        node._g = None
+        grad = node.grad
+        node.grad = g if grad is None else grad + g
+        a = node._a
+        da = node._da
+        if da or node._db is not True:
+            a._g += da * g
+        b = node._b
+        if b is not None:
+            b._g += node._db * g
 
 
 def _refused(call: str, why: str, error: type[Exception]) -> Exception:
