@@ -136,15 +136,12 @@ class Node:
     _g: Any
 
     # -- hooks each engine implements ------------------------------
-    def _backprop(self, g: Any) -> Any:
-        """Pairs (parent, d(root)/d(parent) through this node) given d(root)/d(self) = g.
+    def _receive(self, g: Any) -> Any:
+        """Take d(root)/d(self) = g: add it into the user-visible `.grad`, and return the
+        pairs (parent, d(root)/d(parent) through this node).
 
         A None gradient means "this parent needs none"; leaves return no pairs.
         """
-        raise NotImplementedError
-
-    def _store_grad(self, g: Any) -> None:
-        """Add this walk's d(root)/d(self) into the user-visible `.grad`."""
         raise NotImplementedError
 
     def _clear_grad(self) -> None:
@@ -233,8 +230,7 @@ class Node:
                 node._g = None
                 if g is _PENDING:  # no gradient reached it
                     continue
-                node._store_grad(g)
-                for parent, pg in node._backprop(g):
+                for parent, pg in node._receive(g):
                     if pg is None:
                         continue
                     if anomaly and not all_finite(pg):

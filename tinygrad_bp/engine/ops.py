@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,8 +99,21 @@ def _sigmoid_scalar(x: float) -> float:
     return z / (1.0 + z)
 
 
+# e^t is finite for t below these (about ln of the largest float, less a margin)
+_EXP_SAFE = {np.dtype(np.float64): 708.0, np.dtype(np.float32): 87.0}
+
+
 def _sigmoid_array(x: np.ndarray) -> np.ndarray:
-    # z = e^-|x| in (0, 1]; sigmoid is 1 / (1 + z) for x >= 0 and z / (1 + z) below
+    # 1 / (1 + e^-x) in four passes when e^-x cannot overflow (no x below -708 in
+    # float64); otherwise z = e^-|x| in (0, 1], and sigmoid is 1 / (1 + z) for x >= 0
+    # and z / (1 + z) below
+    safe = _EXP_SAFE.get(x.dtype)
+    if safe is not None and x.ndim and x.size and not x.min() < -safe:  # (NaN passes)
+        out = np.negative(x)
+        np.exp(out, out=out)
+        out += 1
+        np.divide(1, out, out=out)
+        return out
     z = np.asarray(np.abs(x))  # (a 0-d input gives a numpy scalar)
     np.negative(z, out=z)
     np.exp(z, out=z)
@@ -466,7 +480,7 @@ _BINARY_TABLE = [
     BinaryOp(
         "add",
         "+",
-        lambda a, b: a + b,
+        operator.add,
         lambda a, b, out: 1,
         lambda a, b, out: 1,
         r"a + b",
@@ -476,7 +490,7 @@ _BINARY_TABLE = [
     BinaryOp(
         "sub",
         "-",
-        lambda a, b: a - b,
+        operator.sub,
         lambda a, b, out: 1,
         lambda a, b, out: -1,
         r"a - b",
@@ -486,7 +500,7 @@ _BINARY_TABLE = [
     BinaryOp(
         "mul",
         "*",
-        lambda a, b: a * b,
+        operator.mul,
         lambda a, b, out: b,
         lambda a, b, out: a,
         r"a b",
@@ -496,7 +510,7 @@ _BINARY_TABLE = [
     BinaryOp(
         "div",
         "/",
-        lambda a, b: a / b,
+        operator.truediv,
         lambda a, b, out: 1 / b,
         lambda a, b, out: -out / b,
         r"\frac{a}{b}",
@@ -513,7 +527,7 @@ _BINARY_TABLE = [
     BinaryOp(
         "pow",
         "**",
-        lambda a, b: a**b,
+        operator.pow,
         _pow_da,
         _pow_db,
         r"a^{b}",

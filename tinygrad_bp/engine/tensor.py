@@ -133,11 +133,16 @@ def _fit(g: np.ndarray, like: np.ndarray) -> np.ndarray:
     return g
 
 
-def _times(g: np.ndarray, d: Any) -> np.ndarray:
-    """G times a local derivative; the table writes constant ones as 1 and -1."""
+def _share(g: np.ndarray, d: Any, like: np.ndarray) -> np.ndarray:
+    """An operand's share G * d(out)/d(operand), summed back to its shape and dtype; the
+    table writes constant partials as 1 and -1."""
     if type(d) is int:
-        return g if d == 1 else -g if d == -1 else g * d
-    return g * d
+        g = g if d == 1 else -g if d == -1 else g * d
+    else:
+        g = g * d
+    if g.shape != like.shape or g.dtype is not like.dtype:
+        return _fit(g, like)
+    return g
 
 
 def _spread(g: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...], kept: bool) -> np.ndarray:
@@ -265,14 +270,9 @@ class Tensor(Node):
         if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
             data = np.asarray(data)
         out.data = data
-        out.grad = None
-        out.name = None
+        out.grad = out.name = out._g = None
         out._op = op
-        out._g = None
         out._seq = next_seq()
-        out.requires_grad = False
-        out._parents = ()
-        out._vjp = out._local = None
         m = mode()
         if m & RECORD:
             for p in parents:
@@ -282,6 +282,14 @@ class Tensor(Node):
                     out._vjp = vjp
                     out._local = local
                     break
+            else:
+                out.requires_grad = False
+                out._parents = ()
+                out._vjp = out._local = None
+        else:
+            out.requires_grad = False
+            out._parents = ()
+            out._vjp = out._local = None
         if m & ANOMALY and not np.isfinite(data).all():
             raise AnomalyError(f"operation '{op}' produced a non-finite value (NaN or infinity)")
         return out
@@ -397,8 +405,8 @@ class Tensor(Node):
 
         def vjp(g):
             return (
-                _fit(_times(g, da(x, y, out)), x) if a.requires_grad else None,
-                _fit(_times(g, db(x, y, out)), y) if b.requires_grad else None,
+                _share(g, da(x, y, out), x) if a.requires_grad else None,
+                _share(g, db(x, y, out), y) if b.requires_grad else None,
             )
 
         def local():
@@ -459,7 +467,8 @@ class Tensor(Node):
         def vjp(g):
             return (g * da(x, p, out),)
 
-        return Tensor._result(out, (self,), vjp, f"**{p:g}", lambda: (da(x, p, out),))
+        label = _POW_LABELS.get(p) or f"**{p:g}"
+        return Tensor._result(out, (self,), vjp, label, lambda: (da(x, p, out),))
 
     def __rpow__(self, other: Any) -> Tensor:
         _check_pow_base(Tensor._lift(other, self.data.dtype), self)
@@ -497,6 +506,8 @@ class Tensor(Node):
         out = self.data.sum(axis=axis if axis is None else axes, keepdims=keepdims) / n
 
         def vjp(g):
+            if g.size == 1:  # G / n in float64 then rounded to the dtype: exact for / (and fast)
+                return (np.full(shape, g.item() / n, dtype=g.dtype),)
             return (_spread(g / n, shape, axes, keepdims),)
 
         return Tensor._result(out, (self,), vjp, "mean")
@@ -597,7 +608,7 @@ class Tensor(Node):
                     f"backward() on a non-scalar tensor of shape {self.shape} needs grad= "
                     f"of that shape (e.g. np.ones({self.shape}))"
                 )
-            seed = np.ones_like(self.data)
+            seed = _one(self.data)
         else:
             seed = _as_array(grad, self.data.dtype, "backward(grad=...)")
             if seed.shape != self.data.shape:
@@ -606,27 +617,41 @@ class Tensor(Node):
                 )
         _quietly(self._run_backward, seed)
 
-    def _backprop(self, g: np.ndarray) -> Any:
-        if self._vjp is None:
-            return ()
-        return zip(self._parents, self._vjp(g))
-
-    def _store_grad(self, g: np.ndarray) -> None:
+    def _receive(self, g: np.ndarray) -> Any:
         # The walk hands the array it stores on a computed node on to the node's parents
         # (d(a + b)/da = G): it is made read-only, and a leaf copies a read-only array,
         # so that a leaf's gradient is its own array and a fresh one is never copied.
         if type(g) is not np.ndarray:  # a numpy scalar from a sum to shape ()
             g = np.array(g)
-        if self._vjp is None:
+        vjp = self._vjp
+        grad = self.grad
+        if vjp is None:
             if not g.flags.writeable:
                 g = g.copy()
-        else:
-            g.flags.writeable = False
-        grad = self.grad
+            self.grad = g if grad is None else grad + g
+            return ()
+        g.flags.writeable = False
         self.grad = g if grad is None else grad + g
+        return zip(self._parents, vjp(g))
 
     def _clear_grad(self) -> None:
         self.grad = None
+
+
+_ONES: dict[tuple, np.ndarray] = {}
+_POW_LABELS = {p: f"**{p:g}" for p in (0.5, 1.0, 2.0, 3.0, -1.0)}
+
+
+def _one(like: np.ndarray) -> np.ndarray:
+    """A read-only array of ones shaped like a one-entry root: the seed dr/dr = 1, made once
+    per shape and dtype (the walk never writes into the arrays it passes on)."""
+    key = (like.shape, like.dtype)
+    seed = _ONES.get(key)
+    if seed is None:
+        seed = np.ones(like.shape, like.dtype)
+        seed.flags.writeable = False
+        seed = _ONES.setdefault(key, seed)
+    return seed
 
 
 def _check_pow_base(a: Tensor, b: Tensor) -> None:

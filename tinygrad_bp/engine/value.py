@@ -71,7 +71,7 @@ class Value(Node):
 
     # Parents and local derivatives live in slots, not tuples: one tracked
     # object per node keeps the garbage collector's work (and time) low. A node with
-    # one operand has no `_b`; its `_db` is True when the op masks (see `_backprop`),
+    # one operand has no `_b`; its `_db` is True when the op masks (see `_receive`),
     # the number b of `a ** b`, or the number folded into `a + b`, `a - b`, `a * b`.
     __slots__ = ("data", "grad", "name", "_a", "_b", "_da", "_db")
 
@@ -300,7 +300,9 @@ class Value(Node):
         else:
             _walk(self)
 
-    def _backprop(self, g: float) -> tuple:
+    def _receive(self, g: float) -> tuple:
+        grad = self.grad
+        self.grad = g if grad is None else grad + g
         a, b = self._a, self._b
         if a is None:
             return ()
@@ -310,10 +312,6 @@ class Value(Node):
                 return ((a, 0.0),)
             return ((a, da * g),)
         return ((a, self._da * g), (b, self._db * g))
-
-    def _store_grad(self, g: float) -> None:
-        grad = self.grad
-        self.grad = g if grad is None else grad + g
 
     def _clear_grad(self) -> None:
         self.grad = None

@@ -40,8 +40,9 @@ class Optimizer:
         self.t = 0
 
     def zero_grad(self) -> None:
+        """Clear every parameter's gradient (``p.grad = None``, as a new parameter has)."""
         for p in self.params:
-            p.zero_grad()
+            p.grad = None
 
     def step(self) -> None:
         """One update of every parameter from its current gradient."""
@@ -53,9 +54,11 @@ class Optimizer:
             for p, x in zip(self.params, data.tolist()):
                 p.data = x
             return
+        update = self._update
         for i, p in enumerate(self.params):
-            if p.grad is not None:
-                self._update(i, p.data, np.asarray(p.grad))
+            grad = p.grad
+            if grad is not None:
+                update(i, p.data, grad if type(grad) is np.ndarray else np.asarray(grad))
 
     def _update(self, slot: int, data: np.ndarray, grad: np.ndarray) -> None:
         """Change `data` in place."""
@@ -70,6 +73,7 @@ class SGD(Optimizer):
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         self.momentum = float(momentum)
+        self._buffers: dict[int, np.ndarray] = {}
 
     def _update(self, slot: int, data: np.ndarray, grad: np.ndarray) -> None:
         if self.momentum:
@@ -79,10 +83,9 @@ class SGD(Optimizer):
             grad = state["v"]
         # lr g into a buffer kept from step to step: a large array allocated and freed
         # at every step costs more (fresh pages from the system) than the update itself
-        state = self.state.setdefault(slot, {})
-        buf = state.get("lr_g")
-        if buf is None or buf.shape != data.shape or buf.dtype != data.dtype:
-            buf = state["lr_g"] = np.empty_like(data)
+        buf = self._buffers.get(slot)
+        if buf is None or buf.shape != data.shape or buf.dtype is not data.dtype:
+            buf = self._buffers[slot] = np.empty_like(data)
         np.multiply(grad, self.lr, out=buf)
         data -= buf
 
