@@ -223,3 +223,61 @@ def test_repr_names_the_sizes():
     step = trace(neuron([Value(1.0)], Value(0.0)), [1.0], 0.0)
     assert isinstance(step, Trace)
     assert "2 inputs, 2 params" in repr(step)
+
+
+# -- the Value training path replays a trace when asked ------------------------------
+
+
+@pytest.mark.parametrize("loss", ["bce", "mse", "half_sse"])
+def test_fit_with_a_trace_trains_exactly_as_the_eager_engine(loss):
+    from tinygrad_bp import nn
+    from tinygrad_bp.nn import data
+    from tinygrad_bp.nn.optim import Adam
+    from tinygrad_bp.nn.train import fit
+
+    X, y = data.moons(n=23, seed=3)  # 23 = 2 batches of 10 and a last one of 3
+    runs = []
+    for traced in (False, True):
+        model = nn.ValueMLP([2, 5, 1], activation="tanh", output="linear", seed=1)
+        history = fit(model, X, y, loss, Adam(model.parameters(), lr=0.05), epochs=4,
+                      batch_size=10, seed=2, holdout=(X[:5], y[:5]), trace=traced)  # fmt: skip
+        runs.append((history, [p.data for p in model.parameters()]))
+    (eager, w_eager), (replayed, w_replayed) = runs
+    assert replayed.losses == eager.losses
+    assert replayed.holdout_losses == eager.holdout_losses
+    assert replayed.grad_norms == eager.grad_norms
+    assert w_replayed == w_eager
+
+
+def test_fit_refuses_a_trace_it_cannot_replay():
+    from tinygrad_bp import nn
+    from tinygrad_bp.nn import data
+    from tinygrad_bp.nn.optim import SGD
+    from tinygrad_bp.nn.train import fit
+
+    X, y = data.xor()
+    tensor_model = nn.MLP([2, 3, 1], seed=0)
+    with pytest.raises(ValueError, match="ValueMLP"):
+        fit(tensor_model, X, y, "bce", SGD(tensor_model.parameters()), epochs=1, trace=True)
+    classes = nn.ValueMLP([2, 3, 2], seed=0)
+    with pytest.raises(ValueError, match="ce loss"):
+        fit(classes, X, y, "ce", SGD(classes.parameters()), epochs=1, trace=True)
+
+
+def test_train_trace_flag_gives_the_eager_numbers(capsys):
+    import json
+
+    from tinygrad_bp.cli import main
+
+    args = ["train", "--engine", "value", "--epochs", "3", "--samples", "40", "--json"]
+    runs = []
+    for extra in ([], ["--trace"]):
+        assert main(args + extra) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["trace"] == bool(extra)
+        runs.append({k: v for k, v in report.items() if k not in ("seconds", "trace")})
+    assert runs[0] == runs[1]
+    ce = args + ["--trace", "--loss", "ce", "--layers", "2,4,2"]
+    for bad, says in ((["train", "--trace"], "--engine value"), (ce, "--loss ce")):
+        assert main(bad) == 2
+        assert says in capsys.readouterr().err

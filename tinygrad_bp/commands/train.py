@@ -110,6 +110,12 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--engine", choices=("tensor", "value"), default="tensor", help="(tensor)")
     p.add_argument(
+        "--trace",
+        action="store_true",
+        help="with --engine value: record one batch's graph, replay it at every step "
+        "(the same numbers, several times faster; not with --loss ce)",
+    )
+    p.add_argument(
         "--seed",
         type=number_arg(0, 2**32, int),
         default=0,
@@ -196,6 +202,13 @@ def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: 
             f"--layers {','.join(map(str, sizes))} has {n_params:,} parameters, over the "
             f"limit of {MAX_PARAMETERS:,}; use smaller layers, or --force"
         )
+    if args.trace and args.engine != "value":
+        raise ValueError("--trace replays Value graphs: add --engine value, or drop --trace")
+    if args.trace and loss == "ce":
+        raise ValueError(
+            "--trace cannot replay --loss ce (each class label picks which output enters the "
+            "loss, so the graph changes with the labels); drop --trace"
+        )
     if args.engine == "value":
         seconds = estimate_value_seconds(sizes, n, args.epochs)
         if seconds > VALUE_LIMIT_SECONDS and not args.force:
@@ -257,6 +270,7 @@ def run(args: argparse.Namespace) -> int:
             progress=Progress() if not args.json or sys.stderr.isatty() else None,
             holdout=(X_held, y_held),
             snapshot_epochs=snapshots if args.plot is not None and X.shape[1] == 2 else (),
+            trace=args.trace,
         )
     except (TrainingDiverged, OverflowError, FloatingPointError) as exc:
         raise TrainingDiverged(
@@ -266,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
     report = {
         "model": model.describe(),
         "engine": args.engine,
+        "trace": args.trace,
         "data": args.data,
         "samples": {"training": len(X_train), "held_out": len(X_held)},
         "loss": loss,

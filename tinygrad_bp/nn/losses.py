@@ -1,6 +1,7 @@
 """Losses for both engines. `y` is a model's output: a (batch, out) Tensor, or a list of
 rows of Values; `d` holds the targets as an array of the same shape (class labels for
-`softmax_cross_entropy`). Each loss is averaged over the batch."""
+`softmax_cross_entropy`), or for rows of Values also as rows of Values (inputs of a
+traced step). Each loss is averaged over the batch."""
 
 from __future__ import annotations
 
@@ -26,35 +27,49 @@ def _rows(y) -> list[list[Value]]:
     return y
 
 
+def _value_targets(rows: list[list[Value]], d) -> list[list[Value | float]]:
+    """Targets for rows of Values: numbers (any array-like) as floats, or rows of Values
+    (a traced input, whose numbers change from call to call) as they are."""
+    if isinstance(d, (list, tuple)) and d and isinstance(d[0], (list, tuple)):
+        if any(isinstance(t, Value) for row in d for t in row):
+            if [len(row) for row in d] != [len(row) for row in rows]:
+                raise ValueError(
+                    f"{len(d)} rows of targets do not fit {len(rows)} rows of "
+                    f"{len(rows[0])} outputs: give one target per output"
+                )
+            return d
+    return _targets(rows, d).tolist()
+
+
 def half_sse(y, d):
     """The slides' E = 1/2 sum_j e_j^2 with e = d - y, averaged over the batch."""
-    d = _targets(y, d)
     if isinstance(y, Tensor):
-        return 0.5 * ((Tensor(d) - y) ** 2).sum() / y.shape[0]
+        return 0.5 * ((Tensor(_targets(y, d)) - y) ** 2).sum() / y.shape[0]
     rows = _rows(y)
+    d = _value_targets(rows, d)
     total = sum(0.5 * (dj - yj) ** 2 for row, drow in zip(rows, d) for yj, dj in zip(row, drow))
     return total / len(rows)
 
 
 def mse(y, d):
     """Mean squared error: mean over all entries of (y - d)^2."""
-    d = _targets(y, d)
     if isinstance(y, Tensor):
-        return ((y - Tensor(d)) ** 2).mean()
+        return ((y - Tensor(_targets(y, d))) ** 2).mean()
     rows = _rows(y)
+    d = _value_targets(rows, d)
     total = sum((yj - dj) ** 2 for row, drow in zip(rows, d) for yj, dj in zip(row, drow))
-    return total / d.size
+    return total / (len(rows) * len(rows[0]))
 
 
 def bce(z, d):
     """Binary cross-entropy from logits z (the sigmoid is inside, for stability):
     mean of -[d ln s(z) + (1 - d) ln(1 - s(z))] = mean of softplus(z) - d z."""
-    d = _targets(z, d)
     if isinstance(z, Tensor):
-        return (z.softplus() - z * Tensor(d)).mean()
+        return (z.softplus() - z * Tensor(_targets(z, d))).mean()
     rows = _rows(z)
+    d = _value_targets(rows, d)
     total = sum(zj.softplus() - zj * dj for row, drow in zip(rows, d) for zj, dj in zip(row, drow))
-    return total / d.size
+    return total / (len(rows) * len(rows[0]))
 
 
 def _labels(labels, n: int, k: int) -> np.ndarray:
