@@ -2,17 +2,18 @@
 
 The same Python code (forward, squared error, zero the gradients, backward)
 runs on our `Value`, on micrograd's algorithm and on PyTorch 0-dim float64
-tensors (one thread), alternately in one process, after a check that all give
-the same loss. Prints median step times and ratios twice: with Python's garbage
-collector running, as in a training loop, and with it paused during the timed
-step (as `timeit` does), which measures the engines alone. Then the memory per
-node (tracemalloc) of a 10^6-node chain v <- relu(v * w + b).
+tensors (one thread), in alternating blocks of steps in one process, after a
+check that all give the same loss. Prints median step times and ratios twice:
+with Python's garbage collector running, as in a training loop, and with it
+paused during the timed step (as `timeit` does), which measures the engines
+alone; then how much of our step the collector takes, and the memory per node
+(tracemalloc) of a 10^6-node chain v <- relu(v * w + b).
 
 micrograd is the package when it is installed, otherwise the reference class
 below: micrograd's algorithm (a set of children and a backward closure per
 node, a recursive topological sort), which is what makes its reference cycles.
 
-    python benchmarks/bench_value.py [--repeats 7] [--chain 1000000]
+    python benchmarks/bench_value.py [--repeats 5] [--block 3] [--chain 1000000]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tinygrad_bp import Value
 from tinygrad_bp.engine.autograd import next_seq
 
 SIZES = [2, 16, 16, 1]
-TARGETS = {"micrograd, gc on": 15.0, "micrograd, gc off": 2.0, "PyTorch": 10.0}
+TARGETS = {"micrograd, gc on": 15.0, "micrograd, gc off": 2.0, "PyTorch": 10.0}  # all "at least"
 BYTES_TARGET = 170
 
 
@@ -181,6 +182,27 @@ def time_step(fn, gc_on: bool) -> float:
         gc.enable()
 
 
+def collector_share(fn, steps: int = 5) -> tuple[float, float]:
+    """(ms spent in the garbage collector per step, full collections per step) for `fn`."""
+    spent, full, started = [0.0], [0], [0.0]
+
+    def watch(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            spent[0] += time.perf_counter() - started[0]
+            full[0] += info["generation"] == 2
+
+    gc.collect()
+    gc.callbacks.append(watch)
+    try:
+        for _ in range(steps):
+            fn()
+    finally:
+        gc.callbacks.remove(watch)
+    return spent[0] / steps * 1e3, full[0] / steps
+
+
 def bytes_per_node(scalar, n_nodes):
     """tracemalloc's count of the bytes a chain v <- relu(v * w + b) of n_nodes nodes holds."""
     gc.collect()
@@ -197,7 +219,8 @@ def bytes_per_node(scalar, n_nodes):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=5, help="blocks per engine (5)")
+    parser.add_argument("--block", type=int, default=3, help="steps per block (3)")
     parser.add_argument("--chain", type=int, default=10**6, help="nodes of the memory chain")
     args = parser.parse_args()
 
@@ -246,22 +269,31 @@ def main() -> None:
     print(f"micrograd: {micro_label}")
     for gc_on in (True, False):
         times = {k: [] for k in runs}
-        for _ in range(args.repeats):  # alternate, so machine noise hits every engine alike
+        # Alternate in blocks of steps, so machine noise hits every engine alike while
+        # each runs its steps one after another, as in a training loop (a step run just
+        # after another engine's finds the memory that engine's graph left behind).
+        for _ in range(args.repeats):
             for k, fn in runs.items():
-                times[k].append(time_step(fn, gc_on))
+                for _ in range(args.block):
+                    times[k].append(time_step(fn, gc_on))
         med = {k: statistics.median(v) for k, v in times.items()}
         label = "gc on " if gc_on else "gc off"
         print(
             f"[{label}] ours {med['ours'] * 1e3:6.1f} ms ({med['ours'] / nodes * 1e6:.2f} us/node)"
         )
         for k in runs:
-            if k == "ours" or (k == "PyTorch" and not gc_on):
+            if k == "ours":
                 continue
             target = TARGETS[f"micrograd, {label.strip()}"] if k == "micrograd" else TARGETS[k]
             print(
                 f"[{label}] {k:<9} {med[k] * 1e3:7.1f} ms  ours is {med[k] / med['ours']:5.2f}x "
                 f"faster (target >= {target:g}x)"
             )
+    collector_ms, full = collector_share(runs["ours"])
+    print(
+        f"[gc on ] the collector's share of our step: {collector_ms:.1f} ms, "
+        f"{full:.1f} full collections (gc.callbacks)"
+    )
     ours_b = bytes_per_node(Value, args.chain)
     micro_b = bytes_per_node(Micro, args.chain)
     print(

@@ -189,7 +189,8 @@ class Value(Node):
                 out.data = self.data + sign * other.data
                 db = sign
             else:
-                db = _constant(other)
+                # a finite float as it is; anything else through `_constant`'s checks
+                db = other if type(other) is float and other - other == 0.0 else _constant(other)
                 out.data = self.data + sign * db
                 other = None
             out.grad = out.name = out._g = None
@@ -220,7 +221,7 @@ class Value(Node):
             b = other.data
             db = a
         else:
-            b = db = _constant(other)
+            b = db = other if type(other) is float and other - other == 0.0 else _constant(other)
             other = None
         out.data = a * b
         out.grad = out.name = out._g = None
@@ -274,14 +275,12 @@ class Value(Node):
         p = _check_number(other, "the exponent of **")
         return self._binary(Value._lift(p), _POW, f"**{p:g}", with_b=False)
 
-    def __radd__(self, other: Operand) -> Value:
-        return self + other  # exactly b + a: IEEE addition is commutative
+    __radd__ = __add__  # b + a is exactly a + b: IEEE addition is commutative
 
     def __rsub__(self, other: Operand) -> Value:
         return Value._lift(other) - self
 
-    def __rmul__(self, other: Operand) -> Value:
-        return self * other  # exactly b * a
+    __rmul__ = __mul__  # exactly b * a
 
     def __rtruediv__(self, other: Operand) -> Value:
         return Value._lift(other) / self
