@@ -121,6 +121,8 @@ def _same(d: Any, g: np.ndarray) -> bool:
 def _fit(g: np.ndarray, like: np.ndarray) -> np.ndarray:
     """A gradient of the broadcast result summed back to an operand's shape and dtype."""
     shape = like.shape
+    if g.dtype is like.dtype and g.shape == shape:  # the common case: nothing to do
+        return g
     if g.shape != shape:
         extra = g.ndim - len(shape)
         if extra:
@@ -708,7 +710,7 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
         y = _quietly(array, x, *args) if refuse else array(x, *args)
         if type(y) is not np.ndarray:  # numpy gives a scalar for a 0-d input
             y = np.asarray(y)
-        if y.dtype != x.dtype:
+        if y.dtype is not x.dtype and y.dtype != x.dtype:
             y = y.astype(x.dtype)
         if refuse and not _finite(y):
             found = first_refusal(refuse, x, y)
