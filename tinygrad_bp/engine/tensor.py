@@ -454,13 +454,16 @@ class Tensor(Node):
         if not math.isfinite(p):
             raise ValueError(f"Tensor ** needs a finite exponent, got {p}")
         x = self.data
-        if p >= 0 and p.is_integer():  # nothing to refuse
+        plain = p >= 0 and p.is_integer()  # nothing to refuse
+        if p == 2.0:
+            out = x * x  # exactly numpy's x ** 2, without its dispatch
+        elif plain:
             out = x**p
         else:
             out = _quietly(_POW.forward, x, p)
-        if out.dtype != x.dtype:
+        if out.dtype is not x.dtype and out.dtype != x.dtype:
             out = out.astype(x.dtype)
-        if (p < 0 or not p.is_integer()) and not _finite(out):
+        if not plain and not _finite(out):
             found = first_refusal(_POW.refuse, x, p, out)
             if found:
                 raise _refused("**", (x, np.asarray(p)), found[1], found[0].why, found[0].error)
