@@ -147,10 +147,20 @@ def _share(g: np.ndarray, d: Any, like: np.ndarray) -> np.ndarray:
     return g
 
 
+_add_reduce = np.add.reduce  # what ndarray.sum calls, without its Python wrapper
+
+
+def _filled(shape: tuple[int, ...], value: float, dtype: np.dtype) -> np.ndarray:
+    """np.full in two C calls."""
+    out = np.empty(shape, dtype)
+    out.fill(value)
+    return out
+
+
 def _spread(g: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...], kept: bool) -> np.ndarray:
     """A reduction's gradient G copied back over the reduced `axes` (to `shape`)."""
     if g.size == 1:
-        return np.full(shape, g.item(), dtype=g.dtype)
+        return _filled(shape, g.item(), g.dtype)
     if not kept:
         g = np.expand_dims(g, axes)
     return np.broadcast_to(g, shape).copy()
@@ -492,7 +502,7 @@ class Tensor(Node):
         """Sum over `axis`; dA = G broadcast back over the summed axes."""
         shape = self.data.shape
         axes = _axes(axis, len(shape), "sum")
-        out = self.data.sum(axis=axis if axis is None else axes, keepdims=keepdims)
+        out = _add_reduce(self.data, axis if axis is None else axes, keepdims=keepdims)
 
         def vjp(g):
             return (_spread(g, shape, axes, keepdims),)
@@ -508,11 +518,11 @@ class Tensor(Node):
             n *= shape[ax]
         if n == 0:
             raise ShapeError(f"mean over an empty axis of a tensor of shape {shape}")
-        out = self.data.sum(axis=axis if axis is None else axes, keepdims=keepdims) / n
+        out = _add_reduce(self.data, axis if axis is None else axes, keepdims=keepdims) / n
 
         def vjp(g):
             if g.size == 1:  # G / n in float64 then rounded to the dtype: exact for / (and fast)
-                return (np.full(shape, g.item() / n, dtype=g.dtype),)
+                return (_filled(shape, g.item() / n, g.dtype),)
             return (_spread(g / n, shape, axes, keepdims),)
 
         return Tensor._result(out, (self,), vjp, "mean")
