@@ -404,7 +404,7 @@ def _walk(root: Value) -> None:
                         reached += 1
                         cap = _place(cal, far, a, k, cap, reached)
             b = node._b
-            if b is not None:
+            if b is not None:  # as for `a` (written out: a loop would cost a tuple per node)
                 gb = node._db * g
                 acc = b._g
                 if acc is not None:
