@@ -122,3 +122,34 @@ def test_leaves_never_share_a_gradient_array():
             assert not np.shares_memory(g, h)
     np.testing.assert_array_equal(a.grad, np.full((2, 3), 2.0))
     np.testing.assert_array_equal(c.grad, np.ones((3, 2)))
+
+
+def test_an_interrupted_value_walk_leaves_no_marks(monkeypatch):
+    """A walk stopped part-way (Ctrl-C) clears its scratch marks, so the next walk is right."""
+    import tinygrad_bp.engine.value as value_module
+    from tinygrad_bp.engine.autograd import topological_order
+
+    def build():
+        a = Value(0.5)
+        b = (a * 2.0).tanh()
+        for _ in range(20):
+            Value(0.0)  # creation numbers taken by unrelated work: b is an old node
+        return a, (b * b + a).sin()
+
+    a, root = build()
+    monkeypatch.setattr(value_module, "_SPAN_PER_NODE", 1)
+    monkeypatch.setattr(value_module, "_SPAN_FREE", 2)
+
+    def interrupt(node):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(value_module, "_SEQ", interrupt)  # the old nodes' sort is interrupted
+    with pytest.raises(KeyboardInterrupt):
+        root.backward()
+    assert all(node._g is None for node in topological_order(root))
+    monkeypatch.undo()
+    a.grad = None
+    root.backward()
+    # d/da sin(tanh(2a)^2 + a) = cos(.) (2 tanh(2a) (1 - tanh(2a)^2) 2 + 1)
+    t = math.tanh(1.0)
+    assert a.grad == pytest.approx(math.cos(t * t + 0.5) * (4 * t * (1 - t * t) + 1), rel=1e-14)

@@ -455,12 +455,12 @@ def _place(cal: list, far: list, node: Value, k: int, cap: int | None, reached: 
 
 def _walk_far(far: list, leaves: list) -> None:
     """Finish a walk whose calendar is done: `far` holds old computed nodes, their
-    gradients complete but for what flows among them. Collect every node reachable
-    from them that no gradient has reached yet, sort all by creation number, newest
-    first, and push as `_walk` does; new leaves join `leaves`."""
-    nodes = list(far)
-    push = nodes.append
-    for node in nodes:  # grows while it is read
+    gradients complete but for what flows among them. Add to it every node reachable
+    from them that no gradient has reached yet (new leaves join `leaves`), sort it by
+    creation number, newest first, and push as `_walk` does. (Growing `far` itself
+    lets the caller clear every node it marked if the walk is interrupted.)"""
+    push = far.append
+    for node in far:  # grows while it is read
         for parent in (node._a, node._b):
             if parent is not None and parent._g is None:
                 parent._g = 0.0
@@ -468,9 +468,8 @@ def _walk_far(far: list, leaves: list) -> None:
                     leaves.append(parent)
                 else:
                     push(parent)
-    nodes.sort(key=_SEQ, reverse=True)
-    far[:] = nodes  # so that an interruption clears them all
-    for node in nodes:
+    far.sort(key=_SEQ, reverse=True)
+    for node in far:
         g = node._g
         node._g = None
         grad = node.grad
