@@ -115,10 +115,9 @@ def read_model(
     """(spec, arrays) of a model file whose arrays fit its recorded architecture."""
     path = Path(path)
     try:
-        data = read_bytes(path, max_bytes, "model file")
+        data = read_bytes(path, max_bytes, "model file", raise_hint.removeprefix("raise it with "))
     except ValueError as exc:
-        hint = f"; {raise_hint}" if "over the limit" in str(exc) else ""
-        raise ModelFileError(f"{exc}{hint}") from None
+        raise ModelFileError(str(exc)) from None
     arrays = _members(path, data, max_bytes, raise_hint)
     if "__meta__" not in arrays:
         raise ModelFileError(f"{path}: not a tinygrad_bp model file (no architecture record)")

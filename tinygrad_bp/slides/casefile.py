@@ -158,10 +158,11 @@ def load_case(
     path: str | Path,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_quantities: int = DEFAULT_MAX_QUANTITIES,
+    raise_with: str = "load_case(..., max_bytes=...)",
 ) -> Case:
     """Read and validate a case file; every problem is a `CaseError` naming file, line and key."""
     path = str(path)
-    raw = read_text(path, max_bytes, "case file")
+    raw = read_text(path, max_bytes, "case file", raise_with)
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
