@@ -120,7 +120,7 @@ PYTHON = [
         lambda t: Tensor(np.ones(6)).reshape(4, 2),
         ShapeError,
         ["(6,)", "(4, 2)"],
-        "as many entries",
+        "give a shape with as many",
     ),
     ("tensor-item", lambda t: Tensor(np.ones(3)).item(), ValueError, ["(3,)"], "t[0].item()"),
     ("tensor-pow-text", lambda t: Tensor([1.0]) ** "2", TypeError, ["str", "'2'"], "t ** 2"),

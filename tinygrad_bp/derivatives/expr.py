@@ -176,7 +176,10 @@ def parse(text: str, limits: Limits = DEFAULT) -> Expression:
             f"not a valid expression{where}: {source!r} ({exc.msg}); write products with * (2*x)"
         ) from None
     except ValueError as exc:  # e.g. NUL bytes
-        raise ExpressionError(f"not a valid expression: {source!r} ({exc})") from None
+        raise ExpressionError(
+            f"not a valid expression: {source!r:.200} ({exc}); write it with numbers, x, "
+            "+ - * / ** and functions"
+        ) from None
     compiler = _Compiler(source, limits)
     try:
         fn = compiler.compile(tree.body)

@@ -318,7 +318,7 @@ def _read_lines(text: str, check: _Checker) -> list[_Line]:
             if len(sides) != 2:
                 raise VerifyError(
                     f"line {number}: a rule has the form 'd/dx f = g' with one '=' (outside "
-                    f"parentheses), got {_short(line)}"
+                    f"parentheses), got {_short(line)}; put one '=' between the two sides"
                 )
             f, g = (part.strip() for part in sides)
             if not f or not g:

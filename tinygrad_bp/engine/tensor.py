@@ -562,8 +562,8 @@ class Tensor(Node):
             out = self.data.reshape(shape)
         except ValueError:
             raise ShapeError(
-                f"cannot reshape a tensor of shape {old} ({self.data.size} entries) into {shape}; "
-                "give a shape with as many entries (one -1 may stand for the rest)"
+                f"cannot reshape a tensor of shape {old} into {shape}: it has {self.data.size} "
+                "entries; give a shape with as many (one -1 may stand for the rest)"
             ) from None
         return Tensor._result(out, (self,), lambda g: (g.reshape(old),), "reshape")
 

@@ -248,7 +248,11 @@ class _Reader:
     # -- values ----------------------------------------------------------------
     def number(self, v: Any, table: str, index: int | None, key: str, what: str = "") -> float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise self.fail(table, index, key, f"expected a number{what}, got {v!r:.60}")
+            if v is None:
+                raise self.fail(table, index, key, f"missing; add {key} = a number{what}")
+            raise self.fail(
+                table, index, key, f"expected a number{what}, got {v!r:.60}; write e.g. 0.5"
+            )
         try:
             x = float(v)
         except OverflowError:
