@@ -143,7 +143,8 @@ def test_files_without_a_version_are_older(tmp_path):
         (lambda m: m.update(sizes=[2, 0, 1]), "corrupt.*positive whole numbers"),
         (
             lambda m: m.update(sizes=[2] * 5000, activations=m["activations"][:1] * 4999),
-            r"recorded 2-2-2-2-...-2-2 \(5000\) tanh/.*: missing layer3.weight, .* and 9988 more$",
+            r"recorded 2-2-2-2-...-2-2 \(5000\) tanh/.*: missing layer3.weight, .* and 9988 more"
+            r"; give a file written by model.save or tinygrad-bp train --save$",
         ),
         (lambda m: m.update(dtype="float32"), "needs float32"),
     ],

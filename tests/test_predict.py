@@ -79,8 +79,8 @@ def test_predict_reads_standard_input(tmp_path):
     [
         ("1,2,3\n", "line 1: 3 columns, the model takes 2 inputs"),
         ("1,2\n3\n", "line 2: 1 columns"),
-        ("1,nan\n", "line 1: NaN or infinity"),
-        ("1,1e999\n", "line 1: NaN or infinity"),
+        ("1,nan\n", "line 1: '1,nan' holds NaN or infinity"),
+        ("1,1e999\n", "line 1: '1,1e999' holds NaN or infinity"),
         ("1,2\nx,3\n", "line 2: 'x' is not a number"),
         ("a,b\n", "no rows of numbers"),
         ("", "no rows of numbers"),

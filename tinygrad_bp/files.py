@@ -37,16 +37,18 @@ def read_bytes(
     `raise_with` (a flag like ``--max-bytes``) is named in the message of a file
     over the limit.
     """
-    how = f"; raise it with {raise_with}" if raise_with else ""
+    how = f"; raise it with {raise_with}" if raise_with else "; give a smaller file"
     p = Path(path)
     try:
         st = os.stat(p)
     except FileNotFoundError:
-        raise FileLimitError(f"{what} {p}: no such file") from None
+        raise FileLimitError(f"{what} {p}: no such file; check the name and folder") from None
     except OSError as exc:
-        raise FileLimitError(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
+        raise FileLimitError(
+            f"{what} {p}: cannot read ({exc.strerror or exc}); check its permissions"
+        ) from None
     if stat.S_ISDIR(st.st_mode):
-        raise FileLimitError(f"{what} {p}: is a directory, not a file")
+        raise FileLimitError(f"{what} {p}: is a directory, expected a file; give a file in it")
     if not stat.S_ISREG(st.st_mode):
         raise FileLimitError(
             f"{what} {p}: not a regular file (a pipe, socket or device); give a saved file"
@@ -59,7 +61,9 @@ def read_bytes(
         with open(p, "rb") as f:
             data = f.read(limit + 1)
     except OSError as exc:
-        raise FileLimitError(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
+        raise FileLimitError(
+            f"{what} {p}: cannot read ({exc.strerror or exc}); check its permissions"
+        ) from None
     if len(data) > limit:  # grew while we read it
         raise FileLimitError(f"{what} {p}: over the limit of {_size_words(limit)}{how}")
     return data
@@ -69,7 +73,10 @@ def read_text(path: str | os.PathLike, limit: int, what: str = "file", raise_wit
     """The UTF-8 text of a file of at most `limit` bytes; binary or non-UTF-8 files refused."""
     data = read_bytes(path, limit, what, raise_with)
     if b"\x00" in data:
-        raise FileLimitError(f"{what} {path}: a binary file (it contains NUL bytes), not text")
+        raise FileLimitError(
+            f"{what} {path}: a binary file (it contains NUL bytes), expected text; "
+            "give a text file saved as UTF-8"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -13,14 +13,19 @@ from ..slides.twolayer import TwoLayerNet
 
 def positive(kind: type) -> Callable[[str], float | int]:
     """A number of type `kind` (int or float) that must be > 0."""
+    example = "10" if kind is int else "0.1"
 
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a positive {kind.__name__}, got {text!r}; give e.g. {example}"
+            ) from None
         if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected a positive finite number, got {text!r}; give e.g. {example}"
+            )
         return value
 
     return parse
@@ -52,7 +57,7 @@ def seed(text: str) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}; give e.g. 0")
     return value
 
 
@@ -140,7 +145,7 @@ def bounded(kind: type, low: float, high: float) -> Callable[[str], float | int]
         if value is None or not low <= value <= high:
             raise argparse.ArgumentTypeError(
                 f"expected a {'whole number' if kind is int else 'number'} from {low:g} to "
-                f"{high:g}, got {text!r}"
+                f"{high:g}, got {text!r}; give one in that range"
             )
         return value
 

@@ -14,9 +14,13 @@ def fraction(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number like 0.02, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a number from 0 to 1, got {text!r}; give e.g. 0.02 (2%)"
+        ) from None
     if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1 (0.02 = 2%), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a number from 0 to 1, got {text!r}; give e.g. 0.02 (2%)"
+        )
     return value
 
 
@@ -62,7 +66,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    case = load_case(args.case, args.max_bytes, args.max_quantities)
+    case = load_case(args.case, args.max_bytes, args.max_quantities, "--max-bytes")
     result = judge(case, args.rtol, args.strict)
     print(dumps(result.to_dict()) if args.json else result.report(args.numbers))
     if args.draw:

@@ -130,11 +130,19 @@ def run(args: argparse.Namespace) -> int:
     from ..views.explain import explain
 
     if args.view == "network" and (args.highlight or args.full or args.html):
-        raise ValueError("--highlight, --full and --html go with --view graph")
+        raise ValueError(
+            "--highlight, --full and --html go with --view graph, got --view network; "
+            "add --view graph or leave them out"
+        )
     if args.full and args.collapse:
-        raise ValueError("--full and --collapse contradict each other: give one")
+        raise ValueError(
+            "--full and --collapse contradict each other (got both): give only one of them"
+        )
     if args.view == "graph" and args.show != "weights":
-        raise ValueError("--show goes with --view network")
+        raise ValueError(
+            f"--show {args.show} goes with --view network, got --view graph; "
+            "add --view network or leave out --show"
+        )
     out = _out_path(args)
     size = estimated_nodes(args.sizes, args.full) if args.view == "graph" else sum(args.sizes)
     if size > args.max_nodes:
@@ -146,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     net, x, d = slides_example(args)
     if args.highlight and args.highlight not in net.parameter_names:
         raise ValueError(
-            f"--highlight {args.highlight!r}: no such parameter; this network has "
+            f"--highlight {args.highlight!r}: no such parameter; give one of this network's "
             f"{', '.join(net.parameter_names)}"
         )
     if args.view == "network":

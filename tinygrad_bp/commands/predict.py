@@ -49,12 +49,7 @@ def add_parser(sub) -> None:
 def read_input(source: str, limit: int) -> str:
     """The text of INPUT (or stdin for '-'), refusing more than `limit` bytes."""
     if source != "-":
-        try:
-            return read_text(source, limit, "input")
-        except FileLimitError as exc:
-            if "over the limit" not in str(exc):
-                raise
-            raise FileLimitError(f"{exc}; raise it with --max-mb") from None
+        return read_text(source, limit, "input", "--max-mb")
     data = sys.stdin.buffer.read(limit + 1)
     if len(data) > limit:
         raise FileLimitError(
@@ -63,7 +58,9 @@ def read_input(source: str, limit: int) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise FileLimitError("standard input: not UTF-8 text") from None
+        raise FileLimitError(
+            "standard input: not UTF-8 text (binary data?); give CSV rows of numbers saved as UTF-8"
+        ) from None
 
 
 def parse_csv(text: str, n_inputs: int, source: str) -> np.ndarray:
@@ -80,17 +77,25 @@ def parse_csv(text: str, n_inputs: int, source: str) -> np.ndarray:
             if not rows and len(fields) == n_inputs and not any(map(_is_number, fields)):
                 continue  # a header line: one name per column
             bad = next(f for f in fields if not _is_number(f))
-            raise ValueError(f"{source}, line {number}: {bad!r} is not a number") from None
+            raise ValueError(
+                f"{source}, line {number}: {bad!r} is not a number; give comma-separated "
+                "numbers like 0.5,-1"
+            ) from None
         if len(values) != n_inputs:
             raise ValueError(
                 f"{source}, line {number}: {len(values)} columns, the model takes "
-                f"{n_inputs} inputs (one column each)"
+                f"{n_inputs} inputs; give {n_inputs} comma-separated numbers per line"
             )
         if not np.isfinite(values).all():
-            raise ValueError(f"{source}, line {number}: NaN or infinity; give finite numbers")
+            raise ValueError(
+                f"{source}, line {number}: {line[:40]!r} holds NaN or infinity; give finite numbers"
+            )
         rows.append(values)
     if not rows:
-        raise ValueError(f"{source}: no rows of numbers")
+        raise ValueError(
+            f"{source}: no rows of numbers (empty or only comments); give one line of "
+            f"{n_inputs} comma-separated numbers per sample"
+        )
     return np.array(rows, dtype=float)
 
 

@@ -37,10 +37,14 @@ def number_arg(low: float, high: float = math.inf, kind: type = float):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected a {kind.__name__}, got {text!r}; give a number >= {low}"
+            ) from None
         if not (math.isfinite(value) and low <= value < high):
             upper = "" if high == math.inf else f" and below {high}"
-            raise argparse.ArgumentTypeError(f"expected a number >= {low}{upper}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected a finite number >= {low}{upper}, got {text!r}; give one in that range"
+            )
         return value
 
     return parse
@@ -182,20 +186,34 @@ def _output_path(given: str | None, folder: str, default: str) -> Path | None:
             f"cannot make the folder {path.parent} ({exc.strerror or exc}); see --out"
         ) from None
     if path.is_dir():
-        raise ValueError(f"{path} is a folder; give a file name")
+        raise ValueError(
+            f"{path} is a folder, expected a file name; give a file name like model.npz"
+        )
     return path
 
 
 def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: int) -> None:
     """Refuse, before any work, what cannot train or would take too long."""
     if sizes[0] != n_in:
-        raise ValueError(f"--layers starts with {sizes[0]} inputs, but {args.data} has {n_in}")
+        raise ValueError(
+            f"--layers starts with {sizes[0]} inputs, but --data {args.data} has {n_in} "
+            f"features; start --layers with {n_in}"
+        )
     if loss in ("bce", "ce") and args.data not in CLASSIFICATION:
-        raise ValueError(f"--loss {loss} needs class labels; {args.data} is a regression data set")
+        raise ValueError(
+            f"--loss {loss} needs class labels, but --data {args.data} is a regression data set; "
+            "use --loss mse, or --data xor, moons or spirals"
+        )
     if loss == "bce" and sizes[-1] != 1:
-        raise ValueError(f"--loss bce needs one output (a logit), got {sizes[-1]}")
+        raise ValueError(
+            f"--loss bce needs one output (a logit), got {sizes[-1]}; end --layers with 1 "
+            "or use --loss ce"
+        )
     if loss == "ce" and sizes[-1] < 2:
-        raise ValueError("--loss ce needs one output per class (2 or more)")
+        raise ValueError(
+            f"--loss ce needs one output per class (2 or more), got {sizes[-1]}; end --layers "
+            "with the number of classes or use --loss bce"
+        )
     n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
     if n_params > MAX_PARAMETERS and not args.force:
         raise ValueError(
@@ -225,7 +243,7 @@ def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: 
         try:
             require_matplotlib()
         except PlotUnavailable as exc:
-            raise ValueError(f"--plot: {exc}") from None
+            raise ValueError(f"--plot: {exc}; or leave out --plot") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -100,7 +100,10 @@ class Expression:
             env[name] = Value(float(value), name, role="const")
         missing = [c for c in self.constants if c not in env]
         if missing:
-            raise ValueError(f"no value given for the constant(s) {', '.join(missing)}")
+            raise ValueError(
+                f"{self.text!r} uses the constant(s) {', '.join(missing)}, but no value was given; "
+                f"pass constants={{{', '.join(f'{c!r}: 1.0' for c in missing)}}}"
+            )
         try:
             return self._fn(env)
         except DOMAIN_ERRORS as exc:
@@ -112,7 +115,9 @@ class Expression:
         """The number at x, or `UndefinedError` where it is not a finite real number."""
         out = self.evaluate(x, constants).data
         if not math.isfinite(out):
-            raise UndefinedError(f"{self.text} is not finite at x = {x}")
+            raise UndefinedError(
+                f"{self.text} is {out} at x = {x}, not a finite number; pick an x in its domain"
+            )
         return out
 
     def derivative(self, x: float, constants: dict[str, float] | None = None) -> float:
@@ -120,24 +125,31 @@ class Expression:
         if self.uses_diff:
             raise ExpressionError(
                 f"{self.text}: the derivative of an expression that contains diff(...) would "
-                "be a second derivative, which this checker does not compute"
+                "be a second derivative, which this checker does not compute; work out the "
+                "inner derivative by hand and write it without diff"
             )
         leaf = Value(float(x), "x", role="input")
         out = self.evaluate(leaf, constants)
         out.backward()
         grad = 0.0 if leaf.grad is None else leaf.grad  # None: no path from x to the result
         if not (math.isfinite(out.data) and math.isfinite(grad)):
-            raise UndefinedError(f"d/dx {self.text} is not finite at x = {x}")
+            raise UndefinedError(
+                f"d/dx {self.text} is not finite at x = {x} (value {out.data}, slope {grad}); "
+                "pick an x in its domain"
+            )
         return grad
 
 
 def parse(text: str, limits: Limits = DEFAULT) -> Expression:
     """Parse `text` into an `Expression`, or raise `ExpressionError` naming what is wrong."""
     if not isinstance(text, str):
-        raise ExpressionError(f"an expression is text, got {type(text).__name__}")
+        raise ExpressionError(
+            f"an expression is text, got {type(text).__name__} {text!r:.40}; "
+            "pass a string like 'x**2 + 1'"
+        )
     source = text.strip()
     if not source:
-        raise ExpressionError("empty expression")
+        raise ExpressionError(f"empty expression ({text!r}); write one like x**2 + 1")
     if len(source) > limits.max_chars:
         raise ExpressionError(
             limits.exceeded("max_chars", f"an expression of {len(source):,} characters is too long")
@@ -164,7 +176,10 @@ def parse(text: str, limits: Limits = DEFAULT) -> Expression:
             f"not a valid expression{where}: {source!r} ({exc.msg}); write products with * (2*x)"
         ) from None
     except ValueError as exc:  # e.g. NUL bytes
-        raise ExpressionError(f"not a valid expression: {source!r} ({exc})") from None
+        raise ExpressionError(
+            f"not a valid expression: {source!r:.200} ({exc}); write it with numbers, x, "
+            "+ - * / ** and functions"
+        ) from None
     compiler = _Compiler(source, limits)
     try:
         fn = compiler.compile(tree.body)
@@ -223,9 +238,15 @@ class _Compiler:
         try:
             number = fn({}).data
         except DOMAIN_ERRORS as exc:
-            raise self.reject(node, f"this has no real value ({exc})") from None
+            raise self.reject(
+                node, f"this has no real value ({exc}); write a number that exists"
+            ) from None
         if not math.isfinite(number):
-            raise self.reject(node, "this is beyond the range of float64 (about 1.8e308)")
+            raise self.reject(
+                node,
+                f"this is {number}, beyond the range of float64 (about 1.8e308); "
+                "use smaller numbers",
+            )
         return lambda env: Value._lift(number)
 
     def node(self, node: ast.AST) -> Compiled:
@@ -239,34 +260,45 @@ class _Compiler:
                 return lambda env: -operand(env)
             if isinstance(node.op, ast.UAdd):
                 return operand
-            raise self.reject(node, "only unary + and - are allowed")
+            raise self.reject(node, "only unary + and - are allowed; write -x or +x")
         if isinstance(node, ast.BinOp):
             return self.binop(node)
         if isinstance(node, ast.Call):
             return self.call(node)
         kinds = {
-            ast.Attribute: "attribute access is not allowed",
-            ast.Lambda: "lambdas are not allowed",
-            ast.Subscript: "indexing is not allowed",
+            ast.Attribute: "attribute access is not allowed; write the function alone, like exp(x)",
+            ast.Lambda: "lambdas are not allowed; write the expression in x itself",
+            ast.Subscript: "indexing is not allowed; use single-letter constants like a, b",
             ast.Compare: "comparisons are not allowed (a rule is 'd/dx f = g' on its own line)",
         }
         for kind, why in kinds.items():
             if isinstance(node, kind):
                 raise self.reject(node, why)
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            raise self.reject(node, "comprehensions are not allowed")
-        raise self.reject(node, f"{type(node).__name__} is not allowed in an expression")
+            raise self.reject(node, "comprehensions are not allowed; write the terms out with +")
+        raise self.reject(
+            node,
+            f"{type(node).__name__} is not allowed in an expression; use numbers, x, "
+            "+ - * / ** and functions",
+        )
 
     def constant(self, node: ast.Constant) -> Compiled:
         v = node.value
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise self.reject(node, "only real numbers are allowed as literals")
+            raise self.reject(
+                node,
+                f"only real numbers are allowed as literals, got {type(v).__name__}; "
+                "write e.g. 2.5",
+            )
         try:
             number = float(v)
         except OverflowError:
             number = math.inf
         if not math.isfinite(number):
-            raise self.reject(node, "this number is beyond the range of float64 (about 1.8e308)")
+            raise self.reject(
+                node,
+                "this number is beyond the range of float64 (about 1.8e308); write a smaller one",
+            )
         return lambda env: Value._lift(number)
 
     def name(self, node: ast.Name) -> Compiled:
@@ -319,12 +351,14 @@ class _Compiler:
 
     def call(self, node: ast.Call) -> Compiled:
         if not isinstance(node.func, ast.Name):
-            raise self.reject(node.func, "only the listed functions can be called")
+            raise self.reject(
+                node.func, f"only these functions can be called: {', '.join(FUNCTIONS)}"
+            )
         name = node.func.id
         if any(isinstance(a, ast.Starred) for a in node.args) or any(
             k.arg is None for k in node.keywords
         ):
-            raise self.reject(node, "starred arguments are not allowed")
+            raise self.reject(node, "starred arguments are not allowed; write the arguments out")
         nargs = len(node.args)
         if name == "diff":
             return self.diff(node)
@@ -352,14 +386,16 @@ class _Compiler:
         seen: set[str] = set()
         for pname, _ in given:
             if pname not in names or pname in seen:
-                raise self.reject(node, f"{op.name} takes {usage}")
+                again = "given twice" if pname in seen else "not one of its parameters"
+                raise self.reject(node, f"{op.name} takes {usage}; {pname!r} is {again}")
             seen.add(pname)
         arg = self.compile(node.args[0])
         params = []
         for pname, pnode in given:
             if _mentions_x(pnode):
                 raise self.reject(
-                    pnode, f"the {pname} of {op.name} is a number, not a function of x"
+                    pnode,
+                    f"the {pname} of {op.name} is a number, not a function of x; write a constant",
                 )
             params.append((pname, self.compile(pnode)))
         if not params:
@@ -370,7 +406,9 @@ class _Compiler:
         if len(node.args) != 1 or node.keywords:
             raise self.reject(node, "diff takes one expression, like diff(x**2)")
         if self.in_diff:
-            raise self.reject(node, "diff(...) cannot be nested (no second derivatives)")
+            raise self.reject(
+                node, "diff(...) cannot be nested (no second derivatives); write the inner one out"
+            )
         self.in_diff = True
         inner = self.compile(node.args[0])
         self.in_diff = False
@@ -394,7 +432,7 @@ def _finite(fn: Compiled, piece: Callable[[], str]) -> Compiled:
     def checked(env: Env) -> Value:
         out = fn(env)
         if not math.isfinite(out.data):
-            raise ValueError(f"{piece()} is {out.data} here")
+            raise ValueError(f"{piece()} is {out.data} here, not a finite number")
         return out
 
     return checked

@@ -48,7 +48,8 @@ class Limits:
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
                 raise ValueError(
-                    f"{self.how_to_raise(f.name)}: expected a positive whole number, got {value!r}"
+                    f"{self.how_to_raise(f.name)}: expected a positive whole number, got "
+                    f"{value!r}; give a whole number >= 1"
                 )
 
     def how_to_raise(self, name: str) -> str:

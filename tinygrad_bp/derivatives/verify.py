@@ -152,8 +152,8 @@ class _Checker:
         lhs, rhs = self.parse(f, line), self.parse(g, line)
         if lhs.uses_diff:
             raise VerifyError(
-                f"line {line}: the left side of a rule cannot contain diff(...) "
-                "(that would be a second derivative)"
+                f"line {line}: the left side {f!r} of a rule cannot contain diff(...) "
+                "(that would be a second derivative); write 'd/dx f = g' with f free of diff"
             )
         return lhs, rhs
 
@@ -301,11 +301,13 @@ def _read_lines(text: str, check: _Checker) -> list[_Line]:
             if not lines:
                 raise VerifyError(
                     f"line {number}: {_short(line)} continues a derivation, but no expression "
-                    "or rule comes before it"
+                    "or rule comes before it; start with the expression on a line of its own"
                 )
             expr = line[1:].strip()
             if not expr:
-                raise VerifyError(f"line {number}: '=' needs an expression after it")
+                raise VerifyError(
+                    f"line {number}: {_short(line)}: '=' needs an expression after it, like '= 2*x'"
+                )
             lines.append(_Line(number, "step", check.parse(expr, number)))
             waiting = None
             continue
@@ -316,11 +318,13 @@ def _read_lines(text: str, check: _Checker) -> list[_Line]:
             if len(sides) != 2:
                 raise VerifyError(
                     f"line {number}: a rule has the form 'd/dx f = g' with one '=' (outside "
-                    f"parentheses), got {_short(line)}"
+                    f"parentheses), got {_short(line)}; put one '=' between the two sides"
                 )
             f, g = (part.strip() for part in sides)
             if not f or not g:
-                raise VerifyError(f"line {number}: a rule needs both sides: 'd/dx f = g'")
+                raise VerifyError(
+                    f"line {number}: {_short(line)}: a rule needs both sides; write 'd/dx f = g'"
+                )
             lhs, rhs = check.parse_rule(f, g, number)
             lines.append(_Line(number, "rule", rhs, lhs, line))
             continue
@@ -334,7 +338,10 @@ def _read_lines(text: str, check: _Checker) -> list[_Line]:
     if waiting is not None:
         raise _no_steps(waiting)
     if not lines:
-        raise VerifyError("no rules or derivations to check (the file is empty or all comments)")
+        raise VerifyError(
+            "no rules or derivations to check (the file is empty or all comments); "
+            "write a rule like 'd/dx x**2 = 2*x'"
+        )
     return lines
 
 

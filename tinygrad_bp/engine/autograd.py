@@ -212,7 +212,8 @@ class Node:
                 if not all_finite(node.data):
                     raise AnomalyError(
                         f"operation {node.describe()} produced a non-finite value "
-                        f"(NaN or infinity) in the forward pass"
+                        f"(NaN or infinity) in the forward pass, expected finite numbers; "
+                        "look at its inputs (log of 0? an overflow?) or scale them down"
                     )
         nodes = [self]
         push = nodes.append
@@ -236,7 +237,9 @@ class Node:
                     if anomaly and not all_finite(pg):
                         raise AnomalyError(
                             f"backward of operation {node.describe()} produced a non-finite "
-                            f"gradient (NaN or infinity) for its input {parent.describe()}"
+                            f"gradient (NaN or infinity) for its input {parent.describe()}, "
+                            "expected a finite one; move its input away from the singular point "
+                            "or scale the numbers down"
                         )
                     acc = parent._g
                     parent._g = pg if acc is _PENDING else acc + pg

@@ -93,7 +93,10 @@ def _scalar_loss(out: Any, weights: np.ndarray | None) -> Any:
         return out
     if isinstance(out, Tensor):
         return out if weights is None else (out * Tensor(weights)).sum()
-    raise TypeError(f"gradcheck: f must return a Value or a Tensor, got {type(out).__name__}")
+    raise TypeError(
+        f"gradcheck: f must return a Value or a Tensor, got {type(out).__name__} {out!r:.40}; "
+        "compute the result with Value or Tensor operations"
+    )
 
 
 def _eval(f: Callable, inputs: tuple, weights: np.ndarray | None) -> float:
@@ -119,16 +122,26 @@ def gradcheck(
     `GradcheckError` naming the worst entries.
     """
     if not inputs:
-        raise ValueError("gradcheck needs at least one input")
+        raise ValueError(
+            "gradcheck needs at least one input, got none; call gradcheck(f, x, ...) with "
+            "the Values or Tensors to differentiate"
+        )
     for i, x in enumerate(inputs):
         if not isinstance(x, (Value, Tensor)):
             raise TypeError(
-                f"gradcheck input {i} must be a Value or a Tensor, not {type(x).__name__}"
+                f"gradcheck input {i} must be a Value or a Tensor, not {type(x).__name__} "
+                f"{x!r:.40}; wrap it, e.g. Tensor(x, requires_grad=True)"
             )
         if isinstance(x, Tensor) and not x.requires_grad:
-            raise ValueError(f"gradcheck input {i} is a Tensor without requires_grad=True")
+            raise ValueError(
+                f"gradcheck input {i} (shape {x.shape}) is a Tensor without requires_grad=True; "
+                "create it with Tensor(..., requires_grad=True)"
+            )
         if isinstance(x, Tensor) and x.dtype != np.float64:
-            raise TypeError(f"gradcheck input {i} must be float64 for finite differences")
+            raise TypeError(
+                f"gradcheck input {i} is {x.dtype}, expected float64 for finite differences; "
+                "create it with dtype='float64'"
+            )
 
     probe = f(*inputs)
     weights = None

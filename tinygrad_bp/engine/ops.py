@@ -355,7 +355,8 @@ _TABLE += [
             Refusal(
                 lambda x, y: x < 0,
                 ValueError,
-                "sqrt needs x >= 0 (a negative number has no real square root)",
+                "sqrt needs x >= 0 (a negative number has no real square root); "
+                "keep the input non-negative",
             ),
         ),
     ),
@@ -542,7 +543,8 @@ _BINARY_TABLE = [
             Refusal(
                 lambda a, b, out: (a < 0) & _not_integer(b),
                 ValueError,
-                "a negative base with a non-integer exponent is not a real number",
+                "a negative base with a non-integer exponent is not a real number; "
+                "use an integer exponent or a positive base",
             ),
         ),
     ),
@@ -579,10 +581,13 @@ def activation(spec: str | Activation) -> Activation:
     if isinstance(spec, Activation):
         return spec
     if not isinstance(spec, str):
-        raise TypeError(f"an activation is a name like 'tanh', got {type(spec).__name__}")
+        raise TypeError(
+            f"an activation is a name like 'tanh', got {type(spec).__name__} {spec!r:.40}; "
+            f"give one of {activation_names()}"
+        )
     m = _SPEC.match(spec)
     if not m or m.group(1) not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {spec!r}; expected one of {activation_names()}")
+        raise ValueError(f"unknown activation {spec!r}; give one of {activation_names()}")
     op = UNARY[m.group(1)]
     names = list(op.params)
     if m.group(2) is None:
@@ -590,17 +595,25 @@ def activation(spec: str | Activation) -> Activation:
     texts = [t.strip() for t in m.group(2).split(",")] if m.group(2) else []
     if len(texts) != len(names):
         want = ", ".join(names) if names else "no parameters"
-        raise ValueError(f"activation {spec!r}: {op.name} takes {want}")
+        example = f"{op.name}({', '.join(f'{v:g}' for v in op.params.values())})"
+        raise ValueError(
+            f"activation {spec!r}: {op.name} takes {want}, got {len(texts)} value(s); "
+            f"write e.g. {example if names else op.name}"
+        )
     values = []
     for pname, text in zip(names, texts):
         try:
             v = float(text)
         except ValueError:
             raise ValueError(
-                f"activation {spec!r}: {pname} must be a number, got {text!r}"
+                f"activation {spec!r}: {pname} must be a number, got {text!r}; "
+                f"write e.g. {op.name}({op.params[pname]:g})"
             ) from None
         if not math.isfinite(v):
-            raise ValueError(f"activation {spec!r}: {pname} must be finite, got {text!r}")
+            raise ValueError(
+                f"activation {spec!r}: {pname} must be finite, got {text!r}; "
+                f"write e.g. {op.name}({op.params[pname]:g})"
+            )
         values.append((pname, v))
     return Activation(op, tuple(values))
 
@@ -610,13 +623,22 @@ def bind_params(op: UnaryOp, given: dict[str, Any]) -> dict[str, float]:
     unknown = sorted(set(given) - set(op.params))
     if unknown:
         takes = ", ".join(f"{k}={v:g}" for k, v in op.params.items())
-        raise TypeError(f"{op.name}() got an unexpected keyword {unknown[0]!r}; it takes {takes}")
+        raise TypeError(
+            f"{op.name}() got an unexpected keyword {unknown[0]!r}; "
+            + (f"pass only {takes}" if takes else "it takes no keywords: leave it out")
+        )
     kw = dict(op.params)
     for key, v in given.items():
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{op.name}({key}=...) must be a number, got {type(v).__name__}")
+            raise TypeError(
+                f"{op.name}({key}=...) must be a number, got {type(v).__name__} {v!r:.40}; "
+                f"pass e.g. {key}={op.params[key]:g}"
+            )
         if not math.isfinite(v):
-            raise ValueError(f"{op.name}({key}=...) must be finite, got {v!r}")
+            raise ValueError(
+                f"{op.name}({key}=...) must be finite, got {v!r}; "
+                f"pass e.g. {key}={op.params[key]:g}"
+            )
         kw[key] = float(v)
     return kw
 

@@ -79,26 +79,36 @@ def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.nda
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (str, bytes)):
-        raise TypeError(f"{what} must be numbers, got {type(data).__name__} {data!r:.40}")
+        raise TypeError(
+            f"{what} must be numbers, got {type(data).__name__} {data!r:.40}; "
+            "convert the text first, e.g. float(text)"
+        )
     try:
         arr = np.asarray(data)
     except (ValueError, TypeError) as exc:  # ragged nested lists
-        raise TypeError(f"{what} must be a rectangular array of numbers: {exc}") from None
+        raise TypeError(
+            f"{what} must be a rectangular array of numbers: {exc}; give rows of equal length"
+        ) from None
     kind = arr.dtype.kind
     if kind not in "biuf":
         hint = " (take .real or abs() first)" if kind == "c" else ""
         raise TypeError(
             f"{what} must be real numbers (int, float or bool), got an array of dtype "
-            f"{arr.dtype} from {type(data).__name__}{hint}"
+            f"{arr.dtype} from {type(data).__name__}{hint}; pass numbers, e.g. [1.0, 2.0]"
         )
     if dtype is None:
         dtype = arr.dtype if arr.dtype == np.float32 else np.float64
     try:
         dtype = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from None
+        raise TypeError(
+            f"dtype must be float64 or float32, got {dtype!r}; pass dtype='float64' or 'float32'"
+        ) from None
     if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"Tensor dtype must be float64 or float32, got {dtype}")
+        raise TypeError(
+            f"Tensor dtype must be float64 or float32, got {dtype}; "
+            "pass dtype='float64' or 'float32'"
+        )
     return np.array(arr, dtype=dtype, copy=True)
 
 
@@ -167,7 +177,10 @@ def _spread(g: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...], kept: 
 
 
 def _shape_error(op: str, a: np.ndarray, b: np.ndarray, why: str) -> ShapeError:
-    return ShapeError(f"shape mismatch in '{op}': {a.shape} and {b.shape} ({why})")
+    return ShapeError(
+        f"shape mismatch in '{op}': {a.shape} and {b.shape} ({why}); "
+        "reshape or transpose an operand so the shapes fit"
+    )
 
 
 def _refused(name: str, args: tuple, bad: Any, why: str, error: type[Exception]) -> Exception:
@@ -194,7 +207,9 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     out = []
     for ax in items:
         if isinstance(ax, (bool, np.bool_)) or not isinstance(ax, numbers.Integral):
-            raise TypeError(f"{op}: an axis is an integer, got {type(ax).__name__} {ax!r}")
+            raise TypeError(
+                f"{op}: an axis is an integer, got {type(ax).__name__} {ax!r}; pass e.g. axis=0"
+            )
         ax = int(ax)
         if not -ndim <= ax < ndim:
             raise ShapeError(
@@ -205,7 +220,7 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
             )
         out.append(ax % ndim)
     if len(set(out)) != len(out):
-        raise ShapeError(f"{op}: repeated axis in {axis!r}")
+        raise ShapeError(f"{op}: repeated axis in {axis!r}; name each axis once")
     return tuple(sorted(out))
 
 
@@ -214,7 +229,9 @@ def _ints(values: Any, op: str) -> tuple[int, ...]:
         values = tuple(values[0])
     for v in values:
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{op} takes integers, got {type(v).__name__} {v!r}")
+            raise TypeError(
+                f"{op} takes integers, got {type(v).__name__} {v!r}; pass whole numbers"
+            )
     return tuple(int(v) for v in values)
 
 
@@ -250,19 +267,20 @@ class Tensor(Node):
         if role is None:
             role = "param" if requires_grad else "input"
         elif role not in ROLES:
-            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}; pass e.g. role='input'")
         if requires_grad is None:
             requires_grad = role == "param"
         elif role != "input" and bool(requires_grad) != (role == "param"):
             raise ValueError(
                 f"role={role!r} with requires_grad={requires_grad!r}: a param requires grad, "
-                "a const does not"
+                "a const does not; leave requires_grad out"
             )
         arr = _as_array(data, dtype)
         if not np.isfinite(arr).all():
             raise ValueError(
-                f"Tensor data contains NaN or infinity ({int((~np.isfinite(arr)).sum())} "
-                f"of {arr.size} entries); clean the input first"
+                f"Tensor data of shape {arr.shape} contains NaN or infinity "
+                f"({int((~np.isfinite(arr)).sum())} of {arr.size} entries), expected finite "
+                "numbers; clean the input first"
             )
         self.data = arr
         self.grad = None
@@ -303,7 +321,11 @@ class Tensor(Node):
             out._parents = ()
             out._vjp = out._local = None
         if m & ANOMALY and not np.isfinite(data).all():
-            raise AnomalyError(f"operation '{op}' produced a non-finite value (NaN or infinity)")
+            raise AnomalyError(
+                f"operation '{op}' produced a non-finite value (NaN or infinity) in a result "
+                f"of shape {data.shape}, expected finite numbers; look at its inputs "
+                "(log of 0? an overflow?) or scale them down"
+            )
         return out
 
     @staticmethod
@@ -317,7 +339,9 @@ class Tensor(Node):
             t = _new(Tensor)
             t.data = np.array(x, dtype=dtype)
             if not np.isfinite(t.data):
-                raise ValueError(f"cannot combine a Tensor with a non-finite number ({x})")
+                raise ValueError(
+                    f"cannot combine a Tensor with a non-finite number ({x}); use a finite number"
+                )
             t.grad = t.name = t._vjp = t._local = t._g = None
             t.requires_grad = False
             t._parents = ()
@@ -358,7 +382,10 @@ class Tensor(Node):
 
     def item(self) -> float:
         if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one entry, got shape {self.shape}")
+            raise ValueError(
+                f"item() needs a tensor with one entry, got shape {self.shape}; "
+                "index one entry first (t[0].item()) or use t.numpy()"
+            )
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
@@ -373,7 +400,7 @@ class Tensor(Node):
 
     def __len__(self) -> int:
         if not self.data.ndim:
-            raise TypeError("len() of a 0-d tensor")
+            raise TypeError("len() of a 0-d tensor (shape ()) is undefined; use t.item() or t.size")
         return len(self.data)
 
     def __repr__(self) -> str:
@@ -459,10 +486,13 @@ class Tensor(Node):
         if type(other) not in (int, float) and (
             isinstance(other, (bool, np.bool_)) or not isinstance(other, numbers.Real)
         ):
-            raise TypeError(f"Tensor ** expects a number or a Tensor, got {type(other).__name__}")
+            raise TypeError(
+                f"Tensor ** expects a number or a Tensor, got {type(other).__name__} "
+                f"{other!r:.40}; pass e.g. t ** 2"
+            )
         p = float(other)
         if not math.isfinite(p):
-            raise ValueError(f"Tensor ** needs a finite exponent, got {p}")
+            raise ValueError(f"Tensor ** needs a finite exponent, got {p}; pass e.g. t ** 2")
         x = self.data
         plain = p >= 0 and p.is_integer()  # nothing to refuse
         if p == 2.0:
@@ -517,7 +547,10 @@ class Tensor(Node):
         for ax in axes:
             n *= shape[ax]
         if n == 0:
-            raise ShapeError(f"mean over an empty axis of a tensor of shape {shape}")
+            raise ShapeError(
+                f"mean over an empty axis of a tensor of shape {shape} is undefined; "
+                "take the mean over an axis with entries"
+            )
         out = _add_reduce(self.data, axis if axis is None else axes, keepdims=keepdims) / n
 
         def vjp(g):
@@ -533,7 +566,10 @@ class Tensor(Node):
         a = self.data
         axes = _axes(axis, a.ndim, "max")
         if any(a.shape[ax] == 0 for ax in axes):
-            raise ShapeError(f"max over an empty axis of a tensor of shape {a.shape}")
+            raise ShapeError(
+                f"max over an empty axis of a tensor of shape {a.shape} is undefined; "
+                "take the max over an axis with entries"
+            )
         top = a.max(axis=axes, keepdims=True)
         out = top if keepdims else top.reshape([n for i, n in enumerate(a.shape) if i not in axes])
 
@@ -551,7 +587,10 @@ class Tensor(Node):
         try:
             out = self.data.reshape(shape)
         except ValueError:
-            raise ShapeError(f"cannot reshape a tensor of shape {old} into {shape}") from None
+            raise ShapeError(
+                f"cannot reshape a tensor of shape {old} into {shape}: it has {self.data.size} "
+                "entries; give a shape with as many (one -1 may stand for the rest)"
+            ) from None
         return Tensor._result(out, (self,), lambda g: (g.reshape(old),), "reshape")
 
     def transpose(self, *axes: int) -> Tensor:
@@ -563,7 +602,7 @@ class Tensor(Node):
         if len(perm) != ndim or None in norm or sorted(norm) != list(range(ndim)):
             raise ShapeError(
                 f"transpose{perm} is not a permutation of the {ndim} axes of a tensor of "
-                f"shape {self.shape}"
+                f"shape {self.shape}; name each of the axes 0..{ndim - 1} once"
             )
         inverse = tuple(int(i) for i in np.argsort(norm))
         out = self.data.transpose(norm)
@@ -581,7 +620,10 @@ class Tensor(Node):
         try:
             out = self.data[index]
         except IndexError as exc:
-            raise IndexError(f"index {index!r} does not fit shape {self.shape}: {exc}") from None
+            raise IndexError(
+                f"index {index!r} does not fit shape {self.shape}: {exc}; "
+                "index within the shape (negative indices count from the end)"
+            ) from None
         shape, dtype = self.data.shape, self.data.dtype
 
         def vjp(g):
@@ -595,7 +637,7 @@ class Tensor(Node):
         """L = A - logsumexp(A) along `axis` (stable); dA = G - softmax(A) * sum(G)."""
         a = self.data
         if axis is None:
-            raise TypeError("log_softmax needs one axis (an integer), got None")
+            raise TypeError("log_softmax needs one axis (an integer), got None; pass e.g. axis=-1")
         (ax,) = _axes(axis, a.ndim, "log_softmax")
         shifted = a - a.max(axis=ax, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
@@ -614,7 +656,8 @@ class Tensor(Node):
         """
         if not self.requires_grad:
             raise RuntimeError(
-                "backward() on a tensor that does not require grad: create the "
+                f"backward() on a tensor (shape {self.shape}, op '{self._op}') that does not "
+                "require grad: create the "
                 "parameters with Tensor(..., requires_grad=True) and compute outside no_grad()"
             )
         if grad is None:
@@ -628,7 +671,8 @@ class Tensor(Node):
             seed = _as_array(grad, self.data.dtype, "backward(grad=...)")
             if seed.shape != self.data.shape:
                 raise ShapeError(
-                    f"backward(grad=...) needs the root's shape {self.shape}, got {seed.shape}"
+                    f"backward(grad=...) needs the root's shape {self.shape}, got {seed.shape}; "
+                    f"pass an array of shape {self.shape}"
                 )
         _quietly(self._run_backward, seed)
 

@@ -75,7 +75,8 @@ def _structure(x: Any, where: str) -> Any:
         return None
     if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
         raise TraceError(
-            f"{where}: expected a number or a sequence of numbers, got {type(x).__name__}"
+            f"{where}: expected a number or a sequence of numbers, got {type(x).__name__} "
+            f"{x!r:.40}; pass e.g. 0.5 or [0.5, 1.0]"
         )
     return tuple(_structure(item, f"{where}[{i}]") for i, item in enumerate(x))
 
@@ -85,7 +86,8 @@ def _flatten(x: Any, shape: Any, where: str, out: list[float]) -> None:
     if shape is None:
         if isinstance(x, bool) or not isinstance(x, numbers.Real):
             raise TraceError(
-                f"{where}: the trace was recorded with a number here, got {type(x).__name__}"
+                f"{where}: the trace was recorded with a number here, got {type(x).__name__} "
+                f"{x!r:.40}; pass a number, or trace again for this input"
             )
         v = float(x)
         if not math.isfinite(v):
@@ -251,7 +253,10 @@ def _step_of(node: Value) -> _Step:
         base = parents[0]
         if BINARY["pow"].forward(base.data, p) == node.data:
             return _Step("binary", BINARY["pow"], (base, p), {})
-    raise TraceError(f"cannot replay operation {node.describe()}: not an op of the table")
+    raise TraceError(
+        f"cannot replay operation {node.describe()}: not an op of the table; "
+        "build the function from Value operations only, or do not trace it"
+    )
 
 
 _LABEL = re.compile(r"^([a-z_]+)(?:\((.*)\))?$")
@@ -468,7 +473,7 @@ def _gather(result: Any, where: str = "the result") -> tuple[Any, list[Value]]:
         return tuple(shape), flat
     raise TraceError(
         f"{where} of the traced function must be a Value or a non-empty sequence of Values, "
-        f"got {type(result).__name__}"
+        f"got {type(result).__name__} {result!r:.40}; return the Value(s) it computes"
     )
 
 
@@ -497,7 +502,11 @@ class Trace:
             params = sorted(seen.values(), key=lambda n: n._seq)
         self.params: list[Value] = list(params)
         if any(not isinstance(p, Value) for p in self.params):
-            raise TraceError("params must be a sequence of Values")
+            bad = next(p for p in self.params if not isinstance(p, Value))
+            raise TraceError(
+                f"params must be a sequence of Values, got a {type(bad).__name__} {bad!r:.40} "
+                "in it; pass the Value parameters, e.g. params=model.parameters()"
+            )
         self._replay, order, self.source = _compile(outputs, leaves, self.params)
         #: the recorded operations, in order: what `check` compares
         self.ops: tuple[str, ...] = tuple(n.op for n in order)
@@ -522,10 +531,12 @@ class Trace:
         values = [float(p) for p in params]
         if len(values) != len(self.params):
             raise TraceError(
-                f"params has {len(values)} numbers, the trace has {len(self.params)} parameters"
+                f"params has {len(values)} numbers, the trace has {len(self.params)} parameters; "
+                f"pass {len(self.params)} numbers"
             )
         if not all(map(math.isfinite, values)):
-            raise TraceError("params must be finite numbers")
+            bad = next(v for v in values if not math.isfinite(v))
+            raise TraceError(f"params must be finite numbers, got {bad}; pass finite numbers")
         return values
 
     def __call__(self, *inputs: Any, params: Sequence[float] | None = None) -> TraceResult:
@@ -573,7 +584,10 @@ class Trace:
         values = [_unflatten(leaves, s, pos) for s in self._shapes]
         shape, outputs = _gather(self.fn(*values))
         if shape != self._out_shape:
-            raise TraceError("these inputs give another structure of outputs than the trace")
+            raise TraceError(
+                f"these inputs give another structure of outputs ({shape!r:.60}) than the trace "
+                f"({self._out_shape!r:.60}); trace the function again for these inputs"
+            )
         nodes: dict[int, Value] = {}
         for out in outputs:
             for n in topological_order(out):

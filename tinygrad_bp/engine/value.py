@@ -40,12 +40,15 @@ def _check_number(data: object, what: str) -> float:
     if isinstance(data, bool) or not isinstance(data, numbers.Real):
         hint = " (use Tensor for arrays)" if hasattr(data, "__len__") else ""
         raise TypeError(
-            f"{what} expects a real number (int or float), got {type(data).__name__}{hint}"
+            f"{what} expects a real number (int or float), got {type(data).__name__} "
+            f"{data!r:.40}{hint}; pass e.g. 0.5 or float(x)"
         )
     try:
         value = float(data)
     except OverflowError:  # an int beyond float64
-        raise ValueError(f"{what} got {data!r}, too large for a float64") from None
+        raise ValueError(
+            f"{what} got {data!r:.40}, too large for a float64 (max about 1.8e308); scale it down"
+        ) from None
     if not math.isfinite(value):
         raise ValueError(f"{what} got a non-finite number ({value}); use a finite float")
     return value
@@ -79,7 +82,9 @@ class Value(Node):
 
     def __init__(self, data: Number, name: str | None = None, *, role: str = "param") -> None:
         if role not in LEAF_ROLES:
-            raise ValueError(f"role must be one of {LEAF_ROLES}, got {role!r}")
+            raise ValueError(
+                f"role must be one of {LEAF_ROLES}, got {role!r}; pass e.g. role='input'"
+            )
         self.data = _check_number(data, "Value")
         self.grad = None
         self.name = check_name(name)
@@ -115,7 +120,10 @@ class Value(Node):
         else:
             out._a = out._b = out._da = out._db = None
         if m & ANOMALY and not math.isfinite(data):
-            raise AnomalyError(f"operation '{op}' produced a non-finite value ({data})")
+            raise AnomalyError(
+                f"operation '{op}' produced a non-finite value ({data}), expected a finite "
+                "number; look at its inputs (log of 0? an overflow?) or scale them down"
+            )
         return out
 
     @staticmethod
@@ -125,11 +133,14 @@ class Value(Node):
         if type(other) is not float:
             if isinstance(other, bool) or not isinstance(other, numbers.Real):
                 raise TypeError(
-                    f"cannot combine a Value with {type(other).__name__}; use a number or a Value"
+                    f"cannot combine a Value with {type(other).__name__} {other!r:.40}; "
+                    "use a number or a Value"
                 )
             other = _check_number(other, "a Value operand")
         if other != other or other in (math.inf, -math.inf):
-            raise ValueError(f"cannot combine a Value with a non-finite number ({other})")
+            raise ValueError(
+                f"cannot combine a Value with a non-finite number ({other}); use a finite number"
+            )
         out = _new(Value)
         out.data = other
         out.grad = None
@@ -343,7 +354,10 @@ def _constant(x: object) -> float:
 
 def _check_finite(out: Value) -> None:
     if not math.isfinite(out.data):
-        raise AnomalyError(f"operation '{out._op}' produced a non-finite value ({out.data})")
+        raise AnomalyError(
+            f"operation '{out._op}' produced a non-finite value ({out.data}), expected a finite "
+            "number; look at its inputs (log of 0? an overflow?) or scale them down"
+        )
 
 
 _SEQ = attrgetter("_seq")

@@ -10,9 +10,11 @@ __all__ = ["DATASETS", "moons", "sine", "spirals", "xor"]
 
 def _check(n: int, noise: float) -> None:
     if int(n) != n or n < 1:
-        raise ValueError(f"the number of samples must be a positive whole number, got {n}")
+        raise ValueError(
+            f"the number of samples must be a positive whole number, got {n!r}; pass e.g. n=200"
+        )
     if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+        raise ValueError(f"noise must be >= 0, got {noise!r}; pass e.g. noise=0.1")
 
 
 def xor(n: int = 4, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -43,7 +43,8 @@ def layer_activations(
         hidden = list(activation)
     if len(hidden) != n_layers - 1:
         raise ValueError(
-            f"{n_layers - 1} hidden layers need {n_layers - 1} activations, got {len(hidden)}"
+            f"{n_layers - 1} hidden layers need {n_layers - 1} activations, got {len(hidden)} "
+            f"({hidden!r:.60}); give one name for all, or one per hidden layer"
         )
     return [parse_activation(a) for a in [*hidden, output]]
 
@@ -59,7 +60,10 @@ def check_sizes(sizes: Sequence[int]) -> list[int]:
     if len(sizes) < 2 or any(
         isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in sizes
     ):
-        raise ValueError(f"sizes must be two or more positive whole numbers, got {sizes}")
+        raise ValueError(
+            f"sizes must be two or more positive whole numbers, got {sizes!r:.80}; "
+            "pass e.g. [2, 3, 1] (inputs first)"
+        )
     return [int(n) for n in sizes]
 
 
@@ -70,7 +74,9 @@ def check_dtype(dtype: Any) -> str:
     except TypeError:
         name = str(dtype)
     if name not in DTYPES:
-        raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
+        raise ValueError(
+            f"dtype must be float64 or float32, got {dtype!r}; pass dtype='float64' or 'float32'"
+        )
     return name
 
 

@@ -68,7 +68,8 @@ class MLP(Module):
             x = Tensor(x, dtype=self.dtype)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(
-                f"this MLP takes a batch of shape (batch, {self.sizes[0]}), got {x.shape}"
+                f"this MLP takes a batch of shape (batch, {self.sizes[0]}), got {x.shape}; "
+                f"pass {self.sizes[0]} features per sample, one sample per row"
             )
         return self.net(x)
 

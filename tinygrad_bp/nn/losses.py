@@ -17,13 +17,19 @@ def _targets(y, d) -> np.ndarray:
     d = np.asarray(d, dtype=float)
     shape = y.shape if isinstance(y, Tensor) else (len(y), len(y[0]))
     if d.size != int(np.prod(shape)):
-        raise ValueError(f"targets of shape {d.shape} do not fit outputs of shape {shape}")
+        raise ValueError(
+            f"targets of shape {d.shape} do not fit outputs of shape {shape}; "
+            f"give one target per output ({int(np.prod(shape))} numbers)"
+        )
     return d.reshape(shape)
 
 
 def _rows(y) -> list[list[Value]]:
     if not y or not isinstance(y[0][0], Value):
-        raise TypeError("a loss takes a Tensor or a list of rows of Values")
+        raise TypeError(
+            f"a loss takes a Tensor or a list of rows of Values, got {type(y).__name__} "
+            f"{y!r:.40}; pass the model's output"
+        )
     return y
 
 
@@ -76,16 +82,25 @@ def _labels(labels, n: int, k: int) -> np.ndarray:
     """`n` integer class labels in 0..k-1, or a clear error."""
     labels = np.asarray(labels)
     if labels.dtype.kind not in "biuf":
-        raise TypeError(f"class labels must be whole numbers, got an array of {labels.dtype}")
+        raise TypeError(
+            f"class labels must be whole numbers, got an array of {labels.dtype}; "
+            "pass integers like [0, 2, 1]"
+        )
     labels = labels.reshape(-1)
     if labels.size != n:
-        raise ValueError(f"need one class label per example: {n} examples, {labels.size} labels")
+        raise ValueError(
+            f"need one class label per example: {n} examples, {labels.size} labels; pass {n} labels"
+        )
     if labels.dtype.kind == "f" and not np.all(np.isfinite(labels) & (labels == np.round(labels))):
-        raise ValueError("class labels must be whole numbers (0, 1, 2, ...), got fractions or NaN")
+        bad = labels[~(np.isfinite(labels) & (labels == np.round(labels)))][0]
+        raise ValueError(
+            f"class labels must be whole numbers (0, 1, 2, ...), got {float(bad):g}; "
+            "pass integer labels"
+        )
     if n and (labels.min() < 0 or labels.max() >= k):
         raise ValueError(
             f"class labels must be in 0..{k - 1} for {k} outputs, got {labels.min():g}..."
-            f"{labels.max():g}"
+            f"{labels.max():g}; relabel the classes or give the model more outputs"
         )
     return labels.astype(int)
 
@@ -94,7 +109,10 @@ def softmax_cross_entropy(z, labels):
     """Cross-entropy of softmax(z) against integer class labels: mean of -log_softmax(z)[label]."""
     if isinstance(z, Tensor):
         if z.ndim != 2:
-            raise ValueError(f"softmax_cross_entropy takes logits (batch, classes), got {z.shape}")
+            raise ValueError(
+                f"softmax_cross_entropy takes logits (batch, classes), got {z.shape}; "
+                "pass a 2-D tensor, one row per example"
+            )
         n, k = z.shape
         labels = _labels(labels, n, k)
         onehot = np.zeros((n, k), dtype=z.dtype)
@@ -103,7 +121,11 @@ def softmax_cross_entropy(z, labels):
     rows = _rows(z)
     k = len(rows[0])
     if any(len(row) != k for row in rows):
-        raise ValueError(f"every example needs the same number of logits ({k})")
+        widths = sorted({len(row) for row in rows})
+        raise ValueError(
+            f"every example needs the same number of logits ({k}), got rows of {widths}; "
+            "give each row one logit per class"
+        )
     labels = _labels(labels, len(rows), k)
     total = 0.0
     for row, label in zip(rows, labels.tolist()):

@@ -46,6 +46,8 @@ FORMAT = "tinygrad_bp model"
 VERSION = 1
 DEFAULT_MAX_BYTES = 64 * MiB
 MAX_MEMBERS = 1000
+#: the remedy for a file that is not a readable model
+RESAVE = "give a file written by model.save or tinygrad-bp train --save"
 ENGINE_NAMES = ("tensor", "value")
 
 
@@ -97,14 +99,17 @@ def write_model(path: str | os.PathLike, spec: ModelSpec, state: dict[str, np.nd
     for key, arr in state.items():
         if not np.isfinite(arr).all():
             raise ModelFileError(
-                f"{path}: not saved: {key} holds NaN or infinity (the training diverged?)"
+                f"{path}: not saved: {key} holds NaN or infinity (the training diverged?); "
+                "train again with a smaller learning rate"
             )
     buf = io.BytesIO()
     np.savez(buf, __meta__=np.array(spec.to_json()), **state)
     try:
         return atomic_write(path, buf.getvalue())
     except OSError as exc:
-        raise ModelFileError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise ModelFileError(
+            f"{path}: cannot write ({exc.strerror or exc}); check the folder exists and is writable"
+        ) from None
 
 
 def read_model(
@@ -115,13 +120,14 @@ def read_model(
     """(spec, arrays) of a model file whose arrays fit its recorded architecture."""
     path = Path(path)
     try:
-        data = read_bytes(path, max_bytes, "model file")
+        data = read_bytes(path, max_bytes, "model file", raise_hint.removeprefix("raise it with "))
     except ValueError as exc:
-        hint = f"; {raise_hint}" if "over the limit" in str(exc) else ""
-        raise ModelFileError(f"{exc}{hint}") from None
+        raise ModelFileError(str(exc)) from None
     arrays = _members(path, data, max_bytes, raise_hint)
     if "__meta__" not in arrays:
-        raise ModelFileError(f"{path}: not a tinygrad_bp model file (no architecture record)")
+        raise ModelFileError(
+            f"{path}: not a tinygrad_bp model file (no architecture record); {RESAVE}"
+        )
     spec = _spec(path, arrays.pop("__meta__"))
     missing = [k for k in spec.keys() if k not in arrays]
     extra = [k for k in arrays if k not in spec.keys()]
@@ -136,16 +142,19 @@ def read_model(
                 )
                 if part
             )
+            + f"; {RESAVE}"
         )
     for key in spec.keys():
         arr = arrays[key]
         if arr.shape != spec.shape(key) or arr.dtype.name != spec.dtype:
             raise ModelFileError(
                 f"{path}: {key} is {arr.dtype.name} {arr.shape}, the recorded "
-                f"{spec.describe()} network needs {spec.dtype} {spec.shape(key)}"
+                f"{spec.describe()} network needs {spec.dtype} {spec.shape(key)}; {RESAVE}"
             )
         if not np.isfinite(arr).all():
-            raise ModelFileError(f"{path}: {key} holds NaN or infinity")
+            raise ModelFileError(
+                f"{path}: {key} holds NaN or infinity, expected finite weights; {RESAVE}"
+            )
     return spec, arrays
 
 
@@ -164,17 +173,20 @@ def _some(names: list[str], most: int = 6) -> str:
 def _members(path: Path, data: bytes, max_bytes: int, raise_hint: str) -> dict[str, np.ndarray]:
     if data.startswith(b"\x93NUMPY"):
         raise ModelFileError(
-            f"{path}: a single .npy array, not a model file (an .npz written by model.save)"
+            f"{path}: a single .npy array, not a model file (an .npz archive); {RESAVE}"
         )
     if not data.startswith(b"PK"):
         raise ModelFileError(
-            f"{path}: not a model file (not an .npz archive; truncated or corrupt?)"
+            f"{path}: not a model file (not an .npz archive; truncated or corrupt?); {RESAVE}"
         )
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
         if len(infos) > MAX_MEMBERS:
-            raise ModelFileError(f"{path}: {len(infos)} members, a model file has far fewer")
+            raise ModelFileError(
+                f"{path}: {len(infos)} members, a model file has far fewer (at most "
+                f"{MAX_MEMBERS}); {RESAVE}"
+            )
         total = sum(info.file_size for info in infos)
         if total > max_bytes:
             raise ModelFileError(
@@ -184,7 +196,9 @@ def _members(path: Path, data: bytes, max_bytes: int, raise_hint: str) -> dict[s
         arrays = {}
         for info in infos:
             if not info.filename.endswith(".npy"):
-                raise ModelFileError(f"{path}: unexpected member {info.filename!r}")
+                raise ModelFileError(
+                    f"{path}: unexpected member {info.filename!r}, expected .npy arrays; {RESAVE}"
+                )
             with zf.open(info) as f:
                 arrays[info.filename[:-4]] = _read_npy(f, info.file_size)
         return arrays
@@ -201,7 +215,7 @@ def _members(path: Path, data: bytes, max_bytes: int, raise_hint: str) -> dict[s
         RuntimeError,
     ) as exc:
         raise ModelFileError(
-            f"{path}: not a readable .npz model file (truncated or corrupt?): {exc}"
+            f"{path}: not a readable .npz model file (truncated or corrupt?): {exc}; {RESAVE}"
         ) from None
 
 
@@ -230,12 +244,20 @@ def _spec(path: Path, meta: np.ndarray) -> ModelSpec:
     try:
         record = json.loads(str(meta.item()) if meta.dtype.kind == "U" else "")
     except (ValueError, TypeError, RecursionError):
-        raise ModelFileError(f"{path}: the architecture record is not JSON (corrupt?)") from None
+        raise ModelFileError(
+            f"{path}: the architecture record is not JSON (corrupt?); {RESAVE}"
+        ) from None
     if not isinstance(record, dict):
-        raise ModelFileError(f"{path}: the architecture record is corrupt")
+        raise ModelFileError(
+            f"{path}: the architecture record is corrupt ({type(record).__name__}, expected "
+            f"an object); {RESAVE}"
+        )
     version = record.get("version", 0)
     if record.get("format", FORMAT) != FORMAT:
-        raise ModelFileError(f"{path}: not a tinygrad_bp model file ({record.get('format')!r})")
+        raise ModelFileError(
+            f"{path}: not a tinygrad_bp model file (format {record.get('format')!r:.40}, "
+            f"expected {FORMAT!r}); {RESAVE}"
+        )
     if version != VERSION:
         age = "older" if isinstance(version, int) and version < VERSION else "newer"
         raise ModelFileError(
@@ -254,7 +276,9 @@ def _spec(path: Path, meta: np.ndarray) -> ModelSpec:
         if len(acts) != len(sizes) - 1:
             raise ValueError(f"{len(sizes) - 1} layers with {len(acts)} activations")
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: the architecture record is corrupt ({exc})") from None
+        raise ModelFileError(
+            f"{path}: the architecture record is corrupt ({exc}); {RESAVE}"
+        ) from None
     return ModelSpec(engine, sizes, acts, dtype)
 
 

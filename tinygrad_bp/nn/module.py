@@ -146,6 +146,7 @@ class Module:
                 + (f"missing {', '.join(missing)}" if missing else "")
                 + ("; " if missing and extra else "")
                 + (f"unexpected {', '.join(extra)}" if extra else "")
+                + "; pass the state_dict() of a model with this architecture"
             )
         arrays = {}
         for key, want in expected.items():
@@ -153,10 +154,13 @@ class Module:
             if got.shape != want.shape:
                 raise ModelFileError(
                     f"{source}: {key} has shape {got.shape}, this model ({self.describe()}) "
-                    f"needs {want.shape}"
+                    f"needs {want.shape}; pass weights of that shape"
                 )
             if got.dtype.kind not in "fiu" or not np.isfinite(got).all():
-                raise ModelFileError(f"{source}: {key} must hold finite numbers")
+                raise ModelFileError(
+                    f"{source}: {key} ({got.dtype} {got.shape}) must hold finite numbers; "
+                    "pass finite float weights"
+                )
             arrays[key] = got.astype(self.dtype)
         for i in range(1, len(self.sizes)):
             self._assign(i - 1, arrays[f"layer{i}.weight"], arrays[f"layer{i}.bias"])
@@ -207,7 +211,10 @@ class Module:
         """A new model with this one's architecture and weights, on `engine` ("tensor" or
         "value"; default: this model's)."""
         if engine is not None and engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+            raise ValueError(
+                f"engine must be one of {', '.join(ENGINES)}, got {engine!r}; pass e.g. "
+                "engine='tensor'"
+            )
         return ENGINES[engine or self.engine]._from_arrays(self.spec, self.state_dict())
 
     # -- PyTorch -------------------------------------------------------------------
@@ -237,5 +244,7 @@ def load_model(
     or with `engine` ("tensor" or "value") when given."""
     spec, arrays = read_model(path, max_bytes, raise_hint)
     if engine is not None and engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        raise ValueError(
+            f"engine must be one of {', '.join(ENGINES)}, got {engine!r}; pass e.g. engine='tensor'"
+        )
     return ENGINES[engine or spec.engine]._from_arrays(spec, arrays)

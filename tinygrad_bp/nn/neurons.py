@@ -34,7 +34,9 @@ class Neuron:
 
     def __call__(self, x: Sequence[Value | float]) -> Value:
         if len(x) != len(self.w):
-            raise ValueError(f"this neuron takes {len(self.w)} inputs, got {len(x)}")
+            raise ValueError(
+                f"this neuron takes {len(self.w)} inputs, got {len(x)}; pass one number per weight"
+            )
         v = self.b
         for w, xi in zip(self.w, x):
             v = v + w * xi
@@ -77,7 +79,10 @@ class ValueMLP(Module):
     @classmethod
     def _check_dtype(cls, dtype) -> str:
         if check_dtype(dtype) != "float64":
-            raise ValueError(f"a ValueMLP computes in float64 (Python floats), got {dtype!r}")
+            raise ValueError(
+                f"a ValueMLP computes in float64 (Python floats), got {dtype!r}; leave dtype out, "
+                "or use MLP (the Tensor engine) for float32"
+            )
         return "float64"
 
     def _build(self, initial: list[tuple[np.ndarray, np.ndarray]]) -> None:
@@ -101,7 +106,10 @@ class ValueMLP(Module):
         """The outputs for one example `x` of exactly `sizes[0]` numbers (or Values)."""
         if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") or len(x) != self.sizes[0]:
             got = f"{len(x)} numbers" if hasattr(x, "__len__") else type(x).__name__
-            raise ValueError(f"a ValueMLP takes one example of {self.sizes[0]} inputs, got {got}")
+            raise ValueError(
+                f"a ValueMLP takes one example of {self.sizes[0]} inputs, got {got}; pass a list "
+                f"of {self.sizes[0]} numbers (forward_batch for many)"
+            )
         for layer in self.layer_list:
             x = layer(x)
         return x
@@ -111,7 +119,8 @@ class ValueMLP(Module):
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise ValueError(
-                f"this ValueMLP takes a batch of shape (batch, {self.sizes[0]}), got {X.shape}"
+                f"this ValueMLP takes a batch of shape (batch, {self.sizes[0]}), got {X.shape}; "
+                f"pass {self.sizes[0]} features per sample, one sample per row"
             )
         return [self(row.tolist()) for row in X]
 

@@ -28,12 +28,17 @@ class Optimizer:
     def __init__(self, params: Iterable[Value | Tensor], lr: float) -> None:
         self.params = list(params)
         if not self.params:
-            raise ValueError("the optimizer got no parameters")
+            raise ValueError(
+                "the optimizer got no parameters (an empty list); pass model.parameters()"
+            )
         kinds = {type(p) for p in self.params}
         if len(kinds) != 1 or not kinds <= {Value, Tensor}:
-            raise TypeError("parameters must be all Values or all Tensors")
+            raise TypeError(
+                "parameters must be all Values or all Tensors, got "
+                f"{', '.join(sorted(k.__name__ for k in kinds))}; pass model.parameters()"
+            )
         if not lr > 0:
-            raise ValueError(f"the learning rate must be positive, got {lr}")
+            raise ValueError(f"the learning rate must be positive, got {lr!r}; pass e.g. lr=0.1")
         self.lr = float(lr)
         self.scalar = isinstance(self.params[0], Value)
         self.state: dict[int, dict[str, np.ndarray]] = {}
@@ -71,7 +76,9 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable, lr: float = 0.1, momentum: float = 0.0) -> None:
         super().__init__(params, lr)
         if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+            raise ValueError(
+                f"momentum must be in [0, 1), got {momentum!r}; pass e.g. momentum=0.9"
+            )
         self.momentum = float(momentum)
         self._buffers: dict[int, np.ndarray] = {}
 
@@ -103,7 +110,9 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         self.b1, self.b2 = (float(b) for b in betas)
         if not (0 <= self.b1 < 1 and 0 <= self.b2 < 1):
-            raise ValueError(f"betas must be in [0, 1), got {betas}")
+            raise ValueError(
+                f"betas must be in [0, 1), got {betas!r}; pass e.g. betas=(0.9, 0.999)"
+            )
         self.eps = float(eps)
 
     def _update(self, slot: int, data: np.ndarray, grad: np.ndarray) -> None:

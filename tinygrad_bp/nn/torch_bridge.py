@@ -25,7 +25,10 @@ SOFTPLUS_THRESHOLD = 40.0
 def _torch_module(nn: Any, act: Activation):
     """The torch module of an activation, named by its entry of the op table."""
     if act.op.torch is None:
-        raise ValueError(f"activation {act.spec} has no PyTorch module")
+        with_torch = ", ".join(op.name for op in UNARY.values() if op.torch is not None)
+        raise ValueError(
+            f"activation {act.spec} has no PyTorch module; use one of {with_torch} to convert"
+        )
     cls_name, keywords = act.op.torch
     kwargs = {keywords[name]: value for name, value in act.params}
     cls = getattr(nn, cls_name)
@@ -38,7 +41,10 @@ def _activation(nn: Any, index: int, module: Any) -> Activation:
     """The activation of a torch module, or a clear error naming the layer."""
     kind = type(module)
     if kind is nn.Softplus and module.beta != 1:
-        raise ValueError(f"layer {index} (Softplus) has beta={module.beta}; only beta=1 is")
+        raise ValueError(
+            f"layer {index} (Softplus) has beta={module.beta}; only beta=1 is supported: "
+            "use nn.Softplus() with the default beta"
+        )
     for op in UNARY.values():
         if op.torch is not None and getattr(nn, op.torch[0], None) is kind:
             params = tuple((name, float(getattr(module, key))) for name, key in op.torch[1].items())
@@ -46,7 +52,7 @@ def _activation(nn: Any, index: int, module: Any) -> Activation:
     supported = ", ".join(op.torch[0] for op in UNARY.values() if op.torch is not None)
     raise ValueError(
         f"layer {index} ({kind.__name__}) is not supported: a tinygrad_bp MLP is made of "
-        f"Linear layers, each followed by at most one of {supported}"
+        f"Linear layers, each followed by at most one of {supported}; replace or remove it"
     )
 
 
@@ -73,20 +79,24 @@ def from_torch(seq: Any, engine: str) -> tuple[ModelSpec, dict[str, np.ndarray]]
 
     nn = torch.nn
     if not isinstance(seq, nn.Sequential):
-        raise TypeError(f"from_torch takes a torch.nn.Sequential, got {type(seq).__name__}")
+        raise TypeError(
+            f"from_torch takes a torch.nn.Sequential, got {type(seq).__name__}; "
+            "wrap the layers in nn.Sequential(...)"
+        )
     layers: list[list] = []  # [W, b, activation or None]
     for index, module in enumerate(seq):
         if isinstance(module, nn.Linear):
             if module.bias is None:
                 raise ValueError(
-                    f"layer {index} (Linear) has no bias; tinygrad_bp layers always have one"
+                    f"layer {index} (Linear) has no bias; tinygrad_bp layers always have one: "
+                    "build it with bias=True"
                 )
             W = module.weight.detach().cpu().numpy().copy()
             b = module.bias.detach().cpu().numpy().copy()
             if layers and layers[-1][0].shape[0] != W.shape[1]:
                 raise ValueError(
                     f"layer {index} (Linear) takes {W.shape[1]} inputs, but the layer before "
-                    f"gives {layers[-1][0].shape[0]}"
+                    f"gives {layers[-1][0].shape[0]}; make the sizes agree"
                 )
             layers.append([W, b, None])
             continue
@@ -94,14 +104,19 @@ def from_torch(seq: Any, engine: str) -> tuple[ModelSpec, dict[str, np.ndarray]]
         if not layers or layers[-1][2] is not None:
             raise ValueError(
                 f"layer {index} ({type(module).__name__}) must follow a Linear layer "
-                "(one activation per Linear)"
+                "(one activation per Linear); put a Linear layer before it"
             )
         layers[-1][2] = act
     if not layers:
-        raise ValueError("the Sequential holds no Linear layer")
+        raise ValueError(
+            f"the Sequential holds no Linear layer ({len(seq)} modules); add at least one nn.Linear"
+        )
     dtypes = {str(W.dtype) for W, b, _ in layers} | {str(b.dtype) for W, b, _ in layers}
     if len(dtypes) != 1 or not dtypes <= {"float32", "float64"}:
-        raise ValueError(f"the weights must be all float32 or all float64, got {sorted(dtypes)}")
+        raise ValueError(
+            f"the weights must be all float32 or all float64, got {sorted(dtypes)}; "
+            "convert the model with .double() or .float()"
+        )
     dtype = "float64" if engine == "value" else dtypes.pop()
     sizes = (layers[0][0].shape[1], *(W.shape[0] for W, _, _ in layers))
     acts = tuple(act or Activation(UNARY["linear"]) for _, _, act in layers)
@@ -111,5 +126,7 @@ def from_torch(seq: Any, engine: str) -> tuple[ModelSpec, dict[str, np.ndarray]]
         arrays[f"layer{i}.bias"] = b.astype(dtype)
     for key, arr in arrays.items():
         if not np.isfinite(arr).all():
-            raise ValueError(f"{key} of the torch model holds NaN or infinity")
+            raise ValueError(
+                f"{key} of the torch model holds NaN or infinity; give a model with finite weights"
+            )
     return ModelSpec(engine, sizes, acts, dtype), arrays

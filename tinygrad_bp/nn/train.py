@@ -64,7 +64,7 @@ def split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(X_train, y_train, X_held, y_held): floor(holdout * n) random examples held out."""
     if not 0.0 <= holdout < 1.0:
-        raise ValueError(f"the held-out fraction must be in [0, 1), got {holdout}")
+        raise ValueError(f"the held-out fraction must be in [0, 1), got {holdout!r}; pass e.g. 0.2")
     n_held = int(holdout * len(X))
     order = np.random.default_rng(seed).permutation(len(X))
     held, kept = order[:n_held], order[n_held:]
@@ -95,14 +95,15 @@ def fit(
     numbers as building the graph each time, several times faster.
     """
     if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
+        raise ValueError(f"unknown loss {loss!r}; give one of {', '.join(LOSSES)}")
     if int(epochs) != epochs or epochs < 1 or int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(
-            f"epochs and batch_size must be positive whole numbers, got {epochs}, {batch_size}"
+            f"epochs and batch_size must be positive whole numbers, got {epochs!r}, "
+            f"{batch_size!r}; pass e.g. epochs=100, batch_size=32"
         )
     X = np.asarray(X, dtype=float)
     if len(X) == 0:
-        raise ValueError("no training examples")
+        raise ValueError(f"no training examples (X has shape {X.shape}); pass at least one row")
     loss_fn = LOSSES[loss]
     targets = _targets(loss, np.asarray(y, dtype=float), model.sizes[-1])
     traced = _tracer(model, loss, loss_fn) if trace else None

@@ -58,6 +58,8 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 1 * MiB
 DEFAULT_MAX_QUANTITIES = 200_000
+#: what a missing key of a [[layer]] or [[data]] table looks like (for messages)
+_EXAMPLE = {"W": "[[0.1, 0.2]]", "b": "[0.0]", "x": "[1.0, 0.0]", "d": "[1.0]"}
 
 SCHEMA_V2 = {
     "network": {"loss", "eta", "mode", "steps"},
@@ -158,10 +160,11 @@ def load_case(
     path: str | Path,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_quantities: int = DEFAULT_MAX_QUANTITIES,
+    raise_with: str = "load_case(..., max_bytes=...)",
 ) -> Case:
     """Read and validate a case file; every problem is a `CaseError` naming file, line and key."""
     path = str(path)
-    raw = read_text(path, max_bytes, "case file")
+    raw = read_text(path, max_bytes, "case file", raise_with)
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
@@ -169,11 +172,19 @@ def load_case(
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
-        raise CaseError(f"{path}: not a valid TOML file ({exc})") from None
+        raise CaseError(
+            f"{path}: not a valid TOML file ({exc}); fix that line (see docs/case-files.md)"
+        ) from None
     except RecursionError:
-        raise CaseError(f"{path}: nested too deeply to be a case file") from None
+        raise CaseError(
+            f"{path}: nested too deeply to be a case file; a case file is flat tables of "
+            "numbers (see docs/case-files.md)"
+        ) from None
     if not data:
-        raise CaseError(f"{path}: empty; a case file needs [network], [[layer]] and [[data]]")
+        raise CaseError(
+            f"{path}: empty; a case file needs [network], [[layer]] and [[data]] "
+            "(see docs/case-files.md)"
+        )
     return Case.from_dict(data, path, raw, max_quantities)
 
 
@@ -237,28 +248,52 @@ class _Reader:
     # -- values ----------------------------------------------------------------
     def number(self, v: Any, table: str, index: int | None, key: str, what: str = "") -> float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise self.fail(table, index, key, f"expected a number{what}, got {v!r:.60}")
+            if v is None:
+                raise self.fail(table, index, key, f"missing; add {key} = a number{what}")
+            raise self.fail(
+                table, index, key, f"expected a number{what}, got {v!r:.60}; write e.g. 0.5"
+            )
         try:
             x = float(v)
         except OverflowError:
-            raise self.fail(table, index, key, "the number is too large for a float") from None
+            raise self.fail(
+                table,
+                index,
+                key,
+                f"{v!r:.40} is too large for a float (max about 1.8e308); write a smaller number",
+            ) from None
         if not math.isfinite(x):
-            raise self.fail(table, index, key, f"expected a finite number{what}, got {v!r}")
+            raise self.fail(
+                table, index, key, f"expected a finite number{what}, got {v!r}; write e.g. 0.5"
+            )
         return x
 
     def vector(self, v: Any, table: str, index: int | None, key: str, what: str) -> np.ndarray:
         if not isinstance(v, list) or not v:
-            raise self.fail(table, index, key, f"expected a list of numbers ({what})")
+            raise self.fail(
+                table,
+                index,
+                key,
+                f"expected a list of numbers ({what}), got {v!r:.40}; write e.g. [0.1, 0.2]",
+            )
         return np.array([self.number(t, table, index, key, f" ({what})") for t in v])
 
     def matrix(self, v: Any, table: str, index: int | None, key: str, what: str) -> np.ndarray:
         if not isinstance(v, list) or not v or not all(isinstance(r, list) and r for r in v):
             raise self.fail(
-                table, index, key, f"expected a list of rows like [[0.1, 0.2]] ({what})"
+                table,
+                index,
+                key,
+                f"expected a list of rows like [[0.1, 0.2]] ({what}), got {v!r:.40}",
             )
         widths = {len(r) for r in v}
         if len(widths) > 1:
-            raise self.fail(table, index, key, f"rows of different lengths {sorted(widths)}")
+            raise self.fail(
+                table,
+                index,
+                key,
+                f"rows of different lengths {sorted(widths)}; give every row the same length",
+            )
         return np.array([[self.number(t, table, index, key, f" ({what})") for t in r] for r in v])
 
     def table(self, name: str, required: bool = True) -> dict:
@@ -268,7 +303,12 @@ class _Reader:
                 raise self.fail(name, None, None, "missing; see docs/case-files.md")
             return {}
         if not isinstance(sec, dict):
-            raise self.fail(name, None, None, "expected a table ([name] with key = value lines)")
+            raise self.fail(
+                name,
+                None,
+                None,
+                f"expected a table ([{name}] with key = value lines), got {sec!r:.40}",
+            )
         return sec
 
     def tables(self, name: str) -> list[dict]:
@@ -276,7 +316,9 @@ class _Reader:
         if secs is None:
             raise self.fail(name, None, None, f"missing; add one or more [[{name}]] tables")
         if not isinstance(secs, list) or not all(isinstance(s, dict) for s in secs):
-            raise self.fail(name, None, None, f"expected [[{name}]] tables (double brackets)")
+            raise self.fail(
+                name, None, None, f"expected [[{name}]] tables (double brackets), got [{name}]"
+            )
         return secs
 
     # -- the case ----------------------------------------------------------------
@@ -320,11 +362,19 @@ class _Reader:
             )
         mode = sec.get("mode", "online")
         if mode not in ("online", "batch"):
-            raise self.fail("network", None, "mode", f"{mode!r:.40}: expected online or batch")
+            raise self.fail(
+                "network",
+                None,
+                "mode",
+                f'{mode!r:.40}: expected online or batch; write mode = "online" or "batch"',
+            )
         steps = sec.get("steps", 1)
         if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= 10_000:
             raise self.fail(
-                "network", None, "steps", f"expected a whole number 0..10000, got {steps!r:.40}"
+                "network",
+                None,
+                "steps",
+                f"expected a whole number 0..10000, got {steps!r:.40}; write e.g. steps = 1",
             )
         return {"eta": eta, "loss": loss, "mode": mode, "steps": steps}
 
@@ -344,7 +394,9 @@ class _Reader:
             self.strict("layer", i, sec, SCHEMA_V2["layer"])
             for key in ("W", "b"):
                 if key not in sec:
-                    raise self.fail("layer", i, None, f"{key} is missing")
+                    raise self.fail(
+                        "layer", i, None, f"{key} is missing; add e.g. {key} = {_EXAMPLE[key]}"
+                    )
             W = self.matrix(sec["W"], "layer", i, "W", "row j = neuron, column i = its input")
             shared = not isinstance(sec["b"], list)
             b = (
@@ -377,7 +429,9 @@ class _Reader:
             self.strict("data", k, sec, SCHEMA_V2["data"])
             for key in ("x", "d"):
                 if key not in sec:
-                    raise self.fail("data", k, None, f"{key} is missing")
+                    raise self.fail(
+                        "data", k, None, f"{key} is missing; add e.g. {key} = {_EXAMPLE[key]}"
+                    )
             x = self.vector(sec["x"], "data", k, "x", "one value per input")
             d = self.vector(sec["d"], "data", k, "d", "one target per output neuron")
             data.append((x, d))
@@ -395,7 +449,7 @@ class _Reader:
         for table, got, keys in (("input", inp, ("x", "d")), ("weights", w, SCHEMA_V1["weights"])):
             for key in sorted(keys):
                 if key not in got:
-                    raise self.fail(table, None, None, f"{key} is missing")
+                    raise self.fail(table, None, None, f"{key} is missing; add a {key} = ... line")
         x = self.vector(inp["x"], "input", None, "x", "one value per input")
         d = self.vector(inp["d"], "input", None, "d", "one target per output neuron")
         W1 = self.matrix(w["hidden"], "weights", None, "hidden", "row i = hidden neuron")

@@ -86,7 +86,10 @@ class ParameterRow:
         grads = self.__dict__.get("gradients", {})
         if source in grads:
             return grads[source]
-        raise AttributeError(source)
+        raise AttributeError(
+            f"{type(self).__name__} has no attribute or gradient source {source!r}; "
+            f"the sources are {', '.join(grads) or 'none'}"
+        )
 
     @property
     def analytic_disagreement(self) -> float:

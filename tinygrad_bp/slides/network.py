@@ -56,7 +56,7 @@ def loss_value(loss: str, ys: Sequence[Any], ds: Sequence[float]) -> Any:
         )
     if loss == "softmax_ce":
         return -sum(d * _log(y) for y, d in zip(ys, ds) if d != 0)
-    raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
+    raise ValueError(f"unknown loss {loss!r}; give one of {', '.join(LOSSES)}")
 
 
 def softmax(vs: Sequence[Any]) -> list[Any]:

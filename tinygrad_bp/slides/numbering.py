@@ -50,7 +50,10 @@ class Numbering:
     def __init__(self, sizes: Sequence[int]) -> None:
         sizes = tuple(int(s) for s in sizes)
         if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"layer sizes need two or more positive numbers, got {list(sizes)}")
+            raise ValueError(
+                f"layer sizes need two or more positive numbers, got {list(sizes)}; "
+                "pass e.g. (2, 3, 1), inputs first"
+            )
         object.__setattr__(self, "sizes", sizes)
 
     @property

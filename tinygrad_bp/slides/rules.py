@@ -112,7 +112,10 @@ def delta_rule(
     Returns (dE/dW for each layer, dE/db for each layer) for E = 1/2 |d - y|^2.
     """
     if not (len(weights) == len(biases) == len(activations)):
-        raise ValueError("weights, biases and activations need one entry per layer")
+        raise ValueError(
+            "weights, biases and activations need one entry per layer, got "
+            f"{len(weights)}, {len(biases)} and {len(activations)}; give one of each per layer"
+        )
     ys = [np.asarray(x, dtype=float).reshape(-1)]
     vs = []
     for W, b, act in zip(weights, biases, activations):

@@ -40,7 +40,10 @@ def train_side_by_side(
     X = np.asarray(X, dtype=float).reshape(len(X), -1)
     D = np.asarray(D, dtype=float).reshape(len(D), -1)
     if len(X) != len(D) or not len(X):
-        raise ValueError(f"need as many targets as inputs, got {len(X)} and {len(D)}")
+        raise ValueError(
+            f"need as many targets as inputs (at least one), got {len(X)} and {len(D)}; "
+            "give one target row per input row"
+        )
     result = SideBySide(net.copy(), net.copy())
     for n in range(updates):
         x, d = X[n % len(X)], D[n % len(X)]

@@ -53,7 +53,8 @@ class TwoLayerNet:
         if self.b1.shape != (H,) or self.W2.shape != (O, H) or self.b2.shape != (O,):
             raise ValueError(
                 f"inconsistent shapes: hidden weights {self.W1.shape}, hidden biases "
-                f"{self.b1.shape}, output weights {self.W2.shape}, output biases {self.b2.shape}"
+                f"{self.b1.shape}, output weights {self.W2.shape}, output biases {self.b2.shape}; "
+                "expected (H, n), (H,), (O, H) and (O,)"
             )
 
     @classmethod
@@ -141,7 +142,9 @@ class TwoLayerNet:
             if slot == name:
                 arr[idx] += delta
                 return net
-        raise KeyError(f"no parameter named {name!r}")
+        raise KeyError(
+            f"no parameter named {name!r}; give one of {', '.join(self.parameter_names)}"
+        )
 
     def step(self, grads: dict[str, float], eta: float) -> None:
         """The online update p(n+1) = p(n) - eta dE/dp, in place."""
@@ -219,9 +222,15 @@ class TwoLayerNet:
 
     def _check_example(self, x: np.ndarray, d: np.ndarray) -> None:
         if x.shape != (self.n_in,):
-            raise ValueError(f"x has {x.size} entries; this network has {self.n_in} inputs")
+            raise ValueError(
+                f"x has {x.size} entries; this network has {self.n_in} inputs: "
+                f"give {self.n_in} numbers"
+            )
         if d.shape != (self.n_out,):
-            raise ValueError(f"d has {d.size} entries; this network has {self.n_out} outputs")
+            raise ValueError(
+                f"d has {d.size} entries; this network has {self.n_out} outputs: "
+                f"give {self.n_out} targets"
+            )
 
 
 @dataclass

@@ -90,7 +90,10 @@ class KeyFolder:
     def for_submission(self, path: Path) -> Key:
         key = self.folder / f"key-{path.stem}.toml"
         if not key.is_file():
-            raise CaseError(f"no key {key.name} in {self.path} for this submission")
+            raise CaseError(
+                f"no key {key.name} in {self.path} for this submission; add that file "
+                "or give one key for all with --key FILE"
+            )
         return Key(key)
 
     def written(self, key: str) -> str:
@@ -265,10 +268,15 @@ def read_submission(keys: Key | KeyFolder, path: Path, rtol: float) -> Submissio
         data = tomllib.loads(raw)
         unknown = [k for k in data if k not in SECTIONS]
         if unknown:
-            raise CaseError(f"unknown section [{unknown[0]}]; expected [claims] and [names]")
+            raise CaseError(
+                f"unknown section [{unknown[0]}]; expected [claims] and [names]: remove it"
+            )
         claims, names = data.get("claims"), data.get("names", {})
         if not isinstance(claims, dict) or not claims:
-            raise CaseError("no [claims] section with name = number lines")
+            raise CaseError(
+                f"no [claims] section with name = number lines (got {claims!r:.40}); "
+                'add one, e.g. [claims] then "dE/dw11" = 0.1'
+            )
         sub.judgements = judge(key.case(claims, names, str(path), raw), rtol).verdicts
     except (FileLimitError, CaseError, tomllib.TOMLDecodeError, RecursionError) as exc:
         sub.error = " ".join(str(exc).split())[:300] or type(exc).__name__

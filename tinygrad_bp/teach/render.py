@@ -191,7 +191,7 @@ def md_escape(s: str) -> str:
 def render_doc(doc: Doc, form: str) -> str:
     """The document as Markdown, LaTeX or HTML text."""
     if form not in FORMATS:
-        raise ValueError(f"unknown format {form!r}; expected one of {', '.join(FORMATS)}")
+        raise ValueError(f"unknown format {form!r}; give one of {', '.join(FORMATS)}")
     return {"md": _md, "tex": _tex, "html": _html}[form](doc)
 
 

@@ -421,7 +421,7 @@ def solve(
     if problem.loss not in LOSSES:
         raise ValueError(
             f"a worked solution derives the losses {', '.join(LOSSES)}; "
-            f"this case uses {problem.loss}"
+            f"this case uses {problem.loss}; use tinygrad-bp check for its numbers"
         )
     b = _Builder(problem, digits, max_lines, notes)
     passes = [

@@ -86,7 +86,10 @@ class Drawing:
     def to_json(self) -> str:
         """The graph as JSON (layout in docs/pictures.md)."""
         if self.graph is None:
-            raise ValueError("this drawing is not of a computation graph: no JSON export")
+            raise ValueError(
+                "this drawing is of a network (draw_network), not of a computation graph: no "
+                "JSON export; use draw(root) for a graph's JSON"
+            )
         from .graph import to_dict
 
         return dumps(to_dict(self.graph))
@@ -94,7 +97,10 @@ class Drawing:
     def to_html(self, title: str = "Backward pass, step by step") -> str:
         """One self-contained HTML page that steps through the forward and backward pass."""
         if self.graph is None:
-            raise ValueError("the stepper needs a computation graph: draw(root), not a network")
+            raise ValueError(
+                "the stepper needs a computation graph, this drawing is of a network "
+                "(draw_network); use draw(root)"
+            )
         from .render import render
         from .stepper import stepper_html
 
@@ -348,7 +354,10 @@ def _layers_of(net: Any) -> list[tuple[np.ndarray, np.ndarray, str]]:
         return [(net.W1, net.b1, net.hidden), (net.W2, net.b2, net.output)]
     if hasattr(net, "layers"):
         return [(np.asarray(W), np.asarray(b).reshape(-1), str(a)) for W, b, a in net.layers()]
-    raise TypeError(f"draw_network takes a TwoLayerNet or an MLP, got {type(net).__name__}")
+    raise TypeError(
+        f"draw_network takes a TwoLayerNet or an MLP, got {type(net).__name__}; "
+        "for a computation graph use draw(root)"
+    )
 
 
 def draw_network(
@@ -370,7 +379,7 @@ def draw_network(
     from ..slides.twolayer import pair_name
 
     if show not in SHOWS:
-        raise ValueError(f"show must be one of {', '.join(SHOWS)}, got {show!r}")
+        raise ValueError(f"show must be one of {', '.join(SHOWS)}, got {show!r}; pass one of them")
     if show != "weights" and not grads:
         raise ValueError(f"showing {show} needs the gradients: pass grads= (after backward)")
     layers = _layers_of(net)

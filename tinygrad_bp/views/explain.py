@@ -33,12 +33,16 @@ def find_node(graph: Graph, target: Any) -> int:
     if not isinstance(target, str):
         if id(target) in graph.index:
             return graph.index[id(target)]
-        raise KeyError("that node is not in this graph (it was not used to compute the root)")
+        raise KeyError(
+            f"{target!r:.60} is not in this graph (it was not used to compute the root); "
+            "pass a node the root was computed from, or its name"
+        )
     matches = [n.index for n in graph.nodes if n.name == target]
     if not matches:
         names = sorted({str(n.name) for n in graph.nodes if n.name})
         raise KeyError(
-            f"no node named {target!r} in this graph; named nodes: {', '.join(names) or 'none'}"
+            f"no node named {target!r} in this graph; give one of the named nodes: "
+            f"{', '.join(names) or 'none (pass the node itself)'}"
         )
     if len(matches) > 1:
         raise KeyError(f"{len(matches)} nodes are named {target!r}; pass the node itself")
@@ -93,7 +97,7 @@ class Explanation:
             return self.markdown()
         if fmt == "latex":
             return self.latex()
-        raise ValueError(f"unknown format {fmt!r}; expected text, markdown or latex")
+        raise ValueError(f"unknown format {fmt!r}; give text, markdown or latex")
 
     def caption(self) -> str:
         """The sum over paths in symbols, in formulas, then in numbers: the picture's caption."""

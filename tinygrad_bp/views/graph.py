@@ -149,7 +149,10 @@ def _role(node: Any, op: str, is_leaf: bool) -> str | None:
 def read_graph(root: Any, max_nodes: int | None = DEFAULT_MAX_NODES) -> Graph:
     """Every node `root` was computed from, parents first; refuse more than `max_nodes`."""
     if not hasattr(root, "parents") and not hasattr(root, "_parents"):
-        raise TypeError(f"expected a Value or a Tensor, got {type(root).__name__}")
+        raise TypeError(
+            f"expected a Value or a Tensor, got {type(root).__name__} {root!r:.40}; "
+            "pass the result of a computation, e.g. draw(loss)"
+        )
     order = topological_order(root)
     if max_nodes is not None and len(order) > max_nodes:
         raise too_large(len(order), max_nodes)

