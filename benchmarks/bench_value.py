@@ -3,11 +3,12 @@
 The same Python code (forward, squared error, zero the gradients, backward)
 runs on our `Value`, on micrograd's algorithm and on PyTorch 0-dim float64
 tensors (one thread), in alternating blocks of steps in one process, after a
-check that all give the same loss. Prints median step times and ratios twice:
-with Python's garbage collector running, as in a training loop, and with it
-paused during the timed step (as `timeit` does), which measures the engines
-alone; then how much of our step the collector takes, and the memory per node
-(tracemalloc) of a 10^6-node chain v <- relu(v * w + b).
+check that all give the same loss. Prints median step times and ratios three
+times: with Python's garbage collector running and emptied before each step;
+running, with the steps back to back as in a training loop; and paused during
+the timed step (as `timeit` does), which measures the engines alone. Then how
+much of our step the collector takes, and the memory per node (tracemalloc) of a
+10^6-node chain v <- relu(v * w + b).
 
 micrograd is the package when it is installed, otherwise the reference class
 below: micrograd's algorithm (a set of children and a backward closure per
@@ -182,6 +183,33 @@ def time_step(fn, gc_on: bool) -> float:
         gc.enable()
 
 
+# How the collector runs during the timed steps (see time_block), and the label printed.
+MODES = {"fresh": "gc on, emptied before each step", "loop": "gc on, steps back to back",
+         "off": "gc off"}  # fmt: skip
+
+
+def time_block(fn, mode: str, steps: int) -> list[float]:
+    """`steps` timed calls of `fn`.
+
+    "fresh": the collector runs, and is emptied before each step (`time_step`), so
+    a step pays for the collections its own objects cause but rarely for a full one.
+    "loop": the collector runs and the steps follow each other as in a training loop,
+    each paying for whatever collection falls in it (full ones included: they walk
+    every object of the process, PyTorch's too when it is imported); a first,
+    untimed step leaves the garbage a previous step would. "off": paused.
+    """
+    if mode != "loop":
+        return [time_step(fn, mode == "fresh") for _ in range(steps)]
+    gc.collect()
+    fn()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def collector_share(fn, steps: int = 5) -> tuple[float, float]:
     """(ms spent in the garbage collector per step, full collections per step) for `fn`."""
     spent, full, started = [0.0], [0], [0.0]
@@ -267,31 +295,29 @@ def main() -> None:
 
     print(f"workload: 2-16-16-1 relu MLP, 100 samples, forward + backward: {nodes} of our nodes")
     print(f"micrograd: {micro_label}")
-    for gc_on in (True, False):
+    for mode, label in MODES.items():
         times = {k: [] for k in runs}
         # Alternate in blocks of steps, so machine noise hits every engine alike while
         # each runs its steps one after another, as in a training loop (a step run just
         # after another engine's finds the memory that engine's graph left behind).
         for _ in range(args.repeats):
             for k, fn in runs.items():
-                for _ in range(args.block):
-                    times[k].append(time_step(fn, gc_on))
+                times[k] += time_block(fn, mode, args.block)
         med = {k: statistics.median(v) for k, v in times.items()}
-        label = "gc on " if gc_on else "gc off"
-        print(
-            f"[{label}] ours {med['ours'] * 1e3:6.1f} ms ({med['ours'] / nodes * 1e6:.2f} us/node)"
-        )
+        per_node = med["ours"] / nodes * 1e6
+        print(f"[{label}] ours {med['ours'] * 1e3:6.1f} ms ({per_node:.2f} us/node)")
         for k in runs:
             if k == "ours":
                 continue
-            target = TARGETS[f"micrograd, {label.strip()}"] if k == "micrograd" else TARGETS[k]
+            target = TARGETS[f"micrograd, {'gc off' if mode == 'off' else 'gc on'}"]
+            target = target if k == "micrograd" else TARGETS[k]
             print(
                 f"[{label}] {k:<9} {med[k] * 1e3:7.1f} ms  ours is {med[k] / med['ours']:5.2f}x "
                 f"faster (target >= {target:g}x)"
             )
     collector_ms, full = collector_share(runs["ours"])
     print(
-        f"[gc on ] the collector's share of our step: {collector_ms:.1f} ms, "
+        f"[gc on, steps back to back] the collector's share of our step: {collector_ms:.1f} ms, "
         f"{full:.1f} full collections (gc.callbacks)"
     )
     ours_b = bytes_per_node(Value, args.chain)
