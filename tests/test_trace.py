@@ -281,3 +281,23 @@ def test_train_trace_flag_gives_the_eager_numbers(capsys):
     for bad, says in ((["train", "--trace"], "--engine value"), (ce, "--loss ce")):
         assert main(bad) == 2
         assert says in capsys.readouterr().err
+
+
+def test_a_trace_too_big_to_compile_quickly_is_refused_with_its_limit(capsys):
+    from tinygrad_bp.cli import main
+
+    xs = [Value(float(i)) for i in range(30)]
+
+    def chain(x):
+        total = x
+        for v in xs:
+            total = total * v + x
+        return total
+
+    with pytest.raises(TraceError, match=r"over the limit of 50 .*max_nodes=\d+"):
+        trace(chain, 1.0, max_nodes=50)
+    assert trace(chain, 1.0, max_nodes=200)(2.0).output == chain(Value(2.0)).data
+    args = ["train", "--engine", "value", "--trace", "--samples", "1000", "--batch-size", "1000"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "over the limit of 100,000" in err and "--batch-size" in err and err.count("\n") == 1

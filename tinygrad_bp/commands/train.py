@@ -9,12 +9,21 @@ import sys
 from pathlib import Path
 
 from ..engine.ops import activation, activation_names
+from ..engine.trace import MAX_NODES as MAX_TRACE_NODES
 from ..formatting import dumps, fmt
 from ..nn import MLP, ValueMLP
 from ..nn.data import DATASETS
 from ..nn.losses import LOSSES
 from ..nn.optim import OPTIMIZERS
-from ..nn.train import TrainingDiverged, estimate_value_seconds, evaluate, fit, score, split
+from ..nn.train import (
+    TrainingDiverged,
+    estimate_value_seconds,
+    evaluate,
+    fit,
+    score,
+    split,
+    value_nodes_per_sample,
+)
 from .args import layer_sizes, positive
 
 CLASSIFICATION = {"xor", "moons", "spirals"}
@@ -227,6 +236,14 @@ def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: 
             "--trace cannot replay --loss ce (each class label picks which output enters the "
             "loss, so the graph changes with the labels); drop --trace"
         )
+    if args.trace:
+        nodes = value_nodes_per_sample(sizes) * min(args.batch_size, n)
+        if nodes > MAX_TRACE_NODES:
+            raise ValueError(
+                f"--trace records one batch, here about {nodes:,} nodes, over the limit of "
+                f"{MAX_TRACE_NODES:,} a trace compiles in a few seconds; use a smaller "
+                "--batch-size, or drop --trace"
+            )
     if args.engine == "value":
         seconds = estimate_value_seconds(sizes, n, args.epochs)
         if seconds > VALUE_LIMIT_SECONDS and not args.force:

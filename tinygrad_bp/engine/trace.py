@@ -52,6 +52,10 @@ from .value import Value
 __all__ = ["Trace", "TraceError", "TraceResult", "trace"]
 
 
+#: the most nodes a trace compiles by default (about five seconds of compiling)
+MAX_NODES = 100_000
+
+
 class TraceError(ValueError):
     """The function cannot be traced, or new inputs do not fit the recorded graph."""
 
@@ -481,7 +485,11 @@ class Trace:
     """A recorded scalar computation, compiled for replay (see the module docstring)."""
 
     def __init__(
-        self, fn: Callable[..., Any], *example_inputs: Any, params: Sequence[Value] | None = None
+        self,
+        fn: Callable[..., Any],
+        *example_inputs: Any,
+        params: Sequence[Value] | None = None,
+        max_nodes: int = MAX_NODES,
     ) -> None:
         self.fn = fn
         self._shapes = [_structure(x, _input_name(i)) for i, x in enumerate(example_inputs)]
@@ -506,6 +514,13 @@ class Trace:
             raise TraceError(
                 f"params must be a sequence of Values, got a {type(bad).__name__} {bad!r:.40} "
                 "in it; pass the Value parameters, e.g. params=model.parameters()"
+            )
+        size = len({id(n) for n in found})
+        if size > max_nodes:
+            raise TraceError(
+                f"the recorded graph has {size:,} nodes, over the limit of {max_nodes:,} for "
+                "a trace (compiling takes about a second per 20,000 nodes); trace a smaller "
+                f"piece, such as a smaller batch, or pass max_nodes={size} to go on"
             )
         self._replay, order, self.source = _compile(outputs, leaves, self.params)
         #: the recorded operations, in order: what `check` compares
@@ -634,11 +649,14 @@ def _input_leaf(v: float, k: int) -> Value:
 
 
 def trace(
-    fn: Callable[..., Any], *example_inputs: Any, params: Sequence[Value] | None = None
+    fn: Callable[..., Any],
+    *example_inputs: Any,
+    params: Sequence[Value] | None = None,
+    max_nodes: int = MAX_NODES,
 ) -> Trace:
     """Run ``fn(*example_inputs)`` once on Values and compile its graph for replay.
 
     Returns a `Trace`: ``trace(fn, x, y)(x2, y2)`` gives the outputs and the gradients
     of the first output for new inputs; see the module docstring for the rules.
     """
-    return Trace(fn, *example_inputs, params=params)
+    return Trace(fn, *example_inputs, params=params, max_nodes=max_nodes)

@@ -29,6 +29,7 @@ __all__ = [
     "predict",
     "score",
     "split",
+    "value_nodes_per_sample",
 ]
 
 # Measured on the Value engine (benchmarks/bench_value.py): forward + backward per node.
@@ -213,7 +214,11 @@ def score(model: Module, X: np.ndarray, y: np.ndarray, loss: str) -> tuple[str, 
     return "mse", float(np.mean((out.reshape(len(y), -1) - y.reshape(len(y), -1)) ** 2))
 
 
+def value_nodes_per_sample(sizes: list[int]) -> int:
+    """Rough size of one sample's Value graph: about 2 in + 3 nodes per neuron, and the loss."""
+    return sum(n_out * (2 * n_in + 3) for n_in, n_out in zip(sizes, sizes[1:])) + 4 * sizes[-1]
+
+
 def estimate_value_seconds(sizes: list[int], n_samples: int, epochs: int) -> float:
-    """Rough Value-engine time: about 2 in + 3 nodes per neuron, per sample and epoch."""
-    nodes = sum(n_out * (2 * n_in + 3) for n_in, n_out in zip(sizes, sizes[1:])) + 4 * sizes[-1]
-    return nodes * n_samples * epochs * VALUE_SECONDS_PER_NODE
+    """Rough Value-engine time of training: nodes per sample, samples and epochs."""
+    return value_nodes_per_sample(sizes) * n_samples * epochs * VALUE_SECONDS_PER_NODE
