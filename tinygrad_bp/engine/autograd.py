@@ -203,7 +203,7 @@ class Node:
         each node comes after every node computed from it, and visits them in
         that order: by the time a node is reached, all of its children have
         added their share to its gradient. Nodes that no gradient reaches are
-        skipped. `Value` runs a copy of this loop specialised to its two slots
+        skipped. `Value` runs its own one-pass walk in the same order
         (`value._walk`), which adds the gradients up in the same order.
         """
         anomaly = _MODE.get() & ANOMALY
