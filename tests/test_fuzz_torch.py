@@ -237,7 +237,13 @@ def test_random_tensor_expressions_match_pytorch(program):
                 blas = True
                 a, b, c = (np.abs(np.broadcast_to(pool[i].data, (2, 3))) for i in step[2])
                 size = float(np.nan_to_num((a @ b.T) @ c, nan=np.inf).max())
-            compare(out.data, tout.detach().numpy(), f"value of {step}", blas, size)
+            theirs_out = tout.detach().numpy()
+            compare(out.data, theirs_out, f"value of {step}", blas, size)
+            if size > 1.0 and not np.allclose(out.data, theirs_out, 1e-10, 1e-12, equal_nan=True):
+                # a sum that cancelled (1 + 1e300 - 1e300) rounded in another order than
+                # PyTorch's: right to its terms' size, but what is computed from it would
+                # be compared against a different number; the program ends here
+                return
             pool.append(out)
             tpool.append(tout)
         root = sum(((p * (k + 1.0)).sum() for k, p in enumerate(pool)), Tensor(0.0))
