@@ -268,3 +268,42 @@ def test_numpy_returns_a_read_only_view():
     with pytest.raises(ValueError, match="read-only"):
         view[0] = 5.0
     assert t.data[0] == 1.0
+
+
+def test_x_to_the_zero_passes_no_gradient_not_even_an_infinite_one():
+    """x ** 0 = 1 whatever x is, so d/dx is 0 even where the gradient from above is
+    infinite (sqrt at log 1 = 0): 0, as PyTorch gives, not inf * 0 = NaN."""
+    from tinygrad_bp import trace
+
+    torch = pytest.importorskip("torch")
+
+    def f(x, p):  # sqrt(log(x ** p)) + x: d/dx = 0 + 1 at p = 0
+        return (x**p).log().sqrt() + x
+
+    for at in (0.0, 3.0):
+        x, p = Value(at), Value(0.0)
+        f(x, p).backward()
+        tx = torch.tensor(at, dtype=torch.float64, requires_grad=True)
+        tp = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+        (torch.sqrt(torch.log(tx**tp)) + tx).backward()
+        assert x.grad == tx.grad.item() == 1.0
+        assert str(p.grad) == str(tp.grad.item())  # nan at 0 (0 * inf), inf at 3 (ln 3 * inf)
+        assert trace(f, at, 0.0)(at, 0.0).input_grads[0] == 1.0
+        y = Value(at)
+        f(y, 0).backward()
+        assert y.grad == 1.0 and trace(lambda v: f(v, 0), at)(at).input_grads == [1.0]
+
+    base = Tensor(np.array([0.0, 3.0, 2.0]), requires_grad=True)
+    powers = Tensor(np.array([0.0, 0.0, 2.0]), requires_grad=True)
+    with np.errstate(all="ignore"):
+        (base**powers).log().sqrt().sum().backward()
+    tb = torch.tensor([0.0, 3.0, 2.0], dtype=torch.float64, requires_grad=True)
+    tq = torch.tensor([0.0, 0.0, 2.0], dtype=torch.float64, requires_grad=True)
+    torch.sqrt(torch.log(tb**tq)).sum().backward()
+    np.testing.assert_array_equal(base.grad, tb.grad.numpy())  # 0, 0 and a finite number
+    assert base.grad[0] == base.grad[1] == 0.0
+    np.testing.assert_array_equal(powers.grad, tq.grad.numpy())
+    z = Tensor(np.array([0.0, 3.0], dtype=np.float32), requires_grad=True)
+    with np.errstate(all="ignore"):
+        (z**0).log().sqrt().sum().backward()
+    assert z.grad.dtype == np.float32 and not z.grad.any()

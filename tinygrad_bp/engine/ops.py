@@ -16,7 +16,9 @@ Every entry gives
 
 `BINARY` holds +, -, *, / and ** with ``forward(a, b)`` and the partials
 ``da(a, b, out)`` and ``db(a, b, out)``, written to stay finite wherever the
-result is (d/db a/b = -out/b, d/da a^0 = 0 even at a = 0).
+result is (d/db a/b = -out/b, d/da a^0 = 0 even at a = 0), and ``mask_a(a, b)``
+where no gradient at all passes to ``a`` because the result does not depend on it
+there (a^0 = 1: an infinite upstream gradient gives 0, not NaN, as in PyTorch).
 
 Both engines build their methods from this table, the closed-form rules of the
 slides read f and f' from it, `nn` and the command line take their choice of
@@ -438,6 +440,8 @@ class BinaryOp:
     dtex: tuple[str, str]
     doc: str = ""
     refuse: tuple[Refusal, ...] = ()
+    # where mask_a(a, b) holds, no gradient at all passes to a (not even NaN or infinity)
+    mask_a: Callable[[Any, Any], Any] | None = None
 
     def grads(self, a: Any, b: Any, out: Any) -> tuple[Any, Any]:
         """(d out/d a, d out/d b)."""
@@ -534,6 +538,7 @@ _BINARY_TABLE = [
         r"a^{b}",
         (r"b\,a^{b-1}", r"a^{b} \ln a"),
         "a ** b; d/da = b a^(b-1) (0 when b = 0), d/db = a^b ln a (a > 0; 0 where a = 0 <= b).",
+        mask_a=lambda a, b: b == 0,  # a^0 = 1 whatever a is
         refuse=(
             Refusal(
                 lambda a, b, out: (a == 0) & (b < 0),

@@ -440,13 +440,16 @@ class Tensor(Node):
             if found:
                 refusal, bad = found
                 raise _refused(op.symbol, (x, y), bad, refusal.why, refusal.error)
-        da, db = op.da, op.db
+        da, db, mask_a = op.da, op.db, op.mask_a
 
         def vjp(g):
-            return (
-                _share(g, da(x, y, out), x) if a.requires_grad else None,
-                _share(g, db(x, y, out), y) if b.requires_grad else None,
-            )
+            ga = None
+            if a.requires_grad:
+                if mask_a is None:
+                    ga = _share(g, da(x, y, out), x)
+                else:  # no gradient at all where the result does not depend on a
+                    ga = _fit(np.where(mask_a(x, y), 0.0, g * da(x, y, out)), x)
+            return ga, _share(g, db(x, y, out), y) if b.requires_grad else None
 
         def local():
             return da(x, y, out), db(x, y, out)
@@ -510,6 +513,8 @@ class Tensor(Node):
         da = _POW.da
 
         def vjp(g):
+            if _POW.mask_a(x, p):  # x ** 0 = 1: no gradient at all
+                return (np.zeros(g.shape, x.dtype),)
             return (g * da(x, p, out),)
 
         label = _POW_LABELS.get(p) or f"**{p:g}"

@@ -420,6 +420,7 @@ def _compile(
         step = steps[nid]
         args = [var[id(a)] if isinstance(a, Value) else _literal(a) for a in step.operands]
         masks = getattr(step.entry, "masks", False)
+        mask_a = getattr(step.entry, "mask_a", None)
         for i, fn in _partials(step):
             (local,) = c.expr(fn, [*args, var[nid]], 1, step.params)
             if local == "1":
@@ -430,6 +431,9 @@ def _compile(
                 d = f"d{len(body)}"
                 body.append(f"    {d} = {local}")
                 term = f"({d} * {g} if {d} else 0.0)"
+            elif i == 0 and mask_a is not None:  # nor to a where the table's mask_a holds
+                (cut,) = c.expr(mask_a, args, 1, {})
+                term = f"(0.0 if {cut} else ({local}) * {g})"
             else:
                 term = f"({local}) * {g}"
             terms.setdefault(id(step.operands[i]), []).append(term)

@@ -73,9 +73,11 @@ class Value(Node):
     """
 
     # Parents and local derivatives live in slots, not tuples: one tracked
-    # object per node keeps the garbage collector's work (and time) low. A node with
-    # one operand has no `_b`; its `_db` is True when the op masks (see `_receive`),
-    # the number b of `a ** b`, or the number folded into `a + b`, `a - b`, `a * b`.
+    # object per node keeps the garbage collector's work (and time) low. A `_da` of
+    # None means that no gradient at all passes to `_a` (a masking op at a zero
+    # derivative, the base of a ** 0: see the table's `masks` and `mask_a`). A node
+    # with one operand has no `_b`; its `_db` is the number b of `a ** b`, or the
+    # number folded into `a + b`, `a - b`, `a * b`.
     __slots__ = ("data", "grad", "name", "_a", "_b", "_da", "_db")
 
     __array_ufunc__ = None  # numpy defers to Value's operators: np.float64(2) * v is a Value
@@ -178,7 +180,8 @@ class Value(Node):
     def local_grads(self) -> tuple[float, ...]:
         """d(self)/d(parent) for each parent, computed in the forward pass."""
         parents = self._parents
-        return (self._da, self._db)[: len(parents)]
+        da = self._da
+        return (0.0 if da is None else da, self._db)[: len(parents)]
 
     @property
     def is_leaf(self) -> bool:
@@ -260,6 +263,8 @@ class Value(Node):
             db = op.db(a, b, out) if with_b else None
         except (ArithmeticError, ValueError):
             out, da, db = _ieee_binary(op, a, b)
+        if op.mask_a is not None and op.mask_a(a, b):
+            da = None  # out does not depend on a here: no gradient passes to it
         if with_b:
             return Value._result(out, symbol, self, da, other, db)
         return Value._result(out, symbol, self, da, None, b)  # `_db` keeps the number b
@@ -316,12 +321,11 @@ class Value(Node):
         a, b = self._a, self._b
         if a is None:
             return ()
+        da = self._da
+        ga = 0.0 if da is None else da * g  # None: no gradient passes
         if b is None:
-            da = self._da
-            if self._db is True and not da:  # a masking op at a zero derivative: no gradient
-                return ((a, 0.0),)
-            return ((a, da * g),)
-        return ((a, self._da * g), (b, self._db * g))
+            return ((a, ga),)
+        return ((a, ga), (b, self._db * g))
 
     def _clear_grad(self) -> None:
         self.grad = None
@@ -402,7 +406,7 @@ def _walk(root: Value) -> None:
             if a is None:
                 continue
             da = node._da
-            ga = 0.0 if not da and node._db is True else da * g  # a mask passes no gradient
+            ga = 0.0 if da is None else da * g  # None: no gradient passes
             acc = a._g
             if acc is not None:
                 a._g = acc + ga
@@ -490,7 +494,7 @@ def _walk_far(far: list, leaves: list) -> None:
         node.grad = g if grad is None else grad + g
         a = node._a
         da = node._da
-        if da or node._db is not True:
+        if da is not None:
             a._g += da * g
         b = node._b
         if b is not None:
@@ -527,7 +531,7 @@ def _ieee_unary(op: UnaryOp, x: float, params: dict) -> tuple[float, float]:
 def _unary_method(op: UnaryOp) -> Callable[..., Value]:
     """The Value method for one entry of the table: forward and local derivative from it."""
     scalar, grad, name = op.scalar, op.grad, op.name
-    masks = True if op.masks else None
+    masks = op.masks
 
     if not op.params:
 
@@ -538,6 +542,8 @@ def _unary_method(op: UnaryOp) -> Callable[..., Value]:
                 d = grad(x, y)
             except (ArithmeticError, ValueError):
                 y, d = _ieee_unary(op, x, {})
+            if masks and not d:
+                d = None  # a dead unit passes no gradient at all
             out = _new(Value)  # Value._result, in place
             out.data = y
             out.grad = out.name = out._g = out._b = None
@@ -545,7 +551,7 @@ def _unary_method(op: UnaryOp) -> Callable[..., Value]:
             out._seq = next_seq()
             m = mode()
             if m & RECORD:
-                out._a, out._da, out._db = self, d, masks
+                out._a, out._da, out._db = self, d, None
             else:
                 out._a = out._da = out._db = None
             if m & ANOMALY:
@@ -562,8 +568,10 @@ def _unary_method(op: UnaryOp) -> Callable[..., Value]:
                 d = grad(x, y, **kw)
             except (ArithmeticError, ValueError):
                 y, d = _ieee_unary(op, x, kw)
+            if masks and not d:
+                d = None
             label = op_label(op, kw)
-            return Value._result(y, label, self, d, None, masks)
+            return Value._result(y, label, self, d)
 
     return as_method(method, op)
 
