@@ -243,7 +243,7 @@ _TABLE = [
     ),
     _op(
         "relu",
-        lambda x: x if x > 0.0 else 0.0,
+        lambda x: 0.0 if x <= 0.0 else x,  # NaN in, NaN out (as np.maximum)
         lambda x: np.maximum(x, 0),
         lambda x, y: _step(x),
         r"\max(0, v)",
@@ -366,7 +366,7 @@ _TABLE += [
         "abs",
         abs,
         np.abs,
-        lambda x, y: np.sign(x) if isinstance(x, np.ndarray) else float((x > 0) - (x < 0)),
+        lambda x, y: np.sign(x) if isinstance(x, np.ndarray) else _sign(x),
         r"|v|",
         r"\operatorname{sign} v",
         "f(v) = |v|; f'(v) = sign v (0 at the kink).",
@@ -408,6 +408,11 @@ _TABLE += [
 
 def _cos(x: Any) -> Any:
     return np.cos(x) if isinstance(x, np.ndarray) else math.cos(x)
+
+
+def _sign(x: float) -> float:
+    """sign x as np.sign gives it: 1, -1, 0, and NaN for NaN."""
+    return 1.0 if x > 0 else -1.0 if x < 0 else x * 0.0 if x != x else 0.0
 
 
 def _sin(x: Any) -> Any:
