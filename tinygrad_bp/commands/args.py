@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -134,18 +135,27 @@ def slides_example(args: argparse.Namespace) -> tuple[TwoLayerNet, np.ndarray, n
     return net, rng.uniform(-1, 1, n), rng.uniform(-1, 1, o)
 
 
-def bounded(kind: type, low: float, high: float) -> Callable[[str], float | int]:
-    """A number of type `kind` (int or float) from `low` to `high`, both included."""
+def bounded(
+    kind: type, low: float, high: float = math.inf, *, high_included: bool = True
+) -> Callable[[str], float | int]:
+    """A finite number of type `kind` (int or float) from `low` to `high` (included, unless
+    `high_included` is False)."""
+    lo, hi = (f"{x:d}" if kind is int and x != math.inf else f"{x:g}" for x in (low, high))
+    if high == math.inf:
+        what = f">= {lo}"
+    else:
+        what = f"from {lo} to {hi}" if high_included else f">= {lo} and below {hi}"
 
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not low <= value <= high:
+        inside = value is not None and math.isfinite(value) and low <= value <= high
+        if not inside or (not high_included and value == high):
             raise argparse.ArgumentTypeError(
-                f"expected a {'whole number' if kind is int else 'number'} from {low:g} to "
-                f"{high:g}, got {text!r}; give one in that range"
+                f"expected a {'whole number' if kind is int else 'number'} {what}, got "
+                f"{text!r}; give one in that range"
             )
         return value
 

@@ -4,11 +4,10 @@ means, save the model, plot the run."""
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
-from ..engine.ops import activation, activation_names
+from ..engine.ops import activation_names
 from ..engine.trace import MAX_NODES as MAX_TRACE_NODES
 from ..formatting import dumps, fmt
 from ..nn import MLP, ValueMLP
@@ -24,39 +23,12 @@ from ..nn.train import (
     split,
     value_nodes_per_sample,
 )
-from .args import layer_sizes, positive
+from .args import activation_spec, bounded, layer_sizes, positive
 
 CLASSIFICATION = {"xor", "moons", "spirals"}
 VALUE_LIMIT_SECONDS = 120.0
 MAX_SAMPLES = 1_000_000
 MAX_PARAMETERS = 2_000_000
-
-
-def activation_arg(text: str):
-    try:
-        return activation(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def number_arg(low: float, high: float = math.inf, kind: type = float):
-    """A finite number of `kind` in [low, high)."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a {kind.__name__}, got {text!r}; give a number >= {low}"
-            ) from None
-        if not (math.isfinite(value) and low <= value < high):
-            upper = "" if high == math.inf else f" and below {high}"
-            raise argparse.ArgumentTypeError(
-                f"expected a finite number >= {low}{upper}, got {text!r}; give one in that range"
-            )
-        return value
-
-    return parse
 
 
 def add_parser(sub) -> None:
@@ -77,7 +49,7 @@ def add_parser(sub) -> None:
         help=f"number of samples (default 200; xor: 4); at most {MAX_SAMPLES:,} without --force",
     )
     p.add_argument(
-        "--noise", type=number_arg(0.0), default=None, help="noise level (data set's default)"
+        "--noise", type=bounded(float, 0.0), default=None, help="noise level (data set's default)"
     )
     p.add_argument(
         "--layers",
@@ -87,7 +59,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--activation",
-        type=activation_arg,
+        type=activation_spec,
         default="tanh",
         metavar="NAME",
         help=f"hidden activation (tanh): {activation_names()}; parameters as "
@@ -95,7 +67,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--output-activation",
-        type=activation_arg,
+        type=activation_spec,
         default="linear",
         metavar="NAME",
         help="output activation (linear; bce and ce apply the sigmoid/softmax themselves)",
@@ -117,7 +89,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--holdout",
-        type=number_arg(0.0, 1.0),
+        type=bounded(float, 0.0, 1.0, high_included=False),
         default=0.2,
         help="fraction of the data kept out of training to measure it (0.2; 0 to use all)",
     )
@@ -130,7 +102,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--seed",
-        type=number_arg(0, 2**32, int),
+        type=bounded(int, 0, 2**32, high_included=False),
         default=0,
         help="seed of data, split, weights and shuffling (0)",
     )
