@@ -160,17 +160,12 @@ def _share(g: np.ndarray, d: Any, like: np.ndarray) -> np.ndarray:
 _add_reduce = np.add.reduce  # what ndarray.sum calls, without its Python wrapper
 
 
-def _filled(shape: tuple[int, ...], value: float, dtype: np.dtype) -> np.ndarray:
-    """np.full in two C calls."""
-    out = np.empty(shape, dtype)
-    out.fill(value)
-    return out
-
-
 def _spread(g: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...], kept: bool) -> np.ndarray:
     """A reduction's gradient G copied back over the reduced `axes` (to `shape`)."""
     if g.size == 1:
-        return _filled(shape, g.item(), g.dtype)
+        out = np.empty(shape, g.dtype)  # np.full, without its Python wrapper
+        out.fill(g.item())
+        return out
     if not kept:
         g = np.expand_dims(g, axes)
     return np.broadcast_to(g, shape).copy()
@@ -304,18 +299,17 @@ class Tensor(Node):
         out._op = op
         out._seq = next_seq()
         m = mode()
+        recorded = False
         if m & RECORD:
             for p in parents:
                 if p.requires_grad:
-                    out.requires_grad = True
-                    out._parents = parents
-                    out._vjp = vjp
-                    out._local = local
+                    recorded = True
                     break
-            else:
-                out.requires_grad = False
-                out._parents = ()
-                out._vjp = out._local = None
+        if recorded:
+            out.requires_grad = True
+            out._parents = parents
+            out._vjp = vjp
+            out._local = local
         else:
             out.requires_grad = False
             out._parents = ()
@@ -517,8 +511,7 @@ class Tensor(Node):
                 return (np.zeros(g.shape, x.dtype),)
             return (g * da(x, p, out),)
 
-        label = _POW_LABELS.get(p) or f"**{p:g}"
-        return Tensor._result(out, (self,), vjp, label, lambda: (da(x, p, out),))
+        return Tensor._result(out, (self,), vjp, f"**{p:g}", lambda: (da(x, p, out),))
 
     def __rpow__(self, other: Any) -> Tensor:
         _check_pow_base(Tensor._lift(other, self.data.dtype), self)
@@ -559,8 +552,6 @@ class Tensor(Node):
         out = _add_reduce(self.data, axis if axis is None else axes, keepdims=keepdims) / n
 
         def vjp(g):
-            if g.size == 1:  # G / n in float64 then rounded to the dtype: exact for / (and fast)
-                return (_filled(shape, g.item() / n, g.dtype),)
             return (_spread(g / n, shape, axes, keepdims),)
 
         return Tensor._result(out, (self,), vjp, "mean")
@@ -703,7 +694,6 @@ class Tensor(Node):
 
 
 _ONES: dict[tuple, np.ndarray] = {}
-_POW_LABELS = {p: f"**{p:g}" for p in (0.5, 1.0, 2.0, 3.0, -1.0)}
 
 
 def _one(like: np.ndarray) -> np.ndarray:
