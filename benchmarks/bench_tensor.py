@@ -1,11 +1,12 @@
 """Tensor engine speed: one full SGD step (forward, mean squared error, backward, update,
 clear the gradients).
 
-Three implementations of the same step run alternately in one process, float64,
-one BLAS thread: tinygrad_bp `Tensor` with `nn.optim.SGD`, PyTorch CPU eager
-with `torch.optim.SGD`, and a hand-written numpy forward, backward and in-place
-update (the floor any numpy engine can reach). All three are first checked to
-give the same loss, gradients and updated weights. Prints the median
+Four implementations of the same step run alternately in one process, float64,
+one BLAS thread: tinygrad_bp `Tensor` with `nn.optim.SGD`, built eagerly at every
+step ("ours") and recorded once with `trace` and replayed ("traced"); PyTorch CPU
+eager with `torch.optim.SGD`; and a hand-written numpy forward, backward and
+in-place update (the floor any numpy engine can reach). All are first checked
+to give the same loss, gradients and updated weights. Prints the median
 microseconds per step, the ratios and their targets.
 
     python benchmarks/bench_tensor.py [--repeats 400]
@@ -24,7 +25,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from tinygrad_bp import Tensor  # noqa: E402
+from tinygrad_bp import Tensor, trace  # noqa: E402
 from tinygrad_bp.nn.optim import SGD  # noqa: E402
 
 NETS = [
@@ -58,6 +59,13 @@ def ours_loss(params, x, d, act):
 def ours_step(params, opt, x, d, act):
     loss = ours_loss(params, x, d, act)
     loss.backward()
+    opt.step()
+    opt.zero_grad()
+    return loss
+
+
+def traced_step(step, opt, x, d):
+    loss = step.backward(x, d)
     opt.step()
     opt.zero_grad()
     return loss
@@ -126,8 +134,8 @@ def main() -> None:
         print("PyTorch not installed: only the numpy reference is compared")
 
     print(
-        f"{'net':<32}{'ours us':>10}{'torch us':>10}{'numpy us':>10}"
-        f"{'torch/ours':>12}{'ours/numpy':>12}"
+        f"{'net':<32}{'engine':<8}{'us':>9}{'numpy us':>10}{'torch us':>10}"
+        f"{'/numpy':>9}{'torch/':>9}"
     )
     for label, sizes, act, batch, torch_target, numpy_target in NETS:
         rng = np.random.default_rng(0)
@@ -135,22 +143,25 @@ def main() -> None:
         x = rng.standard_normal((sizes[0], batch))
         d = rng.standard_normal((sizes[-1], batch))
         params = [(Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)) for w, b in raw]
-        flat = [p for pair in params for p in pair]
-        opt = SGD(flat, lr=LR)
+        opt = SGD([p for pair in params for p in pair], lr=LR)
+        tparams = [(Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)) for w, b in raw]
+        topt = SGD([p for pair in tparams for p in pair], lr=LR)
         xt, dt = Tensor(x), Tensor(d)
+        step = trace(partial(ours_loss, tparams, act=act), xt, dt)
         raw = [(w.copy(), b.copy()) for w, b in raw]  # the numpy step updates its own copy
         runs = {
             "ours": partial(ours_step, params, opt, xt, dt, act),
+            "traced": partial(traced_step, step, topt, xt, dt),
             "numpy": partial(numpy_sgd_step, raw, x, d, act),
         }
         if torch is not None:
-            tparams = [
+            pt = [
                 (torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True))
                 for w, b in raw
             ]
-            topt = torch.optim.SGD([p for pair in tparams for p in pair], lr=LR)
+            ptopt = torch.optim.SGD([p for pair in pt for p in pair], lr=LR)
             tx, td = torch.tensor(x), torch.tensor(d)
-            runs["torch"] = partial(torch_step, torch, tparams, topt, tx, td, act)
+            runs["torch"] = partial(torch_step, torch, pt, ptopt, tx, td, act)
         # check that all of them compute the same step before timing them
         ref_loss = numpy_step(raw, x, d, act)[0]
         for k, fn in runs.items():
@@ -158,8 +169,9 @@ def main() -> None:
         for i, want in enumerate(raw):  # numpy's weights after its update
             for j in (0, 1):
                 assert np.allclose(params[i][j].data, want[j], rtol=1e-10, atol=1e-14)
+                assert np.array_equal(tparams[i][j].data, params[i][j].data), "trace differs"
                 if torch is not None:
-                    got = tparams[i][j].detach().numpy()
+                    got = pt[i][j].detach().numpy()
                     assert np.allclose(got, want[j], rtol=1e-10, atol=1e-14)
 
         times = {k: [] for k in runs}
@@ -175,13 +187,15 @@ def main() -> None:
                     t0 = time.perf_counter()
                     fn()
                     times[k].append(time.perf_counter() - t0)
-        ours, numpy_t = median_us(times["ours"]), median_us(times["numpy"])
+        numpy_t = median_us(times["numpy"])
         torch_t = median_us(times["torch"]) if torch is not None else float("nan")
-        print(
-            f"{label:<32}{ours:>10.1f}{torch_t:>10.1f}{numpy_t:>10.1f}"
-            f"{torch_t / ours:>11.2f}x{ours / numpy_t:>11.2f}x"
-        )
-        print(f"  targets: torch/ours >= {torch_target}x, ours/numpy <= {numpy_target}x")
+        for engine in ("ours", "traced"):
+            t = median_us(times[engine])
+            print(
+                f"{label if engine == 'ours' else '':<32}{engine:<8}{t:>9.1f}{numpy_t:>10.1f}"
+                f"{torch_t:>10.1f}{t / numpy_t:>8.2f}x{torch_t / t:>8.2f}x"
+            )
+        print(f"  targets: us/numpy <= {numpy_target}x, torch/us >= {torch_target}x")
 
 
 if __name__ == "__main__":

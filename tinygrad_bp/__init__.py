@@ -19,6 +19,7 @@ from .engine.autograd import (
 )
 from .engine.gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .engine.tensor import ShapeError, Tensor
+from .engine.tensor_trace import TensorTrace
 from .engine.trace import Trace, TraceError, trace
 from .engine.value import Value
 
@@ -58,6 +59,7 @@ __all__ = [
     "GradcheckReport",
     "ShapeError",
     "Tensor",
+    "TensorTrace",
     "Trace",
     "TraceError",
     "Value",

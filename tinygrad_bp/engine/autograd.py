@@ -43,6 +43,7 @@ __all__ = [
 # (and each asyncio task) has its own, and an operation reads it once.
 RECORD = 1  # operations record the graph (off inside `no_grad`)
 ANOMALY = 2  # a non-finite value or gradient raises (inside `detect_anomaly`)
+TRACE = 4  # Tensor operations keep their kernels and every parent (inside a Tensor trace)
 _MODE: ContextVar[int] = ContextVar("tinygrad_bp_mode", default=RECORD)
 
 #: The current modes (bits RECORD and ANOMALY); engines call it once per operation.

@@ -33,12 +33,14 @@ alpha) are written ``"leaky_relu"`` (the default parameter) or
 
 from __future__ import annotations
 
+import dis
 import inspect
 import math
 import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -56,6 +58,7 @@ __all__ = [
     "bind_params",
     "first_refusal",
     "method_signature",
+    "reads",
     "where",
 ]
 
@@ -133,6 +136,18 @@ def _softplus_array(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
+def reads(fn: Callable, n: int) -> tuple[bool, ...]:
+    """Which of ``fn``'s first ``n`` arguments its code reads (all of them when that cannot
+    be told). A graph node keeps only the arrays its derivative reads."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        return (True,) * n
+    names = code.co_varnames[: code.co_argcount]
+    used = set(code.co_cellvars)  # an argument a nested function reads
+    used.update(i.argval for i in dis.get_instructions(code) if i.opname.startswith("LOAD_"))
+    return tuple(i >= len(names) or names[i] in used for i in range(n))
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Inputs an op refuses: where ``bad(...)`` holds (elementwise), raise ``error``.
@@ -167,6 +182,11 @@ class UnaryOp:
     refuse: tuple[Refusal, ...] = ()
     # the torch.nn module computing the same function, and its keyword for each parameter
     torch: tuple[str, dict[str, str]] | None = None
+
+    @cached_property
+    def keeps(self) -> tuple[bool, bool]:
+        """Whether ``grad`` reads x and y: what a node must keep for its backward."""
+        return reads(self.grad, 2)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -451,6 +471,14 @@ class BinaryOp:
     def grads(self, a: Any, b: Any, out: Any) -> tuple[Any, Any]:
         """(d out/d a, d out/d b)."""
         return self.da(a, b, out), self.db(a, b, out)
+
+    @cached_property
+    def keeps(self) -> tuple[bool, bool, bool]:
+        """Whether the partials (and ``mask_a``) read a, b and out: what a node must keep."""
+        used = [reads(self.da, 3), reads(self.db, 3)]
+        if self.mask_a is not None:
+            used.append((*reads(self.mask_a, 2), False))
+        return tuple(any(u[i] for u in used) for i in range(3))  # type: ignore[return-value]
 
 
 def _pow_da(a: Any, b: Any, out: Any) -> Any:

@@ -35,7 +35,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .autograd import ANOMALY, RECORD, ROLES, AnomalyError, Node, check_name, mode, next_seq
+from .autograd import ANOMALY, RECORD, ROLES, TRACE, AnomalyError, Node, check_name, mode, next_seq
 from .ops import BINARY, UNARY, BinaryOp, UnaryOp, as_method, bind_params, first_refusal, op_label
 
 __all__ = ["ShapeError", "Tensor"]
@@ -128,10 +128,9 @@ def _same(d: Any, g: np.ndarray) -> bool:
     )
 
 
-def _fit(g: np.ndarray, like: np.ndarray) -> np.ndarray:
+def _fit(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """A gradient of the broadcast result summed back to an operand's shape and dtype."""
-    shape = like.shape
-    if g.dtype is like.dtype and g.shape == shape:  # the common case: nothing to do
+    if g.dtype is dtype and g.shape == shape:  # the common case: nothing to do
         return g
     if g.shape != shape:
         extra = g.ndim - len(shape)
@@ -140,20 +139,20 @@ def _fit(g: np.ndarray, like: np.ndarray) -> np.ndarray:
         axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
         if axes:
             g = g.sum(axis=axes, keepdims=True)
-    if g.dtype != like.dtype:
-        g = g.astype(like.dtype)
+    if g.dtype != dtype:
+        g = g.astype(dtype)
     return g
 
 
-def _share(g: np.ndarray, d: Any, like: np.ndarray) -> np.ndarray:
+def _share(g: np.ndarray, d: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """An operand's share G * d(out)/d(operand), summed back to its shape and dtype; the
     table writes constant partials as 1 and -1."""
     if type(d) is int:
         g = g if d == 1 else -g if d == -1 else g * d
     else:
         g = g * d
-    if g.shape != like.shape or g.dtype is not like.dtype:
-        return _fit(g, like)
+    if g.shape != shape or g.dtype is not dtype:
+        return _fit(g, shape, dtype)
     return g
 
 
@@ -230,6 +229,227 @@ def _ints(values: Any, op: str) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
+# -- kernels: each operation on plain arrays ------------------------------
+# A kernel takes its operands' arrays and the operation's fixed arguments and
+# returns (out, vjp, local): the result; its vector-Jacobian product, G ->
+# d(root)/d(operand) for each operand (None for an operand that needs none);
+# and, for an elementwise op, the function giving its local derivatives (for
+# the views), else None. The Tensor methods check their arguments, call a kernel
+# and record the node; a traced computation (`engine.tensor_trace`) calls the
+# same kernels on new arrays. A VJP keeps only the arrays it reads, so that a
+# replay can free each array as soon as nothing needs it.
+
+Kernel = Callable[..., tuple]
+
+
+def _binary_kernel(x: np.ndarray, y: np.ndarray, op: BinaryOp, need_a: bool, need_b: bool):
+    """out = f(x, y) from the table; dA = G da(x, y, out) and dB = G db(x, y, out), each
+    summed back over broadcast axes (and no gradient to A where the table's mask_a holds)."""
+    if need_b and op is _POW and (x < 0).any():
+        raise ValueError(
+            "Tensor ** Tensor needs a non-negative base when the exponent requires grad "
+            f"(dB = G A^B ln A); the base has {int((x < 0).sum())} negative entries; "
+            "use a number exponent for a negative base"
+        )
+    try:  # ops that may refuse run quietly: the check below names the problem
+        out = _quietly(op.forward, x, y) if op.refuse else op.forward(x, y)
+    except ValueError:
+        raise _shape_error(op.symbol, x, y, "cannot broadcast") from None
+    if op.refuse and not _finite(out):
+        found = first_refusal(op.refuse, x, y, out)
+        if found:
+            refusal, bad = found
+            raise _refused(op.symbol, (x, y), bad, refusal.why, refusal.error)
+    da, db, mask_a = op.da, op.db, op.mask_a
+    keep_a, keep_b, keep_out = op.keeps
+    kx, ky, ko = x if keep_a else None, y if keep_b else None, out if keep_out else None
+    xs, xt, ys, yt = x.shape, x.dtype, y.shape, y.dtype
+
+    def vjp(g):
+        ga = None
+        if need_a:
+            if mask_a is None:
+                ga = _share(g, da(kx, ky, ko), xs, xt)
+            else:  # no gradient at all where the result does not depend on a
+                ga = _fit(np.where(mask_a(kx, ky), 0.0, g * da(kx, ky, ko)), xs, xt)
+        return ga, _share(g, db(kx, ky, ko), ys, yt) if need_b else None
+
+    def local():
+        return da(x, y, out), db(x, y, out)
+
+    return out, vjp, local
+
+
+def _pow_kernel(x: np.ndarray, p: float):
+    """out = x ** p for a number p; dA = G p x^(p-1), and no gradient at all for p = 0."""
+    plain = p >= 0 and p.is_integer()  # nothing to refuse
+    if p == 2.0:
+        out = x * x  # exactly numpy's x ** 2, without its dispatch
+    elif plain:
+        out = x**p
+    else:
+        out = _quietly(_POW.forward, x, p)
+    if out.dtype is not x.dtype and out.dtype != x.dtype:
+        out = out.astype(x.dtype)
+    if not plain and not _finite(out):
+        found = first_refusal(_POW.refuse, x, p, out)
+        if found:
+            raise _refused("**", (x, np.asarray(p)), found[1], found[0].why, found[0].error)
+    da = _POW.da
+    if _POW.mask_a(x, p):  # x ** 0 = 1
+        xt = x.dtype
+
+        def vjp(g):
+            return (np.zeros(g.shape, xt),)
+
+    else:
+
+        def vjp(g):
+            return (g * da(x, p, None),)
+
+    return out, vjp, lambda: (da(x, p, out),)
+
+
+def _unary_kernel(x: np.ndarray, op: UnaryOp, args: tuple):
+    """y = f(x) from the table; dA = G f'(x) (masked where the table says so: no gradient
+    at all where f'(x) = 0)."""
+    array, grad = op.array, op.grad
+    y = _quietly(array, x, *args) if op.refuse else array(x, *args)
+    if type(y) is not np.ndarray:  # numpy gives a scalar for a 0-d input
+        y = np.asarray(y)
+    xt = x.dtype
+    if y.dtype is not xt and y.dtype != xt:
+        y = y.astype(xt)
+    if op.refuse and not _finite(y):
+        found = first_refusal(op.refuse, x, y)
+        if found:
+            refusal, bad = found
+            raise _refused(op.name, (x,), bad, refusal.why, refusal.error)
+    masks = op.masks
+    keep_x, keep_y = op.keeps
+    kx, ky = x if keep_x else None, y if keep_y else None
+
+    def vjp(g):
+        d = grad(kx, ky, *args)
+        if masks:
+            dx = np.where(d != 0, g * d, 0)
+        elif d is not kx and d is not ky and _same(d, g):  # a fresh array: reuse it
+            dx = np.multiply(d, g, out=d)
+        else:
+            dx = g * d
+        return (dx if dx.dtype == xt else dx.astype(xt),)
+
+    def local():
+        return (grad(x, y, *args),)
+
+    return y, vjp, local
+
+
+def _matmul_kernel(a: np.ndarray, b: np.ndarray, need_a: bool, need_b: bool):
+    """A @ B; dA = G B^T, dB = A^T G (1-D operands promoted to matrices and back, and
+    gradients summed over broadcast batch axes)."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise _shape_error("@", a, b, "matmul needs at least 1-D operands")
+    try:
+        out = a @ b
+    except ValueError:
+        k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        raise _shape_error("@", a, b, f"inner dimensions {a.shape[-1]} and {k_b} differ") from None
+    ka, kb = a if need_b else None, b if need_a else None  # dB reads A, dA reads B
+    sa, ta, sb, tb = a.shape, a.dtype, b.shape, b.dtype
+
+    def vjp(g):
+        if len(sa) == 2 and len(sb) == 2:
+            return (
+                _fit(g @ kb.T, sa, ta) if need_a else None,
+                _fit(ka.T @ g, sb, tb) if need_b else None,
+            )
+        # promote 1-D operands to matrices, as numpy does, then undo it
+        sa2 = sa if len(sa) > 1 else (1, *sa)
+        sb2 = sb if len(sb) > 1 else (*sb, 1)
+        batch = np.broadcast_shapes(sa2[:-2], sb2[:-2])
+        g2 = np.reshape(g, batch + (sa2[-2], sb2[-1]))
+        da = db = None
+        if need_a:
+            da = _fit(g2 @ np.swapaxes(kb.reshape(sb2), -1, -2), sa2, ta).reshape(sa)
+        if need_b:
+            db = _fit(np.swapaxes(ka.reshape(sa2), -1, -2) @ g2, sb2, tb).reshape(sb)
+        return da, db
+
+    return out, vjp, None
+
+
+def _sum_kernel(x: np.ndarray, axis: Any, axes: tuple[int, ...], keepdims: bool):
+    """Sum over `axes`; dA = G broadcast back over the summed axes."""
+    out = _add_reduce(x, axis if axis is None else axes, keepdims=keepdims)
+    shape = x.shape
+
+    def vjp(g):
+        return (_spread(g, shape, axes, keepdims),)
+
+    return out, vjp, None
+
+
+def _mean_kernel(x: np.ndarray, axis: Any, axes: tuple[int, ...], keepdims: bool, n: int):
+    """Mean over `axes` = sum / n; dA = G / n broadcast back."""
+    out = _add_reduce(x, axis if axis is None else axes, keepdims=keepdims) / n
+    shape = x.shape
+
+    def vjp(g):
+        return (_spread(g / n, shape, axes, keepdims),)
+
+    return out, vjp, None
+
+
+def _max_kernel(a: np.ndarray, axes: tuple[int, ...], keepdims: bool):
+    """Maximum over `axes`; dA = G at the maximal entries, shared equally among ties
+    (as PyTorch's amax), 0 elsewhere."""
+    top = a.max(axis=axes, keepdims=True)
+    out = top if keepdims else top.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+
+    def vjp(g):
+        hit = a == top
+        share = hit / hit.sum(axis=axes, keepdims=True)
+        return ((share * (g if keepdims else np.expand_dims(g, axes))).astype(a.dtype),)
+
+    return out, vjp, None
+
+
+def _reshape_kernel(x: np.ndarray, shape: tuple[int, ...]):
+    """Reshape; dA = G reshaped back."""
+    old = x.shape
+    return x.reshape(shape), lambda g: (g.reshape(old),), None
+
+
+def _transpose_kernel(x: np.ndarray, perm: list[int], inverse: tuple[int, ...]):
+    """Permute axes; dA = G permuted back by the inverse permutation."""
+    return x.transpose(perm), lambda g: (g.transpose(inverse),), None
+
+
+def _index_kernel(x: np.ndarray, index: Any):
+    """A[index]; dA = zeros with G added into the indexed places (repeated indices add up)."""
+    out = np.array(x[index])
+    shape, dtype = x.shape, x.dtype
+
+    def vjp(g):
+        full = np.zeros(shape, dtype=dtype)
+        np.add.at(full, index, g)
+        return (full,)
+
+    return out, vjp, None
+
+
+def _log_softmax_kernel(a: np.ndarray, ax: int):
+    """L = A - logsumexp(A) along `ax` (stable); dA = G - softmax(A) * sum(G)."""
+    shifted = a - a.max(axis=ax, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
+
+    def vjp(g):
+        return (g - np.exp(out) * g.sum(axis=ax, keepdims=True),)
+
+    return out, vjp, None
+
+
 _new = object.__new__
 
 
@@ -246,7 +466,7 @@ class Tensor(Node):
     computed from them, are recorded.
     """
 
-    __slots__ = ("data", "grad", "name", "requires_grad", "_parents", "_vjp", "_local")
+    __slots__ = ("data", "grad", "name", "requires_grad", "_parents", "_vjp", "_local", "_redo")
 
     __array_priority__ = 1000  # numpy defers to Tensor's operators (see __array_ufunc__)
 
@@ -289,8 +509,16 @@ class Tensor(Node):
 
     @staticmethod
     def _result(
-        data: np.ndarray, parents: tuple, vjp: VJP, op: str, local: Callable | None = None
+        data: np.ndarray,
+        parents: tuple,
+        vjp: VJP,
+        op: str,
+        local: Callable | None = None,
+        kernel: Kernel | None = None,
+        static: tuple = (),
     ) -> Tensor:
+        """The node for a kernel's result; `kernel` and `static` (its fixed arguments) are
+        kept while a computation is being traced."""
         out = _new(Tensor)
         if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
             data = np.asarray(data)
@@ -314,6 +542,9 @@ class Tensor(Node):
             out.requires_grad = False
             out._parents = ()
             out._vjp = out._local = None
+        if m & TRACE:  # the whole computation, also what needs no gradient
+            out._parents = parents
+            out._redo = (kernel, static)
         if m & ANOMALY and not np.isfinite(data).all():
             raise AnomalyError(
                 f"operation '{op}' produced a non-finite value (NaN or infinity) in a result "
@@ -374,7 +605,19 @@ class Tensor(Node):
             for d in _quietly(self._local)
         )
 
+    def _read_while_tracing(self, what: str) -> None:
+        """Refuse to hand out the numbers of a traced input (or of what is computed from one):
+        they would be frozen into the trace."""
+        if mode() & TRACE and (self._parents or self._op == "input"):
+            from .trace import TraceError
+
+            raise TraceError(
+                f"{what} of a Tensor computed from the traced inputs would freeze its numbers "
+                "into the trace; compute with Tensor operations, or do not trace this function"
+            )
+
     def item(self) -> float:
+        self._read_while_tracing("item()")
         if self.data.size != 1:
             raise ValueError(
                 f"item() needs a tensor with one entry, got shape {self.shape}; "
@@ -384,6 +627,7 @@ class Tensor(Node):
 
     def numpy(self) -> np.ndarray:
         """The data as a read-only view (copy it to change it: ``t.numpy().copy()``)."""
+        self._read_while_tracing("numpy()")
         view = self.data.view()
         view.flags.writeable = False
         return view
@@ -424,31 +668,9 @@ class Tensor(Node):
         a, b = self, other if isinstance(other, Tensor) else Tensor._lift(other, self.data.dtype)
         if reverse:
             a, b = b, a
-        x, y = a.data, b.data
-        try:  # ops that may refuse run quietly: the check below names the problem
-            out = _quietly(op.forward, x, y) if op.refuse else op.forward(x, y)
-        except ValueError:
-            raise _shape_error(op.symbol, x, y, "cannot broadcast") from None
-        if op.refuse and not _finite(out):
-            found = first_refusal(op.refuse, x, y, out)
-            if found:
-                refusal, bad = found
-                raise _refused(op.symbol, (x, y), bad, refusal.why, refusal.error)
-        da, db, mask_a = op.da, op.db, op.mask_a
-
-        def vjp(g):
-            ga = None
-            if a.requires_grad:
-                if mask_a is None:
-                    ga = _share(g, da(x, y, out), x)
-                else:  # no gradient at all where the result does not depend on a
-                    ga = _fit(np.where(mask_a(x, y), 0.0, g * da(x, y, out)), x)
-            return ga, _share(g, db(x, y, out), y) if b.requires_grad else None
-
-        def local():
-            return da(x, y, out), db(x, y, out)
-
-        return Tensor._result(out, (a, b), vjp, op.symbol, local)
+        static = (op, a.requires_grad, b.requires_grad)
+        out, vjp, local = _binary_kernel(a.data, b.data, *static)
+        return Tensor._result(out, (a, b), vjp, op.symbol, local, _binary_kernel, static)
 
     def __add__(self, other: Any) -> Tensor:
         return self._binary(other, _ADD)
@@ -478,7 +700,6 @@ class Tensor(Node):
         """A ** p with a number p: one edge, dA = G p A^(p-1) (0 for p = 0).
         A ** B with a Tensor B: dA = G B A^(B-1), dB = G A^B ln A (B needs A > 0)."""
         if isinstance(other, Tensor):
-            _check_pow_base(self, other)
             return self._binary(other, _POW)
         if type(other) not in (int, float) and (
             isinstance(other, (bool, np.bool_)) or not isinstance(other, numbers.Real)
@@ -490,31 +711,10 @@ class Tensor(Node):
         p = float(other)
         if not math.isfinite(p):
             raise ValueError(f"Tensor ** needs a finite exponent, got {p}; pass e.g. t ** 2")
-        x = self.data
-        plain = p >= 0 and p.is_integer()  # nothing to refuse
-        if p == 2.0:
-            out = x * x  # exactly numpy's x ** 2, without its dispatch
-        elif plain:
-            out = x**p
-        else:
-            out = _quietly(_POW.forward, x, p)
-        if out.dtype is not x.dtype and out.dtype != x.dtype:
-            out = out.astype(x.dtype)
-        if not plain and not _finite(out):
-            found = first_refusal(_POW.refuse, x, p, out)
-            if found:
-                raise _refused("**", (x, np.asarray(p)), found[1], found[0].why, found[0].error)
-        da = _POW.da
-
-        def vjp(g):
-            if _POW.mask_a(x, p):  # x ** 0 = 1: no gradient at all
-                return (np.zeros(g.shape, x.dtype),)
-            return (g * da(x, p, out),)
-
-        return Tensor._result(out, (self,), vjp, f"**{p:g}", lambda: (da(x, p, out),))
+        out, vjp, local = _pow_kernel(self.data, p)
+        return Tensor._result(out, (self,), vjp, f"**{p:g}", local, _pow_kernel, (p,))
 
     def __rpow__(self, other: Any) -> Tensor:
-        _check_pow_base(Tensor._lift(other, self.data.dtype), self)
         return self._binary(other, _POW, reverse=True)
 
     # -- structural ops ------------------------------
@@ -528,14 +728,9 @@ class Tensor(Node):
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over `axis`; dA = G broadcast back over the summed axes."""
-        shape = self.data.shape
-        axes = _axes(axis, len(shape), "sum")
-        out = _add_reduce(self.data, axis if axis is None else axes, keepdims=keepdims)
-
-        def vjp(g):
-            return (_spread(g, shape, axes, keepdims),)
-
-        return Tensor._result(out, (self,), vjp, "sum")
+        static = (axis, _axes(axis, self.data.ndim, "sum"), keepdims)
+        out, vjp, _ = _sum_kernel(self.data, *static)
+        return Tensor._result(out, (self,), vjp, "sum", None, _sum_kernel, static)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Mean over `axis` = sum / n; dA = G / n broadcast back."""
@@ -549,12 +744,9 @@ class Tensor(Node):
                 f"mean over an empty axis of a tensor of shape {shape} is undefined; "
                 "take the mean over an axis with entries"
             )
-        out = _add_reduce(self.data, axis if axis is None else axes, keepdims=keepdims) / n
-
-        def vjp(g):
-            return (_spread(g / n, shape, axes, keepdims),)
-
-        return Tensor._result(out, (self,), vjp, "mean")
+        static = (axis, axes, keepdims, n)
+        out, vjp, _ = _mean_kernel(self.data, *static)
+        return Tensor._result(out, (self,), vjp, "mean", None, _mean_kernel, static)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Maximum over `axis`; dA = G at the maximal entries, shared equally among ties
@@ -566,28 +758,21 @@ class Tensor(Node):
                 f"max over an empty axis of a tensor of shape {a.shape} is undefined; "
                 "take the max over an axis with entries"
             )
-        top = a.max(axis=axes, keepdims=True)
-        out = top if keepdims else top.reshape([n for i, n in enumerate(a.shape) if i not in axes])
-
-        def vjp(g):
-            hit = a == top
-            share = hit / hit.sum(axis=axes, keepdims=True)
-            return ((share * (g if keepdims else np.expand_dims(g, axes))).astype(a.dtype),)
-
-        return Tensor._result(out, (self,), vjp, "max")
+        out, vjp, _ = _max_kernel(a, axes, keepdims)
+        return Tensor._result(out, (self,), vjp, "max", None, _max_kernel, (axes, keepdims))
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
         """Reshape (one -1 allowed); dA = G reshaped back."""
         shape = _ints(shape, "reshape")
         old = self.data.shape
         try:
-            out = self.data.reshape(shape)
+            out, vjp, _ = _reshape_kernel(self.data, shape)
         except ValueError:
             raise ShapeError(
                 f"cannot reshape a tensor of shape {old} into {shape}: it has {self.data.size} "
                 "entries; give a shape with as many (one -1 may stand for the rest)"
             ) from None
-        return Tensor._result(out, (self,), lambda g: (g.reshape(old),), "reshape")
+        return Tensor._result(out, (self,), vjp, "reshape", None, _reshape_kernel, (shape,))
 
     def transpose(self, *axes: int) -> Tensor:
         """Permute axes (reverse them by default; negative axes count from the end);
@@ -600,9 +785,9 @@ class Tensor(Node):
                 f"transpose{perm} is not a permutation of the {ndim} axes of a tensor of "
                 f"shape {self.shape}; name each of the axes 0..{ndim - 1} once"
             )
-        inverse = tuple(int(i) for i in np.argsort(norm))
-        out = self.data.transpose(norm)
-        return Tensor._result(out, (self,), lambda g: (g.transpose(inverse),), "transpose")
+        static = (norm, tuple(int(i) for i in np.argsort(norm)))
+        out, vjp, _ = _transpose_kernel(self.data, *static)
+        return Tensor._result(out, (self,), vjp, "transpose", None, _transpose_kernel, static)
 
     @property
     def T(self) -> Tensor:
@@ -612,22 +797,22 @@ class Tensor(Node):
         """A[index] (integers, slices, integer or boolean arrays); dA = zeros with G
         added into the indexed places (repeated indices add up)."""
         if isinstance(index, Tensor):
+            if mode() & TRACE and (index._parents or index._op == "input"):
+                from .trace import TraceError
+
+                raise TraceError(
+                    "indexing with a Tensor computed from the traced inputs would freeze its "
+                    "values into the trace; index with a fixed array, or do not trace this"
+                )
             index = index.data.astype(np.intp)
         try:
-            out = self.data[index]
+            out, vjp, _ = _index_kernel(self.data, index)
         except IndexError as exc:
             raise IndexError(
                 f"index {index!r} does not fit shape {self.shape}: {exc}; "
                 "index within the shape (negative indices count from the end)"
             ) from None
-        shape, dtype = self.data.shape, self.data.dtype
-
-        def vjp(g):
-            full = np.zeros(shape, dtype=dtype)
-            np.add.at(full, index, g)
-            return (full,)
-
-        return Tensor._result(np.array(out), (self,), vjp, "index")
+        return Tensor._result(out, (self,), vjp, "index", None, _index_kernel, (index,))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """L = A - logsumexp(A) along `axis` (stable); dA = G - softmax(A) * sum(G)."""
@@ -635,13 +820,8 @@ class Tensor(Node):
         if axis is None:
             raise TypeError("log_softmax needs one axis (an integer), got None; pass e.g. axis=-1")
         (ax,) = _axes(axis, a.ndim, "log_softmax")
-        shifted = a - a.max(axis=ax, keepdims=True)
-        out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
-
-        def vjp(g):
-            return (g - np.exp(out) * g.sum(axis=ax, keepdims=True),)
-
-        return Tensor._result(out, (self,), vjp, "log_softmax")
+        out, vjp, _ = _log_softmax_kernel(a, ax)
+        return Tensor._result(out, (self,), vjp, "log_softmax", None, _log_softmax_kernel, (ax,))
 
     # -- backward ------------------------------
     def backward(self, grad: ArrayLike | None = None) -> None:
@@ -708,82 +888,22 @@ def _one(like: np.ndarray) -> np.ndarray:
     return seed
 
 
-def _check_pow_base(a: Tensor, b: Tensor) -> None:
-    """A ** B with B recorded needs A >= 0: dB = G A^B ln A is not real for A < 0."""
-    if b.requires_grad and (a.data < 0).any():
-        raise ValueError(
-            "Tensor ** Tensor needs a non-negative base when the exponent requires grad "
-            f"(dB = G A^B ln A); the base has {int((a.data < 0).sum())} negative entries; "
-            "use a number exponent for a negative base"
-        )
-
-
 def _matmul(a: Tensor, b: Tensor) -> Tensor:
-    """A @ B; dA = G B^T, dB = A^T G (1-D operands promoted to matrices and back)."""
-    a_data, b_data = a.data, b.data
-    if a_data.ndim == 0 or b_data.ndim == 0:
-        raise _shape_error("@", a_data, b_data, "matmul needs at least 1-D operands")
-    try:
-        out = a_data @ b_data
-    except ValueError:
-        k_a = a_data.shape[-1]
-        k_b = b_data.shape[0] if b_data.ndim == 1 else b_data.shape[-2]
-        why = f"inner dimensions {k_a} and {k_b} differ"
-        raise _shape_error("@", a_data, b_data, why) from None
-
-    def vjp(g):
-        if a_data.ndim == 2 and b_data.ndim == 2:
-            return (
-                _fit(g @ b_data.T, a_data) if a.requires_grad else None,
-                _fit(a_data.T @ g, b_data) if b.requires_grad else None,
-            )
-        # promote 1-D operands to matrices, as numpy does, then undo it
-        a2 = a_data if a_data.ndim > 1 else a_data[None, :]
-        b2 = b_data if b_data.ndim > 1 else b_data[:, None]
-        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-        g2 = np.reshape(g, batch + (a2.shape[-2], b2.shape[-1]))
-        da = db = None
-        if a.requires_grad:
-            da = _fit(g2 @ np.swapaxes(b2, -1, -2), a2).reshape(a_data.shape)
-        if b.requires_grad:
-            db = _fit(np.swapaxes(a2, -1, -2) @ g2, b2).reshape(b_data.shape)
-        return da, db
-
-    return Tensor._result(out, (a, b), vjp, "@")
+    """The node for A @ B (see `_matmul_kernel`)."""
+    static = (a.requires_grad, b.requires_grad)
+    out, vjp, _ = _matmul_kernel(a.data, b.data, *static)
+    return Tensor._result(out, (a, b), vjp, "@", None, _matmul_kernel, static)
 
 
 def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
     """The Tensor method for one entry of the table: y = f(A); dA = G f'(A) (masked
     where the entry says so: no gradient at all where f'(A) = 0)."""
-    array, grad, name, refuse, masks = op.array, op.grad, op.name, op.refuse, op.masks
+    name = op.name
 
     def apply(self: Tensor, args: tuple, label: str) -> Tensor:
-        x = self.data
-        y = _quietly(array, x, *args) if refuse else array(x, *args)
-        if type(y) is not np.ndarray:  # numpy gives a scalar for a 0-d input
-            y = np.asarray(y)
-        if y.dtype is not x.dtype and y.dtype != x.dtype:
-            y = y.astype(x.dtype)
-        if refuse and not _finite(y):
-            found = first_refusal(refuse, x, y)
-            if found:
-                refusal, bad = found
-                raise _refused(name, (x,), bad, refusal.why, refusal.error)
-
-        def local():
-            return (grad(x, y, *args),)
-
-        def vjp(g):
-            d = grad(x, y, *args)
-            if masks:
-                dx = np.where(d != 0, g * d, 0)
-            elif d is not x and d is not y and _same(d, g):  # a fresh array: reuse it
-                dx = np.multiply(d, g, out=d)
-            else:
-                dx = g * d
-            return (dx if dx.dtype == x.dtype else dx.astype(x.dtype),)
-
-        return Tensor._result(y, (self,), vjp, label, local)
+        static = (op, args)
+        y, vjp, local = _unary_kernel(self.data, op, args)
+        return Tensor._result(y, (self,), vjp, label, local, _unary_kernel, static)
 
     if not op.params:
 

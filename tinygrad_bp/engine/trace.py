@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 
 from .autograd import is_anomaly_enabled, topological_order
 from .ops import BINARY, UNARY
+from .tensor import Tensor
 from .value import Value
 
 __all__ = ["Trace", "TraceError", "TraceResult", "trace"]
@@ -655,12 +656,18 @@ def _input_leaf(v: float, k: int) -> Value:
 def trace(
     fn: Callable[..., Any],
     *example_inputs: Any,
-    params: Sequence[Value] | None = None,
+    params: Sequence[Any] | None = None,
     max_nodes: int = MAX_NODES,
-) -> Trace:
-    """Run ``fn(*example_inputs)`` once on Values and compile its graph for replay.
+) -> Any:
+    """Run ``fn(*example_inputs)`` once and compile its graph for replay.
 
-    Returns a `Trace`: ``trace(fn, x, y)(x2, y2)`` gives the outputs and the gradients
-    of the first output for new inputs; see the module docstring for the rules.
+    With numbers (or sequences of numbers) the computation is on Values and this
+    returns a `Trace`; with Tensors it returns an `engine.tensor_trace.TensorTrace`.
+    ``trace(fn, x, y)(x2, y2)`` gives the outputs and the gradients of the first
+    output for new inputs; see each module's docstring for the rules.
     """
+    if any(isinstance(x, Tensor) for x in example_inputs):
+        from .tensor_trace import TensorTrace  # it builds on this module
+
+        return TensorTrace(fn, *example_inputs, params=params, max_nodes=max_nodes)
     return Trace(fn, *example_inputs, params=params, max_nodes=max_nodes)

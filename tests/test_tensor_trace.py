@@ -1,0 +1,338 @@
+"""`trace` on Tensors: the replay gives the eager engine's numbers bit for bit, or refuses."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tinygrad_bp import Tensor, TraceError, detect_anomaly, trace
+from tinygrad_bp.engine.ops import BINARY, UNARY
+from tinygrad_bp.engine.tensor_trace import TensorTrace
+
+SHAPES = [(2, 3), (3,), (1, 3), (2, 1), ()]
+# each takes a (2, 3) tensor
+STRUCTURAL = {
+    "sum": lambda t: t.sum(),
+    "sum0": lambda t: t.sum(axis=0),
+    "mean-1": lambda t: t.mean(axis=-1, keepdims=True),
+    "max1": lambda t: t.max(axis=1),
+    "reshape": lambda t: t.reshape(3, 2),
+    "T": lambda t: t.T,
+    "index": lambda t: t[np.array([1, 0, 1]), 1:],
+    "log_softmax": lambda t: t.log_softmax(axis=-1),
+}
+REFUSALS = (ValueError, ZeroDivisionError, OverflowError)
+
+
+@st.composite
+def programs(draw):
+    """Leaf shapes and values, and steps on a growing pool of tensors."""
+    n = draw(st.integers(1, 3))
+    shapes = [(2, 3)] + [draw(st.sampled_from(SHAPES)) for _ in range(n - 1)]
+    steps = []
+    for _ in range(draw(st.integers(1, 7))):
+        size = n + len(steps)
+        pick = st.integers(0, size - 1)
+        kind = draw(st.sampled_from(["unary", "binary", "pow", "structural", "matmul", "const"]))
+        if kind == "unary":
+            steps.append(("unary", draw(st.sampled_from(sorted(UNARY))), (draw(pick),)))
+        elif kind == "binary":
+            steps.append(
+                ("binary", draw(st.sampled_from(sorted(BINARY))), (draw(pick), draw(pick)))
+            )
+        elif kind == "pow":
+            steps.append(("pow", draw(st.sampled_from([0, 1, 2, 3, 0.5, -1])), (draw(pick),)))
+        elif kind == "structural":
+            steps.append(("structural", draw(st.sampled_from(sorted(STRUCTURAL))), (draw(pick),)))
+        elif kind == "matmul":
+            steps.append(("matmul", None, (draw(pick), draw(pick))))
+        else:
+            steps.append(("const", draw(st.floats(-2, 2)), (draw(pick),)))
+    return shapes, steps
+
+
+def leaf_values(draw, shapes):
+    return [
+        np.array(
+            draw(st.lists(st.floats(-2.0, 2.0), min_size=int(np.prod(s)), max_size=int(np.prod(s))))
+        ).reshape(s)
+        for s in shapes
+    ]
+
+
+def run(steps, pool):
+    pool = list(pool)
+    full = Tensor(np.zeros((2, 3)))
+    for kind, arg, idx in steps:
+        xs = [pool[i] for i in idx]
+        if kind == "unary":
+            out = getattr(xs[0], arg)()
+        elif kind == "binary":
+            out = BINARY[arg].forward(xs[0], xs[1])
+        elif kind == "pow":
+            out = xs[0] ** arg
+        elif kind == "structural":
+            out = STRUCTURAL[arg](xs[0] + full)
+        elif kind == "matmul":
+            out = (xs[0] + full) @ (xs[1] + full).T
+        else:
+            out = arg * xs[0] - 1.0
+        pool.append(out)
+    return sum(((p * (k + 1.0)).sum() for k, p in enumerate(pool)), Tensor(0.0)), pool[-1]
+
+
+def same(a, b):
+    assert a.shape == b.shape and a.dtype == b.dtype
+    assert np.array_equal(a, b, equal_nan=True), (a, b)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.data())
+def test_replay_equals_eager_bit_for_bit_on_random_programs(program, data):
+    shapes, steps = program
+    # the first leaf is a parameter, the others inputs (one of them requiring grad)
+    param = Tensor(leaf_values(data.draw, shapes[:1])[0], requires_grad=True)
+    requires = [k == 1 for k in range(len(shapes) - 1)]
+    examples = [
+        Tensor(a, requires_grad=r) for a, r in zip(leaf_values(data.draw, shapes[1:]), requires)
+    ]
+
+    def fn(*xs):
+        return run(steps, [param, *xs])
+
+    try:
+        with np.errstate(all="ignore"):
+            step = trace(fn, *examples)
+    except REFUSALS:
+        return  # the eager engine refused the example (log of a negative, ...)
+    assert isinstance(step, TensorTrace)
+    for _ in range(2):
+        arrays = leaf_values(data.draw, shapes[1:])
+        param.data = leaf_values(data.draw, shapes[:1])[0]
+        try:
+            with np.errstate(all="ignore"):
+                want_out, want_grads, want_in = eager(steps, param, arrays, requires)
+        except REFUSALS as exc:
+            with pytest.raises(type(exc)), np.errstate(all="ignore"):
+                step(*arrays)
+            continue
+        with np.errstate(all="ignore"):
+            out, grads, in_grads = step(*arrays)
+        same(out[0], want_out[0])
+        same(out[1], want_out[1])
+        same(grads[0], want_grads[0])
+        for got, want in zip(in_grads, want_in):
+            assert (got is None) == (want is None)
+            if got is not None:
+                same(got, want)
+
+
+def eager(steps, param, arrays, requires):
+    """Outputs and gradients of the same program built by the eager engine."""
+    param.grad = None
+    leaves = [Tensor(a, requires_grad=r) for a, r in zip(arrays, requires)]
+    loss, last = run(steps, [param, *leaves])
+    loss.backward()
+    grads = [np.zeros_like(param.data) if param.grad is None else param.grad]
+    in_grads = [
+        (np.zeros_like(t.data) if t.grad is None else t.grad) if r else None
+        for t, r in zip(leaves, requires)
+    ]
+    return (loss.data, last.data), grads, in_grads
+
+
+# -- a training step ------------------------------
+
+
+def mlp(rng, dtype=np.float64):
+    return [
+        Tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+        for shape in [(3, 2), (3, 1), (1, 3), (1, 1)]
+    ]
+
+
+def mlp_loss(params):
+    w1, b1, w2, b2 = params
+
+    def loss(x, d):
+        h = (w1 @ x + b1).sigmoid()
+        return ((w2 @ h + b2 - d) ** 2).mean()
+
+    return loss
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_training_with_a_trace_is_training_eagerly_bit_for_bit(dtype):
+    from tinygrad_bp.nn.optim import SGD
+
+    rng = np.random.default_rng(3)
+    ours, theirs = mlp(rng, dtype), None
+    theirs = [Tensor(p.data, requires_grad=True) for p in ours]
+    x0 = Tensor(rng.standard_normal((2, 4)).astype(dtype))
+    d0 = Tensor(rng.standard_normal((1, 4)).astype(dtype))
+    step = trace(mlp_loss(ours), x0, d0)
+    opt, opt_eager = SGD(ours, lr=0.1), SGD(theirs, lr=0.1)
+    for _ in range(5):
+        x = Tensor(rng.standard_normal((2, 4)).astype(dtype))
+        d = Tensor(rng.standard_normal((1, 4)).astype(dtype))
+        loss = step.backward(x, d)
+        want = mlp_loss(theirs)(x, d)
+        want.backward()
+        same(loss, want.data)
+        for p, q in zip(ours, theirs):
+            same(p.grad, q.grad)
+            assert p.grad.flags.writeable
+        opt.step()
+        opt.zero_grad()
+        opt_eager.step()
+        opt_eager.zero_grad()
+        for p, q in zip(ours, theirs):
+            same(p.data, q.data)
+
+
+def test_replay_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    params = mlp(rng)
+    x, d = rng.standard_normal((2, 5)), rng.standard_normal((1, 5))
+    step = trace(mlp_loss(params), Tensor(x), Tensor(d))
+    x2, d2 = rng.standard_normal((2, 5)), rng.standard_normal((1, 5))
+    out, grads, _ = step(x2, d2)
+    tp = [torch.tensor(p.data, requires_grad=True) for p in params]
+    h = torch.sigmoid(tp[0] @ torch.tensor(x2) + tp[1])
+    tloss = ((tp[2] @ h + tp[3] - torch.tensor(d2)) ** 2).mean()
+    tloss.backward()
+    assert out == pytest.approx(tloss.item(), rel=1e-13)
+    for g, t in zip(grads, tp):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_gradients_are_summed_over_every_path_and_into_existing_grads():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    step = trace(lambda x: (w * x + w * w).sum(), Tensor([3.0, 4.0]))
+    step.backward(np.array([1.0, -1.0]))
+    np.testing.assert_array_equal(w.grad, [1.0 + 2.0, -1.0 + 4.0])  # x + 2 w
+    step.backward([0.0, 0.0])
+    np.testing.assert_array_equal(w.grad, [3.0 + 2.0, 3.0 + 4.0])
+
+
+def test_params_given_for_one_call_and_their_order():
+    w, b = Tensor([2.0], requires_grad=True), Tensor([1.0], requires_grad=True)
+    step = trace(lambda x: (w * x + b).sum(), Tensor([3.0]), params=[b, w])
+    assert step.params == [b, w]
+    out, grads, _ = step([3.0], params=[[0.0], [10.0]])
+    assert out == 30.0 and grads[0] == 1.0 and grads[1] == 3.0
+    assert w.data[0] == 2.0  # the parameters' own data are untouched
+    with pytest.raises(TraceError, match="not in params"):
+        trace(lambda x: (w * x + b).sum(), Tensor([3.0]), params=[b])
+
+
+def test_a_constant_computed_from_an_input_is_recomputed():
+    # d * 2 needs no gradient, yet depends on the input: it is replayed, not frozen
+    w = Tensor([1.0], requires_grad=True)
+    step = trace(lambda x, d: ((w * x - d * 2.0) ** 2).sum(), Tensor([1.0]), Tensor([1.0]))
+    out, grads, _ = step([1.0], [5.0])
+    assert out == (1.0 - 10.0) ** 2
+    assert grads[0] == 2 * (1.0 - 10.0) * 1.0
+
+
+# -- what is refused ------------------------------
+
+
+def test_inputs_of_another_shape_count_or_dtype_are_refused():
+    params = mlp(np.random.default_rng(0))
+    step = trace(mlp_loss(params), Tensor(np.ones((2, 4))), Tensor(np.ones((1, 4))))
+    with pytest.raises(TraceError, match=r"input 0 has shape \(2, 5\).*\(2, 4\)"):
+        step(np.ones((2, 5)), np.ones((1, 5)))
+    with pytest.raises(TraceError, match="takes 2 inputs, got 1"):
+        step(np.ones((2, 4)))
+    with pytest.raises(TraceError, match="float32"):
+        step(Tensor(np.ones((2, 4)), dtype="float32"), np.ones((1, 4)))
+    with pytest.raises(TraceError, match="NaN or infinity"):
+        step(np.full((2, 4), np.nan), np.ones((1, 4)))
+    with pytest.raises(TraceError, match="requires_grad=True"):
+        step(Tensor(np.ones((2, 4)), requires_grad=True), np.ones((1, 4)))
+
+
+def test_reading_an_inputs_numbers_while_tracing_is_refused():
+    w = Tensor([1.0], requires_grad=True)
+    with pytest.raises(TraceError, match="item"):
+        trace(lambda x: w * x.sum().item(), Tensor([1.0]))
+    with pytest.raises(TraceError, match="numpy"):
+        trace(lambda x: w * x.numpy()[0], Tensor([1.0]))
+    with pytest.raises(TraceError, match="indexing with a Tensor"):
+        trace(lambda x: (w * Tensor([1.0, 2.0])[x]).sum(), Tensor([0.0]))
+
+
+def test_a_graph_built_outside_the_function_is_refused():
+    w = Tensor([1.0], requires_grad=True)
+    outside = w * 2.0
+    with pytest.raises(TraceError, match="computed outside"):
+        trace(lambda x: (outside * x).sum(), Tensor([1.0]))
+
+
+def test_outputs_must_start_with_one_number():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TraceError, match=r"shape \(2,\)"):
+        trace(lambda x: w * x, Tensor([1.0, 1.0]))
+    with pytest.raises(TraceError, match="must return a Tensor"):
+        trace(lambda x: 3.0, Tensor([1.0, 1.0]))
+
+
+def test_check_sees_a_python_branch_on_a_value():
+    w = Tensor([1.0], requires_grad=True)
+
+    def fn(x):
+        return (w * x).sum() if x.data[0] > 0 else (w * x).exp().sum()
+
+    step = trace(fn, Tensor([1.0]))
+    step.check([2.0])
+    with pytest.raises(TraceError, match="another graph"):
+        step.check([-1.0])
+
+
+def test_an_input_outside_an_ops_domain_raises_the_eager_error():
+    w = Tensor([1.0], requires_grad=True)
+    step = trace(lambda x: (w * x).log().sum(), Tensor([1.0]))
+    with pytest.raises(ValueError, match="log"):
+        step([-1.0])
+
+
+def test_under_detect_anomaly_the_replay_runs_eagerly_and_raises():
+    w = Tensor([1.0], requires_grad=True)
+    step = trace(lambda x: (w * x * x).sum(), Tensor([1.0]))
+    out, grads, _ = step([2.0])
+    with detect_anomaly():
+        assert step([2.0]).grads[0] == grads[0]
+        with pytest.raises(FloatingPointError), np.errstate(over="ignore"):
+            step([1e200])  # x * x overflows
+    with np.errstate(over="ignore"):
+        assert step([1e200]).output == np.inf  # without it, IEEE's answer, as eagerly
+    assert w.grad is None  # neither run left a gradient behind
+
+
+def test_replays_in_threads_give_each_its_own_numbers():
+    params = mlp(np.random.default_rng(1))
+    step = trace(mlp_loss(params), Tensor(np.ones((2, 3))), Tensor(np.ones((1, 3))))
+    rng = np.random.default_rng(2)
+    inputs = [(rng.standard_normal((2, 3)), rng.standard_normal((1, 3))) for _ in range(8)]
+    want = [step(*xy) for xy in inputs]
+    got = [None] * len(inputs)
+
+    def work(i):
+        for _ in range(50):
+            got[i] = step(*inputs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g, w in zip(got, want):
+        same(g.output, w.output)
+        for a, b in zip(g.grads, w.grads):
+            same(a, b)
