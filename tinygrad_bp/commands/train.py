@@ -97,8 +97,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--trace",
         action="store_true",
-        help="with --engine value: record one batch's graph, replay it at every step "
-        "(the same numbers, several times faster; not with --loss ce)",
+        help="record one batch's graph, replay it at every step (the same numbers, "
+        "faster; with --engine value not with --loss ce)",
     )
     p.add_argument(
         "--seed",
@@ -201,14 +201,13 @@ def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: 
             f"--layers {','.join(map(str, sizes))} has {n_params:,} parameters, over the "
             f"limit of {MAX_PARAMETERS:,}; use smaller layers, or --force"
         )
-    if args.trace and args.engine != "value":
-        raise ValueError("--trace replays Value graphs: add --engine value, or drop --trace")
-    if args.trace and loss == "ce":
+    if args.trace and args.engine == "value" and loss == "ce":
         raise ValueError(
-            "--trace cannot replay --loss ce (each class label picks which output enters the "
-            "loss, so the graph changes with the labels); drop --trace"
+            "--trace cannot replay --loss ce on Values (each class label picks which output "
+            "enters the loss, so the graph changes with the labels); drop --trace, or use "
+            "--engine tensor"
         )
-    if args.trace:
+    if args.trace and args.engine == "value":
         nodes = value_nodes_per_sample(sizes) * min(args.batch_size, n)
         if nodes > MAX_TRACE_NODES:
             raise ValueError(

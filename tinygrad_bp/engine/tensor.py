@@ -67,11 +67,25 @@ try:
         finally:
             _errstate.reset(token)
 
+    class _quiet:
+        """``with _quiet():`` numpy's floating-point warnings off, as in `_quietly`."""
+
+        __slots__ = ("token",)
+
+        def __enter__(self) -> None:
+            self.token = _errstate.set(_QUIET)
+
+        def __exit__(self, *exc: Any) -> None:
+            _errstate.reset(self.token)
+
 except ImportError:  # pragma: no cover - other numpy versions
 
     def _quietly(fn: Callable, *args: Any) -> Any:
         with np.errstate(all="ignore"):
             return fn(*args)
+
+    def _quiet() -> Any:
+        return np.errstate(all="ignore")
 
 
 def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.ndarray:

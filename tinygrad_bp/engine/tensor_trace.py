@@ -3,11 +3,14 @@
 A training step builds the same Tensor graph every time; only the arrays change.
 `trace` runs ``fn`` once on the example tensors and keeps, for every operation,
 its kernel (the function of plain arrays that the Tensor method itself calls,
-in `engine.tensor`) and its fixed arguments. A replay calls those kernels on the
-new arrays in the recorded order, then their vector-Jacobian products in reverse
-order, summing each gradient in the order `Tensor.backward` sums it. It makes no
-graph nodes and keeps each array only while a later step needs it, so it runs
-close to hand-written numpy; the numbers are the eager engine's, bit for bit.
+in `engine.tensor`) and its fixed arguments, and compiles them into one
+straight-line function: the forward in the recorded order, then the backward in
+reverse order, each gradient summed in the order `Tensor.backward` sums it. An
+operation that is one numpy expression with nothing to refuse (``a + b``, a 2-D
+``a @ b``, an activation, ``sum``) is written out; any other calls its kernel
+and then its vector-Jacobian product. The replay makes no graph node and deletes
+each array after its last use, so it runs close to hand-written numpy; the
+numbers are the eager engine's, bit for bit. ``step.source`` is the code.
 
     step = trace(fn, x, d)                       # x, d: example Tensors
     out, grads, input_grads = step(x2, d2)       # parameters' current .data
@@ -36,13 +39,29 @@ input outside an op's domain raises the eager engine's error for that op. Under
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .autograd import _MODE, RECORD, TRACE, is_anomaly_enabled, topological_order
-from .tensor import Tensor, _as_array, _one, _quietly
+from .autograd import _MODE, ANOMALY, RECORD, TRACE, topological_order
+from .ops import BINARY
+from .tensor import (
+    Tensor,
+    _add_reduce,
+    _as_array,
+    _binary_kernel,
+    _fit,
+    _matmul_kernel,
+    _mean_kernel,
+    _one,
+    _pow_kernel,
+    _quiet,
+    _spread,
+    _sum_kernel,
+    _unary_kernel,
+)
 from .trace import MAX_NODES, TraceError, TraceResult
 
 __all__ = ["TensorTrace"]
@@ -101,7 +120,7 @@ def _input_array(x: Any, like: Tensor, where: str, *, as_input: bool = True) -> 
 
 
 class TensorTrace:
-    """A recorded Tensor computation, replayed kernel by kernel (see the module docstring)."""
+    """A recorded Tensor computation, compiled for replay (see the module docstring)."""
 
     def __init__(
         self,
@@ -147,6 +166,8 @@ class TensorTrace:
                         f"{p!r:.40} in it; pass e.g. params=model.parameters()"
                     )
             given = {id(p) for p in self.params}
+            if len(given) != len(self.params):
+                raise TraceError("params names a Tensor twice; give each parameter once")
             missing = [n for n in found if id(n) not in given]
             if missing:
                 raise TraceError(
@@ -160,10 +181,19 @@ class TensorTrace:
             slot.setdefault(id(n), k)
         self._consts = consts
         self._n_leaves = len(self._examples) + len(self.params) + len(consts)
-        #: (kernel, fixed arguments, slots of the operands) of each operation, in order
-        self._program = [(*n._redo, tuple(slot[id(p)] for p in n._parents)) for n in computed]
-        self._needs = [n.requires_grad for n in computed]
-        self._out_slots = [slot[id(o)] for o in outputs]
+        out_slots = [slot[id(o)] for o in outputs]
+        steps = [
+            _Step(
+                *n._redo,
+                k,
+                tuple(slot[id(p)] for p in n._parents),
+                n.requires_grad,
+                n.data,
+                tuple(p.data for p in n._parents),
+            )
+            for k, n in enumerate(computed, self._n_leaves)
+        ]
+        self._replay, self.source = _compile(steps, self._n_leaves, out_slots)
         self.ops: tuple[tuple[str, tuple[int, ...], str], ...] = tuple(
             (n._op, n.data.shape, str(n.data.dtype)) for n in computed
         )
@@ -176,6 +206,11 @@ class TensorTrace:
         finally:
             _MODE.reset(token)
         is_seq, outputs = _outputs(result)
+        if not outputs[0].requires_grad:
+            raise TraceError(
+                "the first result of the traced function does not depend on anything that "
+                "requires grad; create the parameters with requires_grad=True"
+            )
         if outputs[0].data.size != 1:
             raise TraceError(
                 f"the first result of the traced function has shape {outputs[0].data.shape}; "
@@ -190,46 +225,18 @@ class TensorTrace:
                 f"the trace takes {len(self._examples)} inputs, got {len(inputs)}; "
                 "pass the same arguments as when tracing"
             )
-        return [
-            _input_array(x, like, f"input {i}")
-            for i, (x, like) in enumerate(zip(inputs, self._examples))
-        ]
-
-    def _replay(self, arrays: list[np.ndarray]) -> tuple[list[np.ndarray], list[Any]]:
-        """The outputs, and the gradient of the first reaching each leaf (None if none does)."""
-        vals = [*arrays, *(p.data for p in self.params), *(c.data for c in self._consts)]
-        push = vals.append
-        vjps = []
-        keep = vjps.append
-        for kernel, static, ins in self._program:
-            out, vjp, _ = kernel(*[vals[j] for j in ins], *static)
-            push(out if type(out) is np.ndarray else np.asarray(out))
-            keep(vjp)
-        outs = [vals[j] for j in self._out_slots]
-        n_leaves = self._n_leaves
-        grads: list[Any] = [None] * len(vals)
-        del vals  # from here on each array lives only while a VJP needs it
-        grads[self._out_slots[0]] = _one(outs[0])
-        _quietly(self._backward, grads, vjps, n_leaves)
-        return outs, grads[:n_leaves]
-
-    def _backward(self, grads: list[Any], vjps: list[Any], n_leaves: int) -> None:
-        program, needs = self._program, self._needs
-        for i in range(len(program) - 1, -1, -1):
-            k = n_leaves + i
-            g = grads[k]
-            vjp = vjps[i]
-            vjps[i] = grads[k] = None
-            if g is None or not needs[i]:
-                continue
-            if type(g) is not np.ndarray:  # a numpy scalar from a sum to shape ()
-                g = np.array(g)
-            g.flags.writeable = False  # passed on to the operands, as the eager walk does
-            for j, pg in zip(program[i][2], vjp(g)):
-                if pg is None:
-                    continue
-                acc = grads[j]
-                grads[j] = pg if acc is None else acc + pg
+        arrays = []
+        for i, (x, like) in enumerate(zip(inputs, self._examples)):
+            if (  # the common case, checked without a call: a Tensor like the example
+                type(x) is Tensor
+                and x.data.shape == like.data.shape
+                and x.data.dtype is like.data.dtype
+                and x.requires_grad is like.requires_grad
+            ):
+                arrays.append(x.data)
+            else:
+                arrays.append(_input_array(x, like, f"input {i}"))
+        return arrays
 
     def __call__(self, *inputs: Any, params: Sequence[Any] | None = None) -> TraceResult:
         """Outputs and gradients for new inputs; ``params`` gives other parameter values
@@ -266,19 +273,25 @@ class TensorTrace:
         """Replay on new inputs with the parameters' current data; add the gradients into
         each parameter's (and each input Tensor's) ``.grad`` as ``backward()`` would.
         Returns the output arrays (read-only), shaped as ``fn``'s result."""
-        arrays = self._arrays(inputs)
-        outs, grads = self._run(arrays)
-        n_in = len(self._examples)
-        targets = [*(x if isinstance(x, Tensor) else None for x in inputs), *self.params]
-        for t, g in zip(targets, [*grads[:n_in], *grads[n_in : n_in + len(self.params)]]):
+        outs, grads = self._run(self._arrays(inputs))
+        targets = [x if isinstance(x, Tensor) else None for x in inputs]
+        targets += self.params
+        for t, g in zip(targets, grads):
             if t is not None and g is not None:
-                g = _own(g)
+                if type(g) is not np.ndarray:  # a numpy scalar from a sum to shape ()
+                    g = np.array(g)
                 t.grad = g if t.grad is None else t.grad + g
         return self._shape(outs)
 
     def _run(self, arrays: list[np.ndarray]) -> tuple[list[np.ndarray], list[Any]]:
-        if is_anomaly_enabled():
+        """The outputs, and the gradient of the first output reaching each input and
+        parameter (None where none does): arrays no one else holds."""
+        if _MODE.get() & ANOMALY:
             return self._eager(arrays)
+        for p in self.params:
+            arrays.append(p.data)
+        for c in self._consts:
+            arrays.append(c.data)
         return self._replay(arrays)
 
     def _shape(self, outs: list[np.ndarray]) -> Any:
@@ -339,8 +352,230 @@ class TensorTrace:
     def __repr__(self) -> str:
         return (
             f"TensorTrace({getattr(self.fn, '__name__', 'fn')}: {len(self._examples)} inputs, "
-            f"{len(self.params)} params, {len(self._program)} operations)"
+            f"{len(self.params)} params, {len(self.ops)} operations)"
         )
+
+
+# -- the compiler ------------------------------
+
+
+class _Step(NamedTuple):
+    """One recorded operation: its kernel and fixed arguments, its slot, its operands'
+    slots, whether it requires grad, and its value and its operands' at trace time (for
+    their shapes and dtypes)."""
+
+    kernel: Callable
+    static: tuple
+    slot: int
+    ins: tuple[int, ...]
+    needs: bool
+    out: np.ndarray
+    args: tuple[np.ndarray, ...]
+
+
+_ARITHMETIC = {BINARY[k]: sym for k, sym in (("add", "+"), ("sub", "-"), ("mul", "*"))}
+
+
+class _Code:
+    """Lines of Python and the objects they name."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray}
+        self.ids: dict[int, str] = {}
+
+    def name(self, obj: Any) -> str:
+        """A global name for ``obj`` in the generated code."""
+        key = self.ids.get(id(obj))
+        if key is None:
+            key = self.ids[id(obj)] = f"K{len(self.ids)}"
+            self.names[key] = obj
+        return key
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def _forward(step: _Step, code: _Code) -> bool:
+    """Emit the forward of one step: inline where its kernel is one numpy expression with
+    nothing to refuse, else the kernel's call. Returns whether the backward is inline."""
+    k, (a, *rest) = step.slot, step.ins
+    b = rest[0] if rest else None
+    kernel, static = step.kernel, step.static
+    inline = True
+    if kernel is _binary_kernel and static[0] in _ARITHMETIC:
+        code(f"v{k} = v{a} {_ARITHMETIC[static[0]]} v{b}")
+    elif kernel is _unary_kernel and not static[0].refuse:
+        op, args = static
+        extra = f", *{code.name(args)}" if args else ""
+        code(f"v{k} = {code.name(op.array)}(v{a}{extra})")
+        if step.out.ndim == 0:  # numpy gives a scalar for a 0-d input
+            code(f"v{k} = asarray(v{k})")
+        xt = code.name(step.args[0].dtype)
+        code(f"if v{k}.dtype is not {xt} and v{k}.dtype != {xt}:")
+        code(f"    v{k} = v{k}.astype({xt})")
+    elif kernel is _matmul_kernel and step.args[0].ndim == 2 and step.args[1].ndim == 2:
+        code(f"v{k} = v{a} @ v{b}")
+    elif kernel is _pow_kernel and static[0] == 2.0:
+        code(f"v{k} = v{a} * v{a}")
+    elif kernel in (_sum_kernel, _mean_kernel):
+        axis, axes, keepdims = static[:3]
+        scale = f" / {code.name(static[3])}" if kernel is _mean_kernel else ""
+        where = "None" if axis is None else code.name(axes)
+        code(f"v{k} = {code.name(_add_reduce)}(v{a}, {where}, keepdims={keepdims}){scale}")
+    else:
+        operands = ", ".join(f"v{j}" for j in step.ins)
+        code(f"v{k}, f{k}, _ = {code.name(kernel)}({operands}, *{code.name(static)})")
+        inline = False
+    if step.out.ndim == 0 and kernel is not _unary_kernel:  # numpy gives 0-d results as scalars
+        code(f"if type(v{k}) is not ndarray:")
+        code(f"    v{k} = asarray(v{k})")
+    return inline
+
+
+def _shares(step: _Step, inline: bool, seed: bool, code: _Code) -> list[tuple[int, str, bool]]:
+    """Emit the backward of one step (its gradient is g{slot}); returns, for each operand
+    that takes a gradient, (its slot, the expression of its share, whether that
+    expression makes a fresh array: one the operand may keep without a copy). ``seed``:
+    the step is the root, whose gradient is the seed array."""
+    k, kernel, static, g = step.slot, step.kernel, step.static, f"g{step.slot}"
+    if step.out.ndim == 0 and not seed:  # a sum to shape () gives a numpy scalar
+        code(f"if type({g}) is not ndarray:")
+        code(f"    {g} = {code.name(np.array)}({g})")
+    if not inline:
+        code(f"r{k} = f{k}({g})")
+        needs = _needs(step)
+        return [(j, f"r{k}[{i}]", False) for i, j in enumerate(step.ins) if needs[i]]
+    fit = code.name(_fit)
+    shares = []
+
+    def fitted(i: int, expr: str, fresh: bool) -> tuple[int, str, bool]:
+        arg = step.args[i]
+        if arg.shape != step.out.shape or arg.dtype != step.out.dtype:
+            shape, dtype = code.name(arg.shape), code.name(arg.dtype)
+            return step.ins[i], f"{fit}({expr}, {shape}, {dtype})", True
+        return step.ins[i], expr, fresh
+
+    if kernel is _binary_kernel:
+        op, need_a, need_b = static
+        a, b = step.ins
+        parts = {"+": (g, g), "-": (g, f"-{g}"), "*": (f"{g} * v{b}", f"{g} * v{a}")}
+        ea, eb = parts[_ARITHMETIC[op]]
+        if need_a:
+            shares.append(fitted(0, ea, ea != g))
+        if need_b:
+            shares.append(fitted(1, eb, eb != g))
+    elif kernel is _unary_kernel:
+        op, args = static
+        keep_x, keep_y = op.keeps
+        a = step.ins[0]
+        extra = f", *{code.name(args)}" if args else ""
+        x, y = (f"v{a}" if keep_x else "None"), (f"v{k}" if keep_y else "None")
+        code(f"d{k} = {code.name(op.grad)}({x}, {y}{extra})")
+        if op.masks:
+            expr = f"{code.name(np.where)}(d{k} != 0, {g} * d{k}, 0)"
+        else:
+            expr = f"{g} * d{k}"
+        xt = code.name(step.args[0].dtype)
+        code(f"s{k} = {expr}")
+        code(f"if s{k}.dtype != {xt}:")
+        code(f"    s{k} = s{k}.astype({xt})")
+        shares.append((a, f"s{k}", True))
+    elif kernel is _matmul_kernel:
+        need_a, need_b = static
+        a, b = step.ins
+        if need_a:
+            sa, ta = code.name(step.args[0].shape), code.name(step.args[0].dtype)
+            shares.append((a, f"{fit}({g} @ v{b}.T, {sa}, {ta})", True))
+        if need_b:
+            sb, tb = code.name(step.args[1].shape), code.name(step.args[1].dtype)
+            shares.append((b, f"{fit}(v{a}.T @ {g}, {sb}, {tb})", True))
+    elif kernel is _pow_kernel:
+        a = step.ins[0]
+        da = code.name(BINARY["pow"].da)
+        shares.append((a, f"{g} * {da}(v{a}, 2.0, None)", True))
+    else:  # sum, mean
+        spread, shape = code.name(_spread), code.name(step.args[0].shape)
+        axes, keepdims = code.name(static[1]), static[2]
+        scaled = f"{g} / {code.name(static[3])}" if kernel is _mean_kernel else g
+        shares.append((step.ins[0], f"{spread}({scaled}, {shape}, {axes}, {keepdims})", True))
+    return shares
+
+
+def _needs(step: _Step) -> tuple[bool, ...]:
+    """Which operands a kernel's VJP gives a gradient (the rest get None)."""
+    kernel, static = step.kernel, step.static
+    if kernel is _binary_kernel:
+        return static[1], static[2]
+    if kernel is _matmul_kernel:
+        return static
+    return (True,)
+
+
+def _compile(
+    steps: list[_Step], n_leaves: int, out_slots: list[int]
+) -> tuple[Callable[[list[np.ndarray]], tuple[list[np.ndarray], list[Any]]], str]:
+    """One straight-line function: V (the leaves' arrays) -> (outputs, gradients of the
+    first output reaching each leaf, None where none does)."""
+    code = _Code()
+    code(f"{', '.join(f'v{j}' for j in range(n_leaves))}{',' if n_leaves == 1 else ''} = V")
+    inline = [_forward(step, code) for step in steps]
+    root = out_slots[0]
+    reached = {root}
+    for step in reversed(steps):  # which nodes a gradient reaches, and how
+        if step.slot in reached and step.needs:
+            reached.update(j for j, need in zip(step.ins, _needs(step)) if need)
+    fresh: dict[int, bool] = {root: False}  # whether g{slot} is an array nothing else holds
+    code(f"g{root} = {code.name(_one(_root_value(steps, root)))}")
+    code(f"with {code.name(_quiet)}():")
+    body_start = len(code.lines)
+    for step, is_inline in zip(reversed(steps), reversed(inline)):
+        if step.slot not in reached or not step.needs:
+            continue
+        for j, expr, new in _shares(step, is_inline, step.slot == root, code):
+            if j in fresh:
+                code(f"g{j} = g{j} + {expr}")
+                fresh[j] = True
+            else:
+                code(f"g{j} = {expr}")
+                fresh[j] = new
+    for j in range(n_leaves):  # a leaf keeps its own array, as the eager walk's copy
+        if j in fresh and not fresh[j]:
+            code(f"g{j} = g{j}.copy()")
+    body = code.lines[body_start:] or ["pass"]
+    code.lines[body_start:] = ["    " + line for line in body]
+    outs = ", ".join(f"v{j}" for j in out_slots)
+    leaf_grads = ", ".join(f"g{j}" if j in fresh else "None" for j in range(n_leaves))
+    code(f"return [{outs}], [{leaf_grads}]")
+    lines = _free(code.lines)
+    source = "def replay(V):\n" + "".join(f"    {line}\n" for line in lines)
+    namespace = dict(code.names)
+    exec(compile(source, "<tensor trace>", "exec"), namespace)
+    return namespace["replay"], source
+
+
+def _root_value(steps: list[_Step], root: int) -> np.ndarray:
+    for step in steps:
+        if step.slot == root:
+            return step.out
+    raise TraceError("the traced function returned one of its inputs; return a computed loss")
+
+
+def _free(lines: list[str]) -> list[str]:
+    """``del`` each array after the line that reads it last, so that, as in a hand-written
+    step, an array lives only while the rest of the step needs it."""
+    last: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        for name in re.findall(r"\b[vgfrds]\d+\b", line):
+            last[name] = i
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        dead = sorted(n for n, at in last.items() if at == i)
+        if dead and not line.lstrip().startswith(("return", "if ", "with ")):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}del {', '.join(dead)}")
+    return out
 
 
 def _own(g: Any) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Losses for both engines. `y` is a model's output: a (batch, out) Tensor, or a list of
 rows of Values; `d` holds the targets as an array of the same shape (class labels for
-`softmax_cross_entropy`), or for rows of Values also as rows of Values (inputs of a
-traced step). Each loss is averaged over the batch."""
+`softmax_cross_entropy`), or as the inputs of a traced step: a Tensor of that shape (for
+`softmax_cross_entropy`, one-hot rows), or rows of Values. Each loss is averaged over the
+batch."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from ..engine.tensor import Tensor
 from ..engine.value import Value
 
-__all__ = ["LOSSES", "bce", "half_sse", "mse", "softmax_cross_entropy"]
+__all__ = ["LOSSES", "bce", "half_sse", "mse", "one_hot", "softmax_cross_entropy"]
 
 
 def _targets(y, d) -> np.ndarray:
@@ -22,6 +23,19 @@ def _targets(y, d) -> np.ndarray:
             f"give one target per output ({int(np.prod(shape))} numbers)"
         )
     return d.reshape(shape)
+
+
+def _tensor_targets(y: Tensor, d) -> Tensor:
+    """Targets for a Tensor output: numbers (any array-like) of its shape, or a Tensor of
+    its shape (a traced input, whose numbers change from call to call) as it is."""
+    if isinstance(d, Tensor):
+        if d.shape != y.shape:
+            raise ValueError(
+                f"targets of shape {d.shape} do not fit outputs of shape {y.shape}; "
+                "give one target per output"
+            )
+        return d
+    return Tensor(_targets(y, d))
 
 
 def _rows(y) -> list[list[Value]]:
@@ -50,7 +64,7 @@ def _value_targets(rows: list[list[Value]], d) -> list[list[Value | float]]:
 def half_sse(y, d):
     """The slides' E = 1/2 sum_j e_j^2 with e = d - y, averaged over the batch."""
     if isinstance(y, Tensor):
-        return 0.5 * ((Tensor(_targets(y, d)) - y) ** 2).sum() / y.shape[0]
+        return 0.5 * ((_tensor_targets(y, d) - y) ** 2).sum() / y.shape[0]
     rows = _rows(y)
     d = _value_targets(rows, d)
     total = sum(0.5 * (dj - yj) ** 2 for row, drow in zip(rows, d) for yj, dj in zip(row, drow))
@@ -60,7 +74,7 @@ def half_sse(y, d):
 def mse(y, d):
     """Mean squared error: mean over all entries of (y - d)^2."""
     if isinstance(y, Tensor):
-        return ((y - Tensor(_targets(y, d))) ** 2).mean()
+        return ((y - _tensor_targets(y, d)) ** 2).mean()
     rows = _rows(y)
     d = _value_targets(rows, d)
     total = sum((yj - dj) ** 2 for row, drow in zip(rows, d) for yj, dj in zip(row, drow))
@@ -71,7 +85,7 @@ def bce(z, d):
     """Binary cross-entropy from logits z (the sigmoid is inside, for stability):
     mean of -[d ln s(z) + (1 - d) ln(1 - s(z))] = mean of softplus(z) - d z."""
     if isinstance(z, Tensor):
-        return (z.softplus() - z * Tensor(_targets(z, d))).mean()
+        return (z.softplus() - z * _tensor_targets(z, d)).mean()
     rows = _rows(z)
     d = _value_targets(rows, d)
     total = sum(zj.softplus() - zj * dj for row, drow in zip(rows, d) for zj, dj in zip(row, drow))
@@ -105,8 +119,18 @@ def _labels(labels, n: int, k: int) -> np.ndarray:
     return labels.astype(int)
 
 
+def one_hot(labels, n: int, k: int) -> np.ndarray:
+    """Rows of k zeros with a 1 at each of the n (checked) class labels."""
+    out = np.zeros((n, k))
+    out[np.arange(n), _labels(labels, n, k)] = 1.0
+    return out
+
+
 def softmax_cross_entropy(z, labels):
-    """Cross-entropy of softmax(z) against integer class labels: mean of -log_softmax(z)[label]."""
+    """Cross-entropy of softmax(z) against integer class labels: mean of -log_softmax(z)[label].
+
+    For Tensor logits the labels may also be given as a Tensor of one-hot rows (a traced
+    input: the graph is then the same for every set of labels)."""
     if isinstance(z, Tensor):
         if z.ndim != 2:
             raise ValueError(
@@ -114,10 +138,11 @@ def softmax_cross_entropy(z, labels):
                 "pass a 2-D tensor, one row per example"
             )
         n, k = z.shape
-        labels = _labels(labels, n, k)
-        onehot = np.zeros((n, k), dtype=z.dtype)
-        onehot[np.arange(n), labels] = 1.0
-        return -(z.log_softmax(axis=1) * Tensor(onehot, dtype=z.dtype)).sum() / n
+        if isinstance(labels, Tensor):
+            onehot = _tensor_targets(z, labels)
+        else:
+            onehot = Tensor(one_hot(labels, n, k), dtype=z.dtype)
+        return -(z.log_softmax(axis=1) * onehot).sum() / n
     rows = _rows(z)
     k = len(rows[0])
     if any(len(row) != k for row in rows):

@@ -8,14 +8,16 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..engine.autograd import no_grad
-from ..engine.trace import Trace, TraceResult
+from ..engine.tensor import Tensor
+from ..engine.trace import TraceResult
 from ..engine.trace import trace as trace_fn
 from ..engine.value import Value
-from .losses import LOSSES
+from .losses import LOSSES, one_hot
 from .module import Module
 from .neurons import ValueMLP
 from .optim import Optimizer
@@ -91,9 +93,9 @@ def fit(
     `holdout` = (X, y) is evaluated (never trained on) after every epoch; the weights
     are copied into `History.snapshots` after each epoch in `snapshot_epochs` (0: before
     training). A NaN or infinite loss stops the run with `TrainingDiverged`.
-    `trace=True` (a `ValueMLP`, any loss but "ce") records the graph of one batch with
-    `engine.trace` (once per batch size) and replays it at every step: the same
-    numbers as building the graph each time, several times faster.
+    `trace=True` records the graph of one batch with `trace` (once per batch size) and
+    replays it at every step: the same numbers as building the graph each time, faster
+    (a `ValueMLP` with any loss but "ce", or a Tensor `MLP` with any loss).
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; give one of {', '.join(LOSSES)}")
@@ -123,9 +125,8 @@ def fit(
                     batch_loss = loss_fn(_forward(model, X[idx]), targets[idx])
                     value = float(batch_loss.data)
                 else:
-                    inputs = (X[idx].tolist(), targets[idx].tolist())
-                    result = traced(*inputs)
-                    value = result.output
+                    result = traced(X[idx], targets[idx])
+                    value = float(result.output)
                 if not math.isfinite(value):
                     raise TrainingDiverged(
                         f"the {loss} loss became {value} at epoch {epoch}, batch "
@@ -162,28 +163,47 @@ def fit(
 def _tracer(model: Module, loss: str, loss_fn: Callable) -> Callable[..., TraceResult]:
     """A function (inputs, targets) -> `TraceResult` of the batch loss, replaying a trace of
     the batch made the first time each batch size is seen."""
-    if not isinstance(model, ValueMLP):
-        raise ValueError(
-            f"trace=True records Value graphs; this model is a {type(model).__name__} "
-            "(train a ValueMLP, or drop trace: a Tensor graph is a few nodes per layer)"
-        )
-    if loss == "ce":
-        raise ValueError(
-            "trace=True cannot replay the ce loss: each class label picks which logit "
-            "enters the loss, so the graph changes with the labels; use trace=False"
-        )
     params = model.parameters()
+    if isinstance(model, ValueMLP):
+        if loss == "ce":
+            raise ValueError(
+                "trace=True cannot replay the ce loss on Values: each class label picks "
+                "which logit enters the loss, so the graph changes with the labels; use "
+                "trace=False, or the tensor engine"
+            )
 
-    def batch_loss(xs: list, ds: list) -> Value:
-        return loss_fn([model(x) for x in xs], ds)
+        def value_loss(xs: list, ds: list) -> Value:
+            return loss_fn([model(x) for x in xs], ds)
 
-    steps: dict[int, Trace] = {}
+        def encode(X: np.ndarray, d: np.ndarray) -> tuple:
+            return X.tolist(), d.tolist()
 
-    def replay(xs: list, ds: list) -> TraceResult:
-        step = steps.get(len(xs))
+        batch_loss: Callable = value_loss
+    elif model.engine == "tensor":
+        dtype = model.parameters()[0].dtype
+
+        def tensor_loss(x: Tensor, d: Tensor) -> Tensor:
+            return loss_fn(model(x), d)
+
+        def encode(X: np.ndarray, d: np.ndarray) -> tuple:
+            if loss == "ce":  # one-hot rows: the same graph for every set of labels
+                d = one_hot(d, len(d), model.sizes[-1])
+            return Tensor(X, dtype=dtype), Tensor(d)
+
+        batch_loss = tensor_loss
+    else:
+        raise ValueError(
+            f"trace=True replays a ValueMLP or a Tensor MLP, got a {type(model).__name__}; "
+            "use trace=False"
+        )
+    steps: dict[int, Any] = {}
+
+    def replay(X: np.ndarray, d: np.ndarray) -> TraceResult:
+        inputs = encode(X, d)
+        step = steps.get(len(X))
         if step is None:
-            step = steps[len(xs)] = trace_fn(batch_loss, xs, ds, params=params)
-        return step(xs, ds)
+            step = steps[len(X)] = trace_fn(batch_loss, *inputs, params=params)
+        return step(*inputs)
 
     return replay
 
