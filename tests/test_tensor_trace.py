@@ -382,3 +382,34 @@ def test_the_replay_frees_each_array_after_its_last_use():
     # eagerly every node keeps its value and its gradient: 40 nodes, over 80 arrays; the
     # replay keeps the 20 values the backward pass reads, and a few gradients at a time
     assert replayed < 0.4 * eager, (replayed, eager)
+
+
+def test_several_outputs_and_the_node_limit():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+
+    def fn(x):
+        h = (w * x).tanh()
+        return h.sum(), h
+
+    step = trace(fn, Tensor([0.5, 0.5]))
+    (loss, h), grads, _ = step([0.1, -0.2])
+    want = (w * Tensor([0.1, -0.2])).tanh()
+    same(h, want.data)
+    want.sum().backward()
+    same(loss, want.sum().data)
+    same(grads[0], w.grad)
+    assert not h.flags.writeable  # the outputs are read-only views
+    with pytest.raises(TraceError, match=r"over the limit of 3 .*max_nodes=\d+"):
+        trace(fn, Tensor([0.5, 0.5]), max_nodes=3)
+    assert "1 inputs, 1 params, 3 operations" in repr(step)
+
+
+def test_a_parameter_given_another_shape_is_refused_not_misread():
+    params = mlp(np.random.default_rng(0))
+    step = trace(mlp_loss(params), Tensor(np.ones((2, 4))), Tensor(np.ones((1, 4))))
+    params[1].data = np.zeros((3, 4))  # b1 as wide as the batch: it would still broadcast
+    with pytest.raises(TraceError, match=r"shape \(3, 4\).*\(3, 1\).*trace again"):
+        step.backward(np.ones((2, 4)), np.ones((1, 4)))
+    params[1].data = np.zeros((3, 1), dtype=np.float32)
+    with pytest.raises(TraceError, match="float32"):
+        step(np.ones((2, 4)), np.ones((1, 4)))

@@ -138,7 +138,7 @@ def _softplus_array(x: np.ndarray) -> np.ndarray:
 
 def reads(fn: Callable, n: int) -> tuple[bool, ...]:
     """Which of ``fn``'s first ``n`` arguments its code reads (all of them when that cannot
-    be told). A graph node keeps only the arrays its derivative reads."""
+    be told). A compiled Tensor replay keeps only the arrays a derivative reads."""
     code = getattr(fn, "__code__", None)
     if code is None or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
         return (True,) * n
@@ -185,7 +185,7 @@ class UnaryOp:
 
     @cached_property
     def keeps(self) -> tuple[bool, bool]:
-        """Whether ``grad`` reads x and y: what a node must keep for its backward."""
+        """Whether ``grad`` reads x and y: what a compiled replay keeps for its backward."""
         return reads(self.grad, 2)  # type: ignore[return-value]
 
 
@@ -471,14 +471,6 @@ class BinaryOp:
     def grads(self, a: Any, b: Any, out: Any) -> tuple[Any, Any]:
         """(d out/d a, d out/d b)."""
         return self.da(a, b, out), self.db(a, b, out)
-
-    @cached_property
-    def keeps(self) -> tuple[bool, bool, bool]:
-        """Whether the partials (and ``mask_a``) read a, b and out: what a node must keep."""
-        used = [reads(self.da, 3), reads(self.db, 3)]
-        if self.mask_a is not None:
-            used.append((*reads(self.mask_a, 2), False))
-        return tuple(any(u[i] for u in used) for i in range(3))  # type: ignore[return-value]
 
 
 def _pow_da(a: Any, b: Any, out: Any) -> Any:

@@ -250,8 +250,7 @@ def _ints(values: Any, op: str) -> tuple[int, ...]:
 # and, for an elementwise op, the function giving its local derivatives (for
 # the views), else None. The Tensor methods check their arguments, call a kernel
 # and record the node; a traced computation (`engine.tensor_trace`) calls the
-# same kernels on new arrays. A VJP keeps only the arrays it reads, so that a
-# replay can free each array as soon as nothing needs it.
+# same kernels on new arrays, or writes out their one numpy expression.
 
 Kernel = Callable[..., tuple]
 
@@ -259,39 +258,48 @@ Kernel = Callable[..., tuple]
 def _binary_kernel(x: np.ndarray, y: np.ndarray, op: BinaryOp, need_a: bool, need_b: bool):
     """out = f(x, y) from the table; dA = G da(x, y, out) and dB = G db(x, y, out), each
     summed back over broadcast axes (and no gradient to A where the table's mask_a holds)."""
+    if op.refuse:
+        out = _checked(x, y, op, need_b)
+    else:
+        try:
+            out = op.forward(x, y)
+        except ValueError:
+            raise _shape_error(op.symbol, x, y, "cannot broadcast") from None
+    da, db, mask_a = op.da, op.db, op.mask_a
+
+    def vjp(g):
+        ga = None
+        if need_a:
+            if mask_a is None:
+                ga = _share(g, da(x, y, out), x.shape, x.dtype)
+            else:  # no gradient at all where the result does not depend on a
+                ga = _fit(np.where(mask_a(x, y), 0.0, g * da(x, y, out)), x.shape, x.dtype)
+        return ga, _share(g, db(x, y, out), y.shape, y.dtype) if need_b else None
+
+    def local():
+        return da(x, y, out), db(x, y, out)
+
+    return out, vjp, local
+
+
+def _checked(x: np.ndarray, y: np.ndarray, op: BinaryOp, need_b: bool) -> np.ndarray:
+    """The forward of a binary op that refuses some inputs, with a clear error for them."""
     if need_b and op is _POW and (x < 0).any():
         raise ValueError(
             "Tensor ** Tensor needs a non-negative base when the exponent requires grad "
             f"(dB = G A^B ln A); the base has {int((x < 0).sum())} negative entries; "
             "use a number exponent for a negative base"
         )
-    try:  # ops that may refuse run quietly: the check below names the problem
-        out = _quietly(op.forward, x, y) if op.refuse else op.forward(x, y)
+    try:  # quietly: the check below names the problem
+        out = _quietly(op.forward, x, y)
     except ValueError:
         raise _shape_error(op.symbol, x, y, "cannot broadcast") from None
-    if op.refuse and not _finite(out):
+    if not _finite(out):
         found = first_refusal(op.refuse, x, y, out)
         if found:
             refusal, bad = found
             raise _refused(op.symbol, (x, y), bad, refusal.why, refusal.error)
-    da, db, mask_a = op.da, op.db, op.mask_a
-    keep_a, keep_b, keep_out = op.keeps
-    kx, ky, ko = x if keep_a else None, y if keep_b else None, out if keep_out else None
-    xs, xt, ys, yt = x.shape, x.dtype, y.shape, y.dtype
-
-    def vjp(g):
-        ga = None
-        if need_a:
-            if mask_a is None:
-                ga = _share(g, da(kx, ky, ko), xs, xt)
-            else:  # no gradient at all where the result does not depend on a
-                ga = _fit(np.where(mask_a(kx, ky), 0.0, g * da(kx, ky, ko)), xs, xt)
-        return ga, _share(g, db(kx, ky, ko), ys, yt) if need_b else None
-
-    def local():
-        return da(x, y, out), db(x, y, out)
-
-    return out, vjp, local
+    return out
 
 
 def _pow_kernel(x: np.ndarray, p: float):
@@ -340,14 +348,12 @@ def _unary_kernel(x: np.ndarray, op: UnaryOp, args: tuple):
             refusal, bad = found
             raise _refused(op.name, (x,), bad, refusal.why, refusal.error)
     masks = op.masks
-    keep_x, keep_y = op.keeps
-    kx, ky = x if keep_x else None, y if keep_y else None
 
     def vjp(g):
-        d = grad(kx, ky, *args)
+        d = grad(x, y, *args)
         if masks:
             dx = np.where(d != 0, g * d, 0)
-        elif d is not kx and d is not ky and _same(d, g):  # a fresh array: reuse it
+        elif d is not x and d is not y and _same(d, g):  # a fresh array: reuse it
             dx = np.multiply(d, g, out=d)
         else:
             dx = g * d
@@ -369,25 +375,23 @@ def _matmul_kernel(a: np.ndarray, b: np.ndarray, need_a: bool, need_b: bool):
     except ValueError:
         k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
         raise _shape_error("@", a, b, f"inner dimensions {a.shape[-1]} and {k_b} differ") from None
-    ka, kb = a if need_b else None, b if need_a else None  # dB reads A, dA reads B
-    sa, ta, sb, tb = a.shape, a.dtype, b.shape, b.dtype
 
     def vjp(g):
-        if len(sa) == 2 and len(sb) == 2:
+        if a.ndim == 2 and b.ndim == 2:
             return (
-                _fit(g @ kb.T, sa, ta) if need_a else None,
-                _fit(ka.T @ g, sb, tb) if need_b else None,
+                _fit(g @ b.T, a.shape, a.dtype) if need_a else None,
+                _fit(a.T @ g, b.shape, b.dtype) if need_b else None,
             )
         # promote 1-D operands to matrices, as numpy does, then undo it
-        sa2 = sa if len(sa) > 1 else (1, *sa)
-        sb2 = sb if len(sb) > 1 else (*sb, 1)
-        batch = np.broadcast_shapes(sa2[:-2], sb2[:-2])
-        g2 = np.reshape(g, batch + (sa2[-2], sb2[-1]))
+        a2 = a if a.ndim > 1 else a[None, :]
+        b2 = b if b.ndim > 1 else b[:, None]
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        g2 = np.reshape(g, batch + (a2.shape[-2], b2.shape[-1]))
         da = db = None
         if need_a:
-            da = _fit(g2 @ np.swapaxes(kb.reshape(sb2), -1, -2), sa2, ta).reshape(sa)
+            da = _fit(g2 @ np.swapaxes(b2, -1, -2), a2.shape, a.dtype).reshape(a.shape)
         if need_b:
-            db = _fit(np.swapaxes(ka.reshape(sa2), -1, -2) @ g2, sb2, tb).reshape(sb)
+            db = _fit(np.swapaxes(a2, -1, -2) @ g2, b2.shape, b.dtype).reshape(b.shape)
         return da, db
 
     return out, vjp, None

@@ -180,6 +180,8 @@ class TensorTrace:
         for k, n in enumerate([*self._examples, *self.params, *consts, *computed]):
             slot.setdefault(id(n), k)
         self._consts = consts
+        #: the shape and dtype of every parameter and constant: the code is compiled for them
+        self._specs = [(t.data.shape, t.data.dtype) for t in [*self.params, *consts]]
         self._n_leaves = len(self._examples) + len(self.params) + len(consts)
         out_slots = [slot[id(o)] for o in outputs]
         steps = [
@@ -288,10 +290,15 @@ class TensorTrace:
         parameter (None where none does): arrays no one else holds."""
         if _MODE.get() & ANOMALY:
             return self._eager(arrays)
-        for p in self.params:
-            arrays.append(p.data)
-        for c in self._consts:
-            arrays.append(c.data)
+        for t, (shape, dtype) in zip([*self.params, *self._consts], self._specs):
+            data = t.data
+            if data.shape != shape or data.dtype is not dtype:
+                raise TraceError(
+                    f"a Tensor the trace reads ({t.describe()}) now holds shape {data.shape} "
+                    f"and dtype {data.dtype}, the trace was recorded with {shape} and {dtype}; "
+                    "trace again"
+                )
+            arrays.append(data)
         return self._replay(arrays)
 
     def _shape(self, outs: list[np.ndarray]) -> Any:
