@@ -432,7 +432,7 @@ def _forward(step: _Step, code: _Code) -> bool:
         code(f"v{k} = {code.name(_add_reduce)}(v{a}, {where}, keepdims={keepdims}){scale}")
     else:
         operands = ", ".join(f"v{j}" for j in step.ins)
-        code(f"v{k}, f{k}, _ = {code.name(kernel)}({operands}, *{code.name(static)})")
+        code(f"v{k}, f{k} = {code.name(kernel)}({operands}, *{code.name(static)})[:2]")
         inline = False
     if step.out.ndim == 0 and kernel is not _unary_kernel:  # numpy gives 0-d results as scalars
         code(f"if type(v{k}) is not ndarray:")
@@ -565,7 +565,10 @@ def _root_value(steps: list[_Step], root: int) -> np.ndarray:
     for step in steps:
         if step.slot == root:
             return step.out
-    raise TraceError("the traced function returned one of its inputs; return a computed loss")
+    raise TraceError(
+        "the first result of the traced function is a leaf (an input or a parameter) itself; "
+        "return a loss computed from them"
+    )
 
 
 def _free(lines: list[str]) -> list[str]:
