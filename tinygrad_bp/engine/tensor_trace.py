@@ -578,10 +578,13 @@ def _free(lines: list[str]) -> list[str]:
     for i, line in enumerate(lines):
         for name in re.findall(r"\b[vgfrds]\d+\b", line):
             last[name] = i
+    dying: dict[int, list[str]] = {}
+    for name, at in last.items():
+        dying.setdefault(at, []).append(name)
     out = []
     for i, line in enumerate(lines):
         out.append(line)
-        dead = sorted(n for n, at in last.items() if at == i)
+        dead = sorted(dying.get(i, ()))
         if dead and not line.lstrip().startswith(("return", "if ", "with ")):
             indent = line[: len(line) - len(line.lstrip())]
             out.append(f"{indent}del {', '.join(dead)}")
