@@ -453,3 +453,22 @@ def test_a_deep_chain_compiles_in_linear_time():
     loss.backward()
     same(out, loss.data)
     same(grads[0], w.grad)
+
+
+def test_detach_is_replayed_on_the_new_numbers_and_tensor_of_a_traced_tensor_is_refused():
+    w = Tensor([0.5, -1.5, 2.0], requires_grad=True)
+
+    def fn(x):
+        h = w * x
+        # stop-gradient: d/dw sum(h * stop(h) + x * stop(w)) = x * h (by hand)
+        return (h * h.detach() + x * w.detach() + x.detach()).sum()
+
+    step = trace(fn, Tensor([1.0, 1.0, 1.0]))
+    w.data = np.array([1.0, 2.0, -3.0])  # as an optimizer step would
+    x = np.array([2.0, -1.0, 0.5])
+    out, grads, _ = step(x)
+    h = w.data * x
+    assert out == np.sum(h * h + x * w.data + x)
+    same(grads[0], x * h)
+    with pytest.raises(TraceError, match=r"Tensor\(t\)"):
+        trace(lambda x: (w * Tensor(x)).sum(), Tensor([1.0, 1.0, 1.0]))

@@ -91,6 +91,7 @@ except ImportError:  # pragma: no cover - other numpy versions
 def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.ndarray:
     """A fresh float64 or float32 array of `data` (a copy, always)."""
     if isinstance(data, Tensor):
+        data._read_while_tracing("Tensor(t)")
         data = data.data
     if isinstance(data, (str, bytes)):
         raise TypeError(
@@ -444,6 +445,11 @@ def _transpose_kernel(x: np.ndarray, perm: list[int], inverse: tuple[int, ...]):
     return x.transpose(perm), lambda g: (g.transpose(inverse),), None
 
 
+def _detach_kernel(x: np.ndarray):
+    """A copy of A, through which no gradient flows."""
+    return x.copy(), None, None
+
+
 def _index_kernel(x: np.ndarray, index: Any):
     """A[index]; dA = zeros with G added into the indexed places (repeated indices add up)."""
     out = np.array(x[index])
@@ -651,8 +657,17 @@ class Tensor(Node):
         return view
 
     def detach(self) -> Tensor:
-        """A constant copy of this tensor, outside the graph."""
-        return Tensor(self.data, role="const")
+        """A constant copy of this tensor, outside the graph (no gradient flows through it).
+        While tracing it is an operation that takes no gradient, so a replay copies the
+        new numbers."""
+        if not mode() & TRACE:
+            return Tensor(self.data, role="const")
+        out = Tensor._result(
+            _detach_kernel(self.data)[0], (self,), None, "detach", None, _detach_kernel, ()
+        )
+        out.requires_grad = False
+        out._vjp = None
+        return out
 
     def __len__(self) -> int:
         if not self.data.ndim:

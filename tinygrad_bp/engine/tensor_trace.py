@@ -22,13 +22,15 @@ The parameters are the leaves that require grad and are not inputs, in creation
 order (or as given by ``params=``), read from their ``.data`` at each replay, so
 an optimizer's in-place updates are seen. Other Tensors that ``fn`` reads from
 outside are read from the same objects at each replay: a changed ``.data`` is
-seen, a name bound to another Tensor is not. ``fn`` returns a Tensor or a
+seen, a name bound to another Tensor is not; numbers and numpy arrays that ``fn``
+combines with Tensors are copied when tracing (a later change to them is not
+seen). ``t.detach()`` is replayed on the new numbers. ``fn`` returns a Tensor or a
 sequence of Tensors; the gradients are those of the first, which must hold one
 number.
 
 What cannot replay, and is refused: inputs of another shape or count
 (`TraceError` naming the input and both shapes); ``fn`` reading an input's
-numbers while tracing (``x.item()``, ``x.numpy()``, indexing with a Tensor
+numbers while tracing (``x.item()``, ``x.numpy()``, ``Tensor(x)``, indexing with a Tensor
 computed from the inputs), since those numbers would be frozen into the trace; a
 Tensor computed outside ``fn`` that requires grad (its graph lies outside the
 trace). A Python branch on ``x.data`` cannot be seen: `TensorTrace.check`
