@@ -472,3 +472,22 @@ def test_detach_is_replayed_on_the_new_numbers_and_tensor_of_a_traced_tensor_is_
     same(grads[0], x * h)
     with pytest.raises(TraceError, match=r"Tensor\(t\)"):
         trace(lambda x: (w * Tensor(x)).sum(), Tensor([1.0, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_fit_with_a_trace_on_float32_weights_is_fit_eagerly(loss):
+    from tinygrad_bp.nn.layers import MLP
+    from tinygrad_bp.nn.optim import SGD
+    from tinygrad_bp.nn.train import fit
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 2))
+    y = (X[:, 0] > 0) + (X[:, 1] > 0) if loss == "ce" else X[:, :1] * X[:, 1:]
+    runs = []
+    for traced in (False, True):
+        model = MLP([2, 4, 3 if loss == "ce" else 1], "tanh", seed=1, dtype="float32")
+        history = fit(model, X, y, loss, SGD(model.parameters(), lr=0.1), 2, 8, trace=traced)
+        runs.append((history.losses, model.parameters()))
+    assert runs[0][0] == runs[1][0]
+    for p, q in zip(runs[0][1], runs[1][1]):
+        same(p.data, q.data)

@@ -446,8 +446,8 @@ def _transpose_kernel(x: np.ndarray, perm: list[int], inverse: tuple[int, ...]):
 
 
 def _detach_kernel(x: np.ndarray):
-    """A copy of A, through which no gradient flows."""
-    return x.copy(), None, None
+    """A copy of A (in its memory order, as `Tensor(A)`), through which no gradient flows."""
+    return np.array(x, copy=True), None, None
 
 
 def _index_kernel(x: np.ndarray, index: Any):
