@@ -491,3 +491,24 @@ def test_fit_with_a_trace_on_float32_weights_is_fit_eagerly(loss):
     assert runs[0][0] == runs[1][0]
     for p, q in zip(runs[0][1], runs[1][1]):
         same(p.data, q.data)
+
+
+def test_params_for_one_call_leave_the_parameters_alone_in_every_thread():
+    w = Tensor(np.ones((20, 20)), requires_grad=True)
+    step = trace(lambda x: (w @ x).tanh().sum(), Tensor(np.ones((20, 20))))
+    x = np.random.default_rng(0).standard_normal((20, 20))
+    want = {v: np.tanh(np.full((20, 20), v) @ x).sum() for v in (1.0, 2.0)}
+    wrong = []
+
+    def work(v):
+        for _ in range(200):
+            values = None if v == 1.0 else [np.full((20, 20), v)]
+            if step(x, params=values).output != want[v]:
+                wrong.append(v)
+
+    threads = [threading.Thread(target=work, args=(v,)) for v in (1.0, 2.0, 2.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong and (w.data == 1.0).all()

@@ -246,6 +246,7 @@ class TensorTrace:
         """Outputs and gradients for new inputs; ``params`` gives other parameter values
         (arrays of the parameters' shapes) for this call only."""
         arrays = self._arrays(inputs)
+        values = None
         if params is not None:
             values = list(params)
             if len(values) != len(self.params):
@@ -253,15 +254,11 @@ class TensorTrace:
                     f"params has {len(values)} arrays, the trace has {len(self.params)} "
                     f"parameters; pass {len(self.params)} arrays"
                 )
-            saved = [p.data for p in self.params]
-            try:
-                for i, (p, v) in enumerate(zip(self.params, values)):
-                    p.data = _input_array(v, p, f"params[{i}]", as_input=False)
-                return self(*arrays)
-            finally:
-                for p, data in zip(self.params, saved):
-                    p.data = data
-        outs, found = self._run(arrays)
+            values = [
+                _input_array(v, p, f"params[{i}]", as_input=False)
+                for i, (p, v) in enumerate(zip(self.params, values))
+            ]
+        outs, found = self._run(arrays, values)
         n_in = len(self._examples)
         grads = [
             np.zeros_like(p.data) if g is None else _own(g)
@@ -287,13 +284,19 @@ class TensorTrace:
                 t.grad = g if t.grad is None else t.grad + g
         return self._shape(outs)
 
-    def _run(self, arrays: list[np.ndarray]) -> tuple[list[np.ndarray], list[Any]]:
+    def _run(
+        self, arrays: list[np.ndarray], values: list[np.ndarray] | None = None
+    ) -> tuple[list[np.ndarray], list[Any]]:
         """The outputs, and the gradient of the first output reaching each input and
-        parameter (None where none does): arrays no one else holds."""
+        parameter (None where none does): arrays no one else holds. ``values``: the
+        parameters' arrays for this call (checked), else their ``.data``."""
         if _MODE.get() & ANOMALY:
-            return self._eager(arrays)
-        for t, (shape, dtype) in zip([*self.params, *self._consts], self._specs):
-            data = t.data
+            return self._eager(arrays, values)
+        leaves = [*self.params, *self._consts]
+        datas = (
+            [t.data for t in leaves] if values is None else values + [t.data for t in self._consts]
+        )
+        for t, data, (shape, dtype) in zip(leaves, datas, self._specs):
             if data.shape != shape or data.dtype is not dtype:
                 raise TraceError(
                     f"a Tensor the trace reads ({t.describe()}) now holds shape {data.shape} "
@@ -341,21 +344,27 @@ class TensorTrace:
             )
 
     # -- the eager engine, under detect_anomaly()
-    def _eager(self, arrays: list[np.ndarray]) -> tuple[list[np.ndarray], list[Any]]:
+    def _eager(
+        self, arrays: list[np.ndarray], values: list[np.ndarray] | None
+    ) -> tuple[list[np.ndarray], list[Any]]:
+        # ``fn`` reads the parameters themselves: values for one call are set into them
         leaves = [
             Tensor(a, like.name, requires_grad=like.requires_grad, role="input")
             for a, like in zip(arrays, self._examples)
         ]
         saved = [p.grad for p in self.params]
+        datas = [p.data for p in self.params]
         try:
-            for p in self.params:
+            for i, p in enumerate(self.params):
                 p.grad = None
+                if values is not None:
+                    p.data = values[i]
             outputs = _outputs(self.fn(*leaves))[1]
             outputs[0].backward()
             grads = [*(t.grad for t in leaves), *(p.grad for p in self.params)]
         finally:
-            for p, g in zip(self.params, saved):
-                p.grad = g
+            for p, g, data in zip(self.params, saved, datas):
+                p.grad, p.data = g, data
         return [o.data for o in outputs], grads
 
     def __repr__(self) -> str:
