@@ -512,3 +512,16 @@ def test_params_for_one_call_leave_the_parameters_alone_in_every_thread():
     for t in threads:
         t.join()
     assert not wrong and (w.data == 1.0).all()
+
+
+def test_a_parameter_frozen_after_tracing_is_refused_not_updated():
+    w, v = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    c = Tensor([5.0, 6.0])
+    step = trace(lambda x: (w * x + v * c).sum(), Tensor([1.0, 1.0]))
+    w.requires_grad = False  # eagerly w would get no gradient now
+    with pytest.raises(TraceError, match="requires_grad=False.*recorded with True; trace again"):
+        step.backward([1.0, 2.0])
+    assert w.grad is None and v.grad is None
+    w.requires_grad, c.requires_grad = True, True  # and c would get one
+    with pytest.raises(TraceError, match="requires_grad=True.*recorded with False"):
+        step([1.0, 2.0])

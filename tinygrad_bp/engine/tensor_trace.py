@@ -28,15 +28,17 @@ seen). ``t.detach()`` is replayed on the new numbers. ``fn`` returns a Tensor or
 sequence of Tensors; the gradients are those of the first, which must hold one
 number.
 
-What cannot replay, and is refused: inputs of another shape or count
-(`TraceError` naming the input and both shapes); ``fn`` reading an input's
-numbers while tracing (``x.item()``, ``x.numpy()``, ``Tensor(x)``, indexing with a Tensor
-computed from the inputs), since those numbers would be frozen into the trace; a
-Tensor computed outside ``fn`` that requires grad (its graph lies outside the
-trace). A Python branch on ``x.data`` cannot be seen: `TensorTrace.check`
-rebuilds the graph for given inputs and raises `TraceError` if it differs. An
-input outside an op's domain raises the eager engine's error for that op. Under
-`detect_anomaly()` a replay runs the eager engine, which checks every step.
+What cannot replay, and is refused: inputs of another shape or count (`TraceError`
+naming the input and both shapes); ``fn`` reading an input's numbers while tracing
+(``x.item()``, ``x.numpy()``, ``Tensor(x)``, indexing with a Tensor computed from
+the inputs), since those numbers would be frozen into the trace; a Tensor computed
+outside ``fn`` that requires grad (its graph lies outside the trace); a parameter or
+constant whose shape, dtype or ``requires_grad`` changed since tracing (the code was
+compiled for them). A Python branch on ``x.data`` cannot be seen:
+`TensorTrace.check` rebuilds the graph for given inputs and raises `TraceError` if
+it differs. An input outside an op's domain raises the eager engine's error for that
+op. Under `detect_anomaly()` a replay runs the eager engine, which checks every
+step.
 """
 
 from __future__ import annotations
@@ -182,8 +184,11 @@ class TensorTrace:
         for k, n in enumerate([*self._examples, *self.params, *consts, *computed]):
             slot.setdefault(id(n), k)
         self._consts = consts
-        #: the shape and dtype of every parameter and constant: the code is compiled for them
-        self._specs = [(t.data.shape, t.data.dtype) for t in [*self.params, *consts]]
+        #: the shape, dtype and requires_grad of every parameter and constant: the code is
+        #: compiled for them
+        self._specs = [
+            (t.data.shape, t.data.dtype, t.requires_grad) for t in [*self.params, *consts]
+        ]
         self._n_leaves = len(self._examples) + len(self.params) + len(consts)
         out_slots = [slot[id(o)] for o in outputs]
         steps = [
@@ -296,11 +301,17 @@ class TensorTrace:
         datas = (
             [t.data for t in leaves] if values is None else values + [t.data for t in self._consts]
         )
-        for t, data, (shape, dtype) in zip(leaves, datas, self._specs):
+        for t, data, (shape, dtype, grad) in zip(leaves, datas, self._specs):
             if data.shape != shape or data.dtype is not dtype:
                 raise TraceError(
                     f"a Tensor the trace reads ({t.describe()}) now holds shape {data.shape} "
                     f"and dtype {data.dtype}, the trace was recorded with {shape} and {dtype}; "
+                    "trace again"
+                )
+            if bool(t.requires_grad) is not grad:
+                raise TraceError(
+                    f"a Tensor the trace reads ({t.describe()}, shape {shape}) now has "
+                    f"requires_grad={t.requires_grad}, the trace was recorded with {grad}; "
                     "trace again"
                 )
             arrays.append(data)
