@@ -525,3 +525,17 @@ def test_a_parameter_frozen_after_tracing_is_refused_not_updated():
     w.requires_grad, c.requires_grad = True, True  # and c would get one
     with pytest.raises(TraceError, match="requires_grad=True.*recorded with False"):
         step([1.0, 2.0])
+
+
+def test_an_index_array_is_read_at_each_call_and_a_new_shape_is_refused():
+    w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    mask = np.array([True, True, True, False])
+    step = trace(lambda x: (x[mask] * w).sum(), Tensor(np.ones(4), requires_grad=True))
+    mask[:] = [False, True, True, True]  # as eagerly: x[1:] * w
+    out, grads, (dx,) = step([0.0, 1.0, 2.0, 3.0])
+    assert out == 1.0 * 1 + 2.0 * 2 + 3.0 * 3
+    same(grads[0], np.array([1.0, 2.0, 3.0]))
+    same(dx, np.array([0.0, 1.0, 2.0, 3.0]))
+    mask[1] = False  # two entries: the compiled gradients were for three
+    with pytest.raises(TraceError, match=r"index array .* shape \(2,\).*\(3,\); trace again"):
+        step([0.0, 1.0, 2.0, 3.0])

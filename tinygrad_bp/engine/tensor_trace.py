@@ -17,28 +17,28 @@ numbers are the eager engine's, bit for bit. ``step.source`` is the code.
     loss = step.backward(x2, d2)                 # p.grad += d loss / d p, as loss.backward()
 
 Inputs are Tensors, or arrays of the recorded shapes (converted to the recorded
-dtypes); ``fn`` receives Tensors with the example's role and ``requires_grad``.
-The parameters are the leaves that require grad and are not inputs, in creation
-order (or as given by ``params=``), read from their ``.data`` at each replay, so
-an optimizer's in-place updates are seen. Other Tensors that ``fn`` reads from
-outside are read from the same objects at each replay: a changed ``.data`` is
-seen, a name bound to another Tensor is not; numbers and numpy arrays that ``fn``
-combines with Tensors are copied when tracing (a later change to them is not
-seen). ``t.detach()`` is replayed on the new numbers. ``fn`` returns a Tensor or a
-sequence of Tensors; the gradients are those of the first, which must hold one
-number.
+dtypes); ``fn`` receives Tensors with the example's role and ``requires_grad``. The
+parameters are the leaves that require grad and are not inputs, in creation order
+(or as given by ``params=``), read from their ``.data`` at each replay, so an
+optimizer's in-place updates are seen. Other Tensors that ``fn`` reads from outside
+are read from the same objects at each replay: a changed ``.data`` is seen, a name
+bound to another Tensor is not; numbers and numpy arrays that ``fn`` combines with
+Tensors are copied when tracing (a later change to them is not seen), but an index
+array (``x[mask]``) is read at each replay, as eagerly. ``t.detach()`` is replayed
+on the new numbers. ``fn`` returns a Tensor or a sequence of Tensors; the gradients
+are those of the first, which must hold one number.
 
 What cannot replay, and is refused: inputs of another shape or count (`TraceError`
 naming the input and both shapes); ``fn`` reading an input's numbers while tracing
 (``x.item()``, ``x.numpy()``, ``Tensor(x)``, indexing with a Tensor computed from
 the inputs), since those numbers would be frozen into the trace; a Tensor computed
 outside ``fn`` that requires grad (its graph lies outside the trace); a parameter or
-constant whose shape, dtype or ``requires_grad`` changed since tracing (the code was
-compiled for them). A Python branch on ``x.data`` cannot be seen:
-`TensorTrace.check` rebuilds the graph for given inputs and raises `TraceError` if
-it differs. An input outside an op's domain raises the eager engine's error for that
-op. Under `detect_anomaly()` a replay runs the eager engine, which checks every
-step.
+constant whose shape, dtype or ``requires_grad`` changed since tracing, or an index
+array that now selects another shape (the code was compiled for them). A Python
+branch on ``x.data`` cannot be seen: `TensorTrace.check` rebuilds the graph for
+given inputs and raises `TraceError` if it differs. An input outside an op's domain
+raises the eager engine's error for that op. Under `detect_anomaly()` a replay runs
+the eager engine, which checks every step.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from .tensor import (
     _as_array,
     _binary_kernel,
     _fit,
+    _index_kernel,
     _matmul_kernel,
     _mean_kernel,
     _one,
@@ -456,6 +457,10 @@ def _forward(step: _Step, code: _Code) -> bool:
         operands = ", ".join(f"v{j}" for j in step.ins)
         code(f"v{k}, f{k} = {code.name(kernel)}({operands}, *{code.name(static)})[:2]")
         inline = False
+        if kernel is _index_kernel:  # the index array is read at each call, as eagerly
+            shape = code.name(step.out.shape)
+            code(f"if v{k}.shape != {shape}:")
+            code(f"    {code.name(_index_changed)}(v{k}.shape, {shape})")
     if step.out.ndim == 0 and kernel is not _unary_kernel:  # numpy gives 0-d results as scalars
         code(f"if type(v{k}) is not ndarray:")
         code(f"    v{k} = asarray(v{k})")
@@ -581,6 +586,13 @@ def _compile(
     namespace = dict(code.names)
     exec(compile(source, "<tensor trace>", "exec"), namespace)
     return namespace["replay"], source
+
+
+def _index_changed(shape: tuple[int, ...], recorded: tuple[int, ...]) -> None:
+    raise TraceError(
+        f"an index array the traced function uses was changed: it now selects shape {shape}, "
+        f"the trace was recorded with {recorded}; trace again"
+    )
 
 
 def _root_value(steps: list[_Step], root: int) -> np.ndarray:
