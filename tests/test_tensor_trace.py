@@ -539,3 +539,12 @@ def test_an_index_array_is_read_at_each_call_and_a_new_shape_is_refused():
     mask[1] = False  # two entries: the compiled gradients were for three
     with pytest.raises(TraceError, match=r"index array .* shape \(2,\).*\(3,\); trace again"):
         step([0.0, 1.0, 2.0, 3.0])
+
+
+def test_a_tensor_function_traced_without_example_tensors_is_told_how():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TraceError, match=r"is a Tensor, but no example input was.*TensorTrace"):
+        trace(lambda: (w * w).sum())
+    out, grads, _ = TensorTrace(lambda: (w * w).sum())()
+    assert out == 5.0
+    same(grads[0], np.array([2.0, 4.0]))
