@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tinygrad_bp import Tensor, TraceError, detect_anomaly, trace
+from tinygrad_bp import Tensor, TraceError, detect_anomaly, no_grad, trace
 from tinygrad_bp.engine.ops import BINARY, UNARY
 from tinygrad_bp.engine.tensor_trace import TensorTrace
 
@@ -327,6 +327,8 @@ def test_under_detect_anomaly_the_replay_runs_eagerly_and_raises():
         assert step([2.0]).grads[0] == grads[0]
         with pytest.raises(FloatingPointError), np.errstate(over="ignore"):
             step([1e200])  # x * x overflows
+        with no_grad():  # a replay gives gradients inside no_grad(), eagerly too
+            assert step([2.0]).grads[0] == grads[0]
     with np.errstate(over="ignore"):
         assert step([1e200]).output == np.inf  # without it, IEEE's answer, as eagerly
     assert w.grad is None  # neither run left a gradient behind

@@ -366,6 +366,7 @@ class TensorTrace:
         ]
         saved = [p.grad for p in self.params]
         datas = [p.data for p in self.params]
+        token = _MODE.set((_MODE.get() | RECORD) & ~TRACE)  # recording, as when traced
         try:
             for i, p in enumerate(self.params):
                 p.grad = None
@@ -375,6 +376,7 @@ class TensorTrace:
             outputs[0].backward()
             grads = [*(t.grad for t in leaves), *(p.grad for p in self.params)]
         finally:
+            _MODE.reset(token)
             for p, g, data in zip(self.params, saved, datas):
                 p.grad, p.data = g, data
         return [o.data for o in outputs], grads
