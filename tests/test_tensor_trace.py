@@ -550,3 +550,13 @@ def test_a_tensor_function_traced_without_example_tensors_is_told_how():
     out, grads, _ = TensorTrace(lambda: (w * w).sum())()
     assert out == 5.0
     same(grads[0], np.array([2.0, 4.0]))
+
+
+def test_a_constant_index_tensor_is_read_at_each_call_as_eagerly():
+    w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    idx = Tensor([0.0, 2.0], role="const")
+    step = trace(lambda x: (w[idx] * x).sum(), Tensor([1.0, 1.0]))
+    idx.data[:] = [1.0, 1.0]  # now w[[1, 1]] * x: dw = [0, x0 + x1, 0]
+    out, grads, _ = step([3.0, 5.0])
+    assert out == 2.0 * 3.0 + 2.0 * 5.0
+    same(grads[0], np.array([0.0, 8.0, 0.0]))

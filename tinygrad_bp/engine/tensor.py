@@ -463,6 +463,11 @@ def _index_kernel(x: np.ndarray, index: Any):
     return out, vjp, None
 
 
+def _tensor_index_kernel(x: np.ndarray, index: Tensor):
+    """A[I] for a Tensor I of whole numbers, read when called; as `_index_kernel`."""
+    return _index_kernel(x, index.data.astype(np.intp))
+
+
 def _log_softmax_kernel(a: np.ndarray, ax: int):
     """L = A - logsumexp(A) along `ax` (stable); dA = G - softmax(A) * sum(G)."""
     shifted = a - a.max(axis=ax, keepdims=True)
@@ -837,7 +842,10 @@ class Tensor(Node):
                     "indexing with a Tensor computed from the traced inputs would freeze its "
                     "values into the trace; index with a fixed array, or do not trace this"
                 )
+            kernel, static = _tensor_index_kernel, (index,)  # a replay reads its new .data
             index = index.data.astype(np.intp)
+        else:
+            kernel, static = _index_kernel, (index,)
         try:
             out, vjp, _ = _index_kernel(self.data, index)
         except IndexError as exc:
@@ -845,7 +853,7 @@ class Tensor(Node):
                 f"index {index!r} does not fit shape {self.shape}: {exc}; "
                 "index within the shape (negative indices count from the end)"
             ) from None
-        return Tensor._result(out, (self,), vjp, "index", None, _index_kernel, (index,))
+        return Tensor._result(out, (self,), vjp, "index", None, kernel, static)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """L = A - logsumexp(A) along `axis` (stable); dA = G - softmax(A) * sum(G)."""

@@ -65,6 +65,7 @@ from .tensor import (
     _quiet,
     _spread,
     _sum_kernel,
+    _tensor_index_kernel,
     _unary_kernel,
 )
 from .trace import MAX_NODES, TraceError, TraceResult
@@ -459,7 +460,7 @@ def _forward(step: _Step, code: _Code) -> bool:
         operands = ", ".join(f"v{j}" for j in step.ins)
         code(f"v{k}, f{k} = {code.name(kernel)}({operands}, *{code.name(static)})[:2]")
         inline = False
-        if kernel is _index_kernel:  # the index array is read at each call, as eagerly
+        if kernel in (_index_kernel, _tensor_index_kernel):  # the index is read at each call
             shape = code.name(step.out.shape)
             code(f"if v{k}.shape != {shape}:")
             code(f"    {code.name(_index_changed)}(v{k}.shape, {shape})")
