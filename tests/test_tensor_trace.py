@@ -560,3 +560,22 @@ def test_a_constant_index_tensor_is_read_at_each_call_as_eagerly():
     out, grads, _ = step([3.0, 5.0])
     assert out == 2.0 * 3.0 + 2.0 * 5.0
     same(grads[0], np.array([0.0, 8.0, 0.0]))
+
+
+def test_check_sees_a_branch_between_operands_numbers_and_axes_of_the_same_shapes():
+    w, v = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    flag = [True]
+    branches = [  # each builds the same operations of the same shapes on either side
+        lambda x: ((w * x) if flag[0] else (v * x)).tanh().sum(),
+        lambda x: (x * w * (2.0 if flag[0] else 3.0)).sum(),
+        lambda x: ((x.reshape(2, 1) * w * x).sum(axis=0 if flag[0] else 1) * w).sum(),
+        lambda x: (w * x)[np.array([0, 0]) if flag[0] else np.array([1, 1])].sum(),
+    ]
+    for fn in branches:
+        flag[0] = True
+        step = trace(fn, Tensor([1.0, 1.0]))
+        step.check([5.0, -6.0])  # the same graph
+        flag[0] = False
+        with pytest.raises(TraceError, match="another graph than the recorded one"):
+            step.check([1.0, 2.0])
+        assert step([1.0, 2.0]).output != fn(Tensor([1.0, 2.0])).data  # what check() warns of

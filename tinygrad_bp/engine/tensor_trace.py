@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .autograd import _MODE, ANOMALY, RECORD, TRACE, topological_order
+from .autograd import _MODE, ANOMALY, RECORD, TRACE, next_seq, topological_order
 from .ops import BINARY
 from .tensor import (
     Tensor,
@@ -139,11 +139,9 @@ class TensorTrace:
         self._examples = [
             _input_tensor(x, None, f"input {i}") for i, x in enumerate(example_inputs)
         ]
+        start = next_seq()  # the leaves numbered from here on are made by ``fn``
         self._in_sequence, outputs = self._record(self._examples)
-        nodes: dict[int, Tensor] = {}
-        for out in outputs:
-            for n in topological_order(out):
-                nodes[id(n)] = n
+        nodes = _graph(outputs)
         if len(nodes) > max_nodes:
             raise TraceError(
                 f"the recorded graph has {len(nodes):,} nodes, over the limit of {max_nodes:,} "
@@ -208,6 +206,7 @@ class TensorTrace:
         self.ops: tuple[tuple[str, tuple[int, ...], str], ...] = tuple(
             (n._op, n.data.shape, str(n.data.dtype)) for n in computed
         )
+        self._signature = _signature(order, self._examples, start, outputs)
         self.n_nodes = len(order)
 
     def _record(self, leaves: list[Tensor]) -> tuple[bool, list[Tensor]]:
@@ -335,25 +334,20 @@ class TensorTrace:
             _input_tensor(x, like, f"input {i}")
             for i, (x, like) in enumerate(zip(inputs, self._examples))
         ]
+        start = next_seq()
         _, outputs = self._record(leaves)
-        nodes: dict[int, Tensor] = {}
-        for out in outputs:
-            for n in topological_order(out):
-                nodes[id(n)] = n
-        ops = tuple(
-            (n._op, n.data.shape, str(n.data.dtype))
-            for n in sorted(nodes.values(), key=lambda n: n._seq)
-            if n._parents
-        )
-        if ops != self.ops:
+        order = sorted(_graph(outputs).values(), key=lambda n: n._seq)
+        signature = _signature(order, leaves, start, outputs)
+        if signature != self._signature:
             at = next(
-                (i for i, (a, b) in enumerate(zip(ops, self.ops)) if a != b),
-                min(len(ops), len(self.ops)),
+                (i for i, (a, b) in enumerate(zip(signature, self._signature)) if a != b),
+                min(len(signature), len(self._signature)),
             )
+            what = self._signature[at][0] if at < len(self._signature) else "the end"
             raise TraceError(
-                f"these inputs build another graph than the recorded one ({len(ops)} operations "
-                f"against {len(self.ops)}, first difference at operation {at}); the function "
-                "branches on a value: trace it again for these inputs"
+                f"these inputs build another graph than the recorded one ({len(order)} nodes "
+                f"against {self.n_nodes}, first difference at node {at}, recorded as "
+                f"{what!r}); the function branches on a value: trace it again for these inputs"
             )
 
     # -- the eager engine, under detect_anomaly()
@@ -387,6 +381,67 @@ class TensorTrace:
             f"TensorTrace({getattr(self.fn, '__name__', 'fn')}: {len(self._examples)} inputs, "
             f"{len(self.params)} params, {len(self.ops)} operations)"
         )
+
+
+def _graph(outputs: list[Tensor]) -> dict[int, Tensor]:
+    """Every node the outputs are computed from, by id."""
+    nodes: dict[int, Tensor] = {}
+    for out in outputs:
+        for n in topological_order(out):
+            nodes[id(n)] = n
+    return nodes
+
+
+class _Numbers:
+    """An array that compares equal to another of the same shape, dtype and numbers."""
+
+    __slots__ = ("array",)
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+    def __eq__(self, other: object) -> bool:
+        a, b = self.array, getattr(other, "array", None)
+        return (
+            isinstance(other, _Numbers)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and np.array_equal(a, b)
+        )
+
+
+def _static(x: Any) -> Any:
+    """An operation's fixed arguments in a form that compares by value."""
+    if isinstance(x, np.ndarray):
+        return _Numbers(x)
+    if isinstance(x, (tuple, list)):
+        return tuple(_static(v) for v in x)
+    if isinstance(x, slice):
+        return ("slice", x.start, x.stop, x.step)
+    if isinstance(x, Tensor):  # an index Tensor, read at each replay
+        return ("tensor", id(x))
+    return x
+
+
+def _signature(order: list[Tensor], inputs: list[Tensor], start: int, outputs: list[Tensor]):
+    """What a replay depends on, node by node: each operation with its fixed arguments and
+    the positions of its operands; each input by number; each leaf made before ``fn`` ran by
+    identity, and each one ``fn`` made (a number it combined with a Tensor) by value."""
+    pos = {id(n): i for i, n in enumerate(order)}
+    where = {id(t): i for i, t in enumerate(inputs)}
+    signature: list[tuple] = []
+    for n in order:
+        if id(n) in where:
+            signature.append(("input", where[id(n)]))
+        elif not n._parents:
+            signature.append(("leaf", id(n)) if n._seq < start else ("const", _Numbers(n.data)))
+        else:
+            kernel, static = getattr(n, "_redo", None) or (None, ())
+            parents = tuple(pos[id(p)] for p in n._parents)
+            signature.append((n._op, n.data.shape, n.data.dtype, kernel, _static(static), parents))
+    signature.append(("outputs", tuple(pos[id(o)] for o in outputs)))
+    return signature
 
 
 # -- the compiler ------------------------------
