@@ -579,3 +579,18 @@ def test_check_sees_a_branch_between_operands_numbers_and_axes_of_the_same_shape
         with pytest.raises(TraceError, match="another graph than the recorded one"):
             step.check([1.0, 2.0])
         assert step([1.0, 2.0]).output != fn(Tensor([1.0, 2.0])).data  # what check() warns of
+
+
+def test_check_accepts_a_parameter_made_by_the_function_on_its_first_call():
+    made = {}
+
+    def fn(x):
+        if "w" not in made:  # a layer that makes its weights when first called
+            made["w"] = Tensor([1.0, 2.0], requires_grad=True)
+        return (made["w"] * x).sum()
+
+    step = trace(fn, Tensor([1.0, 1.0]))
+    step.check([3.0, 4.0])
+    made["w"] = Tensor([1.0, 2.0], requires_grad=True)  # another Tensor: not what was traced
+    with pytest.raises(TraceError, match="another graph"):
+        step.check([3.0, 4.0])

@@ -346,7 +346,7 @@ class TensorTrace:
             what = self._signature[at][0] if at < len(self._signature) else "the end"
             raise TraceError(
                 f"these inputs build another graph than the recorded one ({len(order)} nodes "
-                f"against {self.n_nodes}, first difference at node {at}, recorded as "
+                f"against {self.n_nodes}, first difference at operation {at}, recorded as "
                 f"{what!r}); the function branches on a value: trace it again for these inputs"
             )
 
@@ -411,6 +411,28 @@ class _Numbers:
         )
 
 
+class _Leaf:
+    """A leaf of the graph: equal to itself, and to another made by ``fn`` as it was (a number
+    it combined with a Tensor) if it holds the same numbers."""
+
+    __slots__ = ("leaf", "made")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, leaf: Tensor, made: bool) -> None:
+        self.leaf, self.made = leaf, made
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Leaf):
+            return False
+        a, b = self.leaf, other.leaf
+        return a is b or (
+            self.made
+            and other.made
+            and a.requires_grad == b.requires_grad
+            and _Numbers(a.data) == _Numbers(b.data)
+        )
+
+
 def _static(x: Any) -> Any:
     """An operation's fixed arguments in a form that compares by value."""
     if isinstance(x, np.ndarray):
@@ -425,22 +447,22 @@ def _static(x: Any) -> Any:
 
 
 def _signature(order: list[Tensor], inputs: list[Tensor], start: int, outputs: list[Tensor]):
-    """What a replay depends on, node by node: each operation with its fixed arguments and
-    the positions of its operands; each input by number; each leaf made before ``fn`` ran by
-    identity, and each one ``fn`` made (a number it combined with a Tensor) by value."""
-    pos = {id(n): i for i, n in enumerate(order)}
-    where = {id(t): i for i, t in enumerate(inputs)}
+    """What a replay depends on: each operation in order, with its fixed arguments and its
+    operands (an earlier operation by number, an input by number, another leaf as a
+    `_Leaf`), and the outputs."""
+    where: dict[int, Any] = {id(t): ("input", i) for i, t in enumerate(inputs)}
     signature: list[tuple] = []
     for n in order:
         if id(n) in where:
-            signature.append(("input", where[id(n)]))
-        elif not n._parents:
-            signature.append(("leaf", id(n)) if n._seq < start else ("const", _Numbers(n.data)))
-        else:
-            kernel, static = getattr(n, "_redo", None) or (None, ())
-            parents = tuple(pos[id(p)] for p in n._parents)
-            signature.append((n._op, n.data.shape, n.data.dtype, kernel, _static(static), parents))
-    signature.append(("outputs", tuple(pos[id(o)] for o in outputs)))
+            continue
+        if not n._parents:
+            where[id(n)] = ("leaf", _Leaf(n, n._seq >= start))
+            continue
+        kernel, static = getattr(n, "_redo", None) or (None, ())
+        parents = tuple(where[id(p)] for p in n._parents)
+        where[id(n)] = ("op", len(signature))
+        signature.append((n._op, n.data.shape, n.data.dtype, kernel, _static(static), parents))
+    signature.append(("outputs", tuple(where[id(o)] for o in outputs)))
     return signature
 
 
