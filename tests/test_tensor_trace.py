@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tinygrad_bp import Tensor, TraceError, detect_anomaly, trace
+from tinygrad_bp import Tensor, TraceError, detect_anomaly, no_grad, trace
 from tinygrad_bp.engine.ops import BINARY, UNARY
 from tinygrad_bp.engine.tensor_trace import TensorTrace
 
@@ -327,6 +327,8 @@ def test_under_detect_anomaly_the_replay_runs_eagerly_and_raises():
         assert step([2.0]).grads[0] == grads[0]
         with pytest.raises(FloatingPointError), np.errstate(over="ignore"):
             step([1e200])  # x * x overflows
+        with no_grad():  # a replay gives gradients inside no_grad(), eagerly too
+            assert step([2.0]).grads[0] == grads[0]
     with np.errstate(over="ignore"):
         assert step([1e200]).output == np.inf  # without it, IEEE's answer, as eagerly
     assert w.grad is None  # neither run left a gradient behind
@@ -430,3 +432,165 @@ def test_a_parameter_given_another_shape_is_refused_not_misread():
     params[1].data = np.zeros((3, 1), dtype=np.float32)
     with pytest.raises(TraceError, match="float32"):
         step(np.ones((2, 4)), np.ones((1, 4)))
+
+
+def test_a_deep_chain_compiles_in_linear_time():
+    import time
+
+    w = Tensor([0.5, -0.25, 0.125], requires_grad=True)
+
+    def chain(x):
+        h = x
+        for i in range(6000):
+            h = (h * w).tanh() if i % 2 else h + w
+        return h.sum()
+
+    x = Tensor([0.1, 0.2, 0.3])
+    start = time.perf_counter()
+    step = trace(chain, x)
+    # linear: about a second; freeing each array took minutes when it was quadratic
+    assert time.perf_counter() - start < 20
+    out, grads, _ = step(x)
+    loss = chain(x)
+    loss.backward()
+    same(out, loss.data)
+    same(grads[0], w.grad)
+
+
+def test_detach_is_replayed_on_the_new_numbers_and_tensor_of_a_traced_tensor_is_refused():
+    w = Tensor([0.5, -1.5, 2.0], requires_grad=True)
+
+    def fn(x):
+        h = w * x
+        # stop-gradient: d/dw sum(h * stop(h) + x * stop(w)) = x * h (by hand)
+        return (h * h.detach() + x * w.detach() + x.detach()).sum()
+
+    step = trace(fn, Tensor([1.0, 1.0, 1.0]))
+    w.data = np.array([1.0, 2.0, -3.0])  # as an optimizer step would
+    x = np.array([2.0, -1.0, 0.5])
+    out, grads, _ = step(x)
+    h = w.data * x
+    assert out == np.sum(h * h + x * w.data + x)
+    same(grads[0], x * h)
+    with pytest.raises(TraceError, match=r"Tensor\(t\)"):
+        trace(lambda x: (w * Tensor(x)).sum(), Tensor([1.0, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_fit_with_a_trace_on_float32_weights_is_fit_eagerly(loss):
+    from tinygrad_bp.nn.layers import MLP
+    from tinygrad_bp.nn.optim import SGD
+    from tinygrad_bp.nn.train import fit
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 2))
+    y = (X[:, 0] > 0) + (X[:, 1] > 0) if loss == "ce" else X[:, :1] * X[:, 1:]
+    runs = []
+    for traced in (False, True):
+        model = MLP([2, 4, 3 if loss == "ce" else 1], "tanh", seed=1, dtype="float32")
+        history = fit(model, X, y, loss, SGD(model.parameters(), lr=0.1), 2, 8, trace=traced)
+        runs.append((history.losses, model.parameters()))
+    assert runs[0][0] == runs[1][0]
+    for p, q in zip(runs[0][1], runs[1][1]):
+        same(p.data, q.data)
+
+
+def test_params_for_one_call_leave_the_parameters_alone_in_every_thread():
+    w = Tensor(np.ones((20, 20)), requires_grad=True)
+    step = trace(lambda x: (w @ x).tanh().sum(), Tensor(np.ones((20, 20))))
+    x = np.random.default_rng(0).standard_normal((20, 20))
+    want = {v: np.tanh(np.full((20, 20), v) @ x).sum() for v in (1.0, 2.0)}
+    wrong = []
+
+    def work(v):
+        for _ in range(200):
+            values = None if v == 1.0 else [np.full((20, 20), v)]
+            if step(x, params=values).output != want[v]:
+                wrong.append(v)
+
+    threads = [threading.Thread(target=work, args=(v,)) for v in (1.0, 2.0, 2.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong and (w.data == 1.0).all()
+
+
+def test_a_parameter_frozen_after_tracing_is_refused_not_updated():
+    w, v = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    c = Tensor([5.0, 6.0])
+    step = trace(lambda x: (w * x + v * c).sum(), Tensor([1.0, 1.0]))
+    w.requires_grad = False  # eagerly w would get no gradient now
+    with pytest.raises(TraceError, match="requires_grad=False.*recorded with True; trace again"):
+        step.backward([1.0, 2.0])
+    assert w.grad is None and v.grad is None
+    w.requires_grad, c.requires_grad = True, True  # and c would get one
+    with pytest.raises(TraceError, match="requires_grad=True.*recorded with False"):
+        step([1.0, 2.0])
+
+
+def test_an_index_array_is_read_at_each_call_and_a_new_shape_is_refused():
+    w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    mask = np.array([True, True, True, False])
+    step = trace(lambda x: (x[mask] * w).sum(), Tensor(np.ones(4), requires_grad=True))
+    mask[:] = [False, True, True, True]  # as eagerly: x[1:] * w
+    out, grads, (dx,) = step([0.0, 1.0, 2.0, 3.0])
+    assert out == 1.0 * 1 + 2.0 * 2 + 3.0 * 3
+    same(grads[0], np.array([1.0, 2.0, 3.0]))
+    same(dx, np.array([0.0, 1.0, 2.0, 3.0]))
+    mask[1] = False  # two entries: the compiled gradients were for three
+    with pytest.raises(TraceError, match=r"index array .* shape \(2,\).*\(3,\); trace again"):
+        step([0.0, 1.0, 2.0, 3.0])
+
+
+def test_a_tensor_function_traced_without_example_tensors_is_told_how():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TraceError, match=r"is a Tensor, but no example input was.*TensorTrace"):
+        trace(lambda: (w * w).sum())
+    out, grads, _ = TensorTrace(lambda: (w * w).sum())()
+    assert out == 5.0
+    same(grads[0], np.array([2.0, 4.0]))
+
+
+def test_a_constant_index_tensor_is_read_at_each_call_as_eagerly():
+    w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    idx = Tensor([0.0, 2.0], role="const")
+    step = trace(lambda x: (w[idx] * x).sum(), Tensor([1.0, 1.0]))
+    idx.data[:] = [1.0, 1.0]  # now w[[1, 1]] * x: dw = [0, x0 + x1, 0]
+    out, grads, _ = step([3.0, 5.0])
+    assert out == 2.0 * 3.0 + 2.0 * 5.0
+    same(grads[0], np.array([0.0, 8.0, 0.0]))
+
+
+def test_check_sees_a_branch_between_operands_numbers_and_axes_of_the_same_shapes():
+    w, v = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    flag = [True]
+    branches = [  # each builds the same operations of the same shapes on either side
+        lambda x: ((w * x) if flag[0] else (v * x)).tanh().sum(),
+        lambda x: (x * w * (2.0 if flag[0] else 3.0)).sum(),
+        lambda x: ((x.reshape(2, 1) * w * x).sum(axis=0 if flag[0] else 1) * w).sum(),
+        lambda x: (w * x)[np.array([0, 0]) if flag[0] else np.array([1, 1])].sum(),
+    ]
+    for fn in branches:
+        flag[0] = True
+        step = trace(fn, Tensor([1.0, 1.0]))
+        step.check([5.0, -6.0])  # the same graph
+        flag[0] = False
+        with pytest.raises(TraceError, match="another graph than the recorded one"):
+            step.check([1.0, 2.0])
+        assert step([1.0, 2.0]).output != fn(Tensor([1.0, 2.0])).data  # what check() warns of
+
+
+def test_check_accepts_a_parameter_made_by_the_function_on_its_first_call():
+    made = {}
+
+    def fn(x):
+        if "w" not in made:  # a layer that makes its weights when first called
+            made["w"] = Tensor([1.0, 2.0], requires_grad=True)
+        return (made["w"] * x).sum()
+
+    step = trace(fn, Tensor([1.0, 1.0]))
+    step.check([3.0, 4.0])
+    made["w"] = Tensor([1.0, 2.0], requires_grad=True)  # another Tensor: not what was traced
+    with pytest.raises(TraceError, match="another graph"):
+        step.check([3.0, 4.0])

@@ -91,6 +91,7 @@ except ImportError:  # pragma: no cover - other numpy versions
 def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.ndarray:
     """A fresh float64 or float32 array of `data` (a copy, always)."""
     if isinstance(data, Tensor):
+        data._read_while_tracing("Tensor(t)")
         data = data.data
     if isinstance(data, (str, bytes)):
         raise TypeError(
@@ -444,6 +445,11 @@ def _transpose_kernel(x: np.ndarray, perm: list[int], inverse: tuple[int, ...]):
     return x.transpose(perm), lambda g: (g.transpose(inverse),), None
 
 
+def _detach_kernel(x: np.ndarray):
+    """A copy of A (in its memory order, as `Tensor(A)`), through which no gradient flows."""
+    return np.array(x, copy=True), None, None
+
+
 def _index_kernel(x: np.ndarray, index: Any):
     """A[index]; dA = zeros with G added into the indexed places (repeated indices add up)."""
     out = np.array(x[index])
@@ -455,6 +461,11 @@ def _index_kernel(x: np.ndarray, index: Any):
         return (full,)
 
     return out, vjp, None
+
+
+def _tensor_index_kernel(x: np.ndarray, index: Tensor):
+    """A[I] for a Tensor I of whole numbers, read when called; as `_index_kernel`."""
+    return _index_kernel(x, index.data.astype(np.intp))
 
 
 def _log_softmax_kernel(a: np.ndarray, ax: int):
@@ -651,8 +662,17 @@ class Tensor(Node):
         return view
 
     def detach(self) -> Tensor:
-        """A constant copy of this tensor, outside the graph."""
-        return Tensor(self.data, role="const")
+        """A constant copy of this tensor, outside the graph (no gradient flows through it).
+        While tracing it is an operation that takes no gradient, so a replay copies the
+        new numbers."""
+        if not mode() & TRACE:
+            return Tensor(self.data, role="const")
+        out = Tensor._result(
+            _detach_kernel(self.data)[0], (self,), None, "detach", None, _detach_kernel, ()
+        )
+        out.requires_grad = False
+        out._vjp = None
+        return out
 
     def __len__(self) -> int:
         if not self.data.ndim:
@@ -822,7 +842,10 @@ class Tensor(Node):
                     "indexing with a Tensor computed from the traced inputs would freeze its "
                     "values into the trace; index with a fixed array, or do not trace this"
                 )
+            kernel, static = _tensor_index_kernel, (index,)  # a replay reads its new .data
             index = index.data.astype(np.intp)
+        else:
+            kernel, static = _index_kernel, (index,)
         try:
             out, vjp, _ = _index_kernel(self.data, index)
         except IndexError as exc:
@@ -830,7 +853,7 @@ class Tensor(Node):
                 f"index {index!r} does not fit shape {self.shape}: {exc}; "
                 "index within the shape (negative indices count from the end)"
             ) from None
-        return Tensor._result(out, (self,), vjp, "index", None, _index_kernel, (index,))
+        return Tensor._result(out, (self,), vjp, "index", None, kernel, static)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """L = A - logsumexp(A) along `axis` (stable); dA = G - softmax(A) * sum(G)."""

@@ -17,24 +17,28 @@ numbers are the eager engine's, bit for bit. ``step.source`` is the code.
     loss = step.backward(x2, d2)                 # p.grad += d loss / d p, as loss.backward()
 
 Inputs are Tensors, or arrays of the recorded shapes (converted to the recorded
-dtypes); ``fn`` receives Tensors with the example's role and ``requires_grad``.
-The parameters are the leaves that require grad and are not inputs, in creation
-order (or as given by ``params=``), read from their ``.data`` at each replay, so
-an optimizer's in-place updates are seen. Other Tensors that ``fn`` reads from
-outside are read from the same objects at each replay: a changed ``.data`` is
-seen, a name bound to another Tensor is not. ``fn`` returns a Tensor or a
-sequence of Tensors; the gradients are those of the first, which must hold one
-number.
+dtypes); ``fn`` receives Tensors with the example's role and ``requires_grad``. The
+parameters are the leaves that require grad and are not inputs, in creation order
+(or as given by ``params=``), read from their ``.data`` at each replay, so an
+optimizer's in-place updates are seen. Other Tensors that ``fn`` reads from outside
+are read from the same objects at each replay: a changed ``.data`` is seen, a name
+bound to another Tensor is not; numbers and numpy arrays that ``fn`` combines with
+Tensors are copied when tracing (a later change to them is not seen), but an index
+array (``x[mask]``) is read at each replay, as eagerly. ``t.detach()`` is replayed
+on the new numbers. ``fn`` returns a Tensor or a sequence of Tensors; the gradients
+are those of the first, which must hold one number.
 
-What cannot replay, and is refused: inputs of another shape or count
-(`TraceError` naming the input and both shapes); ``fn`` reading an input's
-numbers while tracing (``x.item()``, ``x.numpy()``, indexing with a Tensor
-computed from the inputs), since those numbers would be frozen into the trace; a
-Tensor computed outside ``fn`` that requires grad (its graph lies outside the
-trace). A Python branch on ``x.data`` cannot be seen: `TensorTrace.check`
-rebuilds the graph for given inputs and raises `TraceError` if it differs. An
-input outside an op's domain raises the eager engine's error for that op. Under
-`detect_anomaly()` a replay runs the eager engine, which checks every step.
+What cannot replay, and is refused: inputs of another shape or count (`TraceError`
+naming the input and both shapes); ``fn`` reading an input's numbers while tracing
+(``x.item()``, ``x.numpy()``, ``Tensor(x)``, indexing with a Tensor computed from
+the inputs), since those numbers would be frozen into the trace; a Tensor computed
+outside ``fn`` that requires grad (its graph lies outside the trace); a parameter or
+constant whose shape, dtype or ``requires_grad`` changed since tracing, or an index
+array that now selects another shape (the code was compiled for them). A Python
+branch on ``x.data`` cannot be seen: `TensorTrace.check` rebuilds the graph for
+given inputs and raises `TraceError` if it differs. An input outside an op's domain
+raises the eager engine's error for that op. Under `detect_anomaly()` a replay runs
+the eager engine, which checks every step.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .autograd import _MODE, ANOMALY, RECORD, TRACE, topological_order
+from .autograd import _MODE, ANOMALY, RECORD, TRACE, next_seq, topological_order
 from .ops import BINARY
 from .tensor import (
     Tensor,
@@ -53,6 +57,7 @@ from .tensor import (
     _as_array,
     _binary_kernel,
     _fit,
+    _index_kernel,
     _matmul_kernel,
     _mean_kernel,
     _one,
@@ -60,6 +65,7 @@ from .tensor import (
     _quiet,
     _spread,
     _sum_kernel,
+    _tensor_index_kernel,
     _unary_kernel,
 )
 from .trace import MAX_NODES, TraceError, TraceResult
@@ -133,11 +139,9 @@ class TensorTrace:
         self._examples = [
             _input_tensor(x, None, f"input {i}") for i, x in enumerate(example_inputs)
         ]
+        start = next_seq()  # the leaves numbered from here on are made by ``fn``
         self._in_sequence, outputs = self._record(self._examples)
-        nodes: dict[int, Tensor] = {}
-        for out in outputs:
-            for n in topological_order(out):
-                nodes[id(n)] = n
+        nodes = _graph(outputs)
         if len(nodes) > max_nodes:
             raise TraceError(
                 f"the recorded graph has {len(nodes):,} nodes, over the limit of {max_nodes:,} "
@@ -180,8 +184,11 @@ class TensorTrace:
         for k, n in enumerate([*self._examples, *self.params, *consts, *computed]):
             slot.setdefault(id(n), k)
         self._consts = consts
-        #: the shape and dtype of every parameter and constant: the code is compiled for them
-        self._specs = [(t.data.shape, t.data.dtype) for t in [*self.params, *consts]]
+        #: the shape, dtype and requires_grad of every parameter and constant: the code is
+        #: compiled for them
+        self._specs = [
+            (t.data.shape, t.data.dtype, t.requires_grad) for t in [*self.params, *consts]
+        ]
         self._n_leaves = len(self._examples) + len(self.params) + len(consts)
         out_slots = [slot[id(o)] for o in outputs]
         steps = [
@@ -199,6 +206,7 @@ class TensorTrace:
         self.ops: tuple[tuple[str, tuple[int, ...], str], ...] = tuple(
             (n._op, n.data.shape, str(n.data.dtype)) for n in computed
         )
+        self._signature = _signature(order, self._examples, start, outputs)
         self.n_nodes = len(order)
 
     def _record(self, leaves: list[Tensor]) -> tuple[bool, list[Tensor]]:
@@ -244,6 +252,7 @@ class TensorTrace:
         """Outputs and gradients for new inputs; ``params`` gives other parameter values
         (arrays of the parameters' shapes) for this call only."""
         arrays = self._arrays(inputs)
+        values = None
         if params is not None:
             values = list(params)
             if len(values) != len(self.params):
@@ -251,15 +260,11 @@ class TensorTrace:
                     f"params has {len(values)} arrays, the trace has {len(self.params)} "
                     f"parameters; pass {len(self.params)} arrays"
                 )
-            saved = [p.data for p in self.params]
-            try:
-                for i, (p, v) in enumerate(zip(self.params, values)):
-                    p.data = _input_array(v, p, f"params[{i}]", as_input=False)
-                return self(*arrays)
-            finally:
-                for p, data in zip(self.params, saved):
-                    p.data = data
-        outs, found = self._run(arrays)
+            values = [
+                _input_array(v, p, f"params[{i}]", as_input=False)
+                for i, (p, v) in enumerate(zip(self.params, values))
+            ]
+        outs, found = self._run(arrays, values)
         n_in = len(self._examples)
         grads = [
             np.zeros_like(p.data) if g is None else _own(g)
@@ -285,17 +290,29 @@ class TensorTrace:
                 t.grad = g if t.grad is None else t.grad + g
         return self._shape(outs)
 
-    def _run(self, arrays: list[np.ndarray]) -> tuple[list[np.ndarray], list[Any]]:
+    def _run(
+        self, arrays: list[np.ndarray], values: list[np.ndarray] | None = None
+    ) -> tuple[list[np.ndarray], list[Any]]:
         """The outputs, and the gradient of the first output reaching each input and
-        parameter (None where none does): arrays no one else holds."""
+        parameter (None where none does): arrays no one else holds. ``values``: the
+        parameters' arrays for this call (checked), else their ``.data``."""
         if _MODE.get() & ANOMALY:
-            return self._eager(arrays)
-        for t, (shape, dtype) in zip([*self.params, *self._consts], self._specs):
-            data = t.data
+            return self._eager(arrays, values)
+        leaves = [*self.params, *self._consts]
+        datas = (
+            [t.data for t in leaves] if values is None else values + [t.data for t in self._consts]
+        )
+        for t, data, (shape, dtype, grad) in zip(leaves, datas, self._specs):
             if data.shape != shape or data.dtype is not dtype:
                 raise TraceError(
                     f"a Tensor the trace reads ({t.describe()}) now holds shape {data.shape} "
                     f"and dtype {data.dtype}, the trace was recorded with {shape} and {dtype}; "
+                    "trace again"
+                )
+            if bool(t.requires_grad) is not grad:
+                raise TraceError(
+                    f"a Tensor the trace reads ({t.describe()}, shape {shape}) now has "
+                    f"requires_grad={t.requires_grad}, the trace was recorded with {grad}; "
                     "trace again"
                 )
             arrays.append(data)
@@ -317,43 +334,46 @@ class TensorTrace:
             _input_tensor(x, like, f"input {i}")
             for i, (x, like) in enumerate(zip(inputs, self._examples))
         ]
+        start = next_seq()
         _, outputs = self._record(leaves)
-        nodes: dict[int, Tensor] = {}
-        for out in outputs:
-            for n in topological_order(out):
-                nodes[id(n)] = n
-        ops = tuple(
-            (n._op, n.data.shape, str(n.data.dtype))
-            for n in sorted(nodes.values(), key=lambda n: n._seq)
-            if n._parents
-        )
-        if ops != self.ops:
+        order = sorted(_graph(outputs).values(), key=lambda n: n._seq)
+        signature = _signature(order, leaves, start, outputs)
+        if signature != self._signature:
             at = next(
-                (i for i, (a, b) in enumerate(zip(ops, self.ops)) if a != b),
-                min(len(ops), len(self.ops)),
+                (i for i, (a, b) in enumerate(zip(signature, self._signature)) if a != b),
+                min(len(signature), len(self._signature)),
             )
+            what = self._signature[at][0] if at < len(self._signature) else "the end"
             raise TraceError(
-                f"these inputs build another graph than the recorded one ({len(ops)} operations "
-                f"against {len(self.ops)}, first difference at operation {at}); the function "
-                "branches on a value: trace it again for these inputs"
+                f"these inputs build another graph than the recorded one ({len(order)} nodes "
+                f"against {self.n_nodes}, first difference at operation {at}, recorded as "
+                f"{what!r}); the function branches on a value: trace it again for these inputs"
             )
 
     # -- the eager engine, under detect_anomaly()
-    def _eager(self, arrays: list[np.ndarray]) -> tuple[list[np.ndarray], list[Any]]:
+    def _eager(
+        self, arrays: list[np.ndarray], values: list[np.ndarray] | None
+    ) -> tuple[list[np.ndarray], list[Any]]:
+        # ``fn`` reads the parameters themselves: values for one call are set into them
         leaves = [
             Tensor(a, like.name, requires_grad=like.requires_grad, role="input")
             for a, like in zip(arrays, self._examples)
         ]
         saved = [p.grad for p in self.params]
+        datas = [p.data for p in self.params]
+        token = _MODE.set((_MODE.get() | RECORD) & ~TRACE)  # recording, as when traced
         try:
-            for p in self.params:
+            for i, p in enumerate(self.params):
                 p.grad = None
+                if values is not None:
+                    p.data = values[i]
             outputs = _outputs(self.fn(*leaves))[1]
             outputs[0].backward()
             grads = [*(t.grad for t in leaves), *(p.grad for p in self.params)]
         finally:
-            for p, g in zip(self.params, saved):
-                p.grad = g
+            _MODE.reset(token)
+            for p, g, data in zip(self.params, saved, datas):
+                p.grad, p.data = g, data
         return [o.data for o in outputs], grads
 
     def __repr__(self) -> str:
@@ -361,6 +381,89 @@ class TensorTrace:
             f"TensorTrace({getattr(self.fn, '__name__', 'fn')}: {len(self._examples)} inputs, "
             f"{len(self.params)} params, {len(self.ops)} operations)"
         )
+
+
+def _graph(outputs: list[Tensor]) -> dict[int, Tensor]:
+    """Every node the outputs are computed from, by id."""
+    nodes: dict[int, Tensor] = {}
+    for out in outputs:
+        for n in topological_order(out):
+            nodes[id(n)] = n
+    return nodes
+
+
+class _Numbers:
+    """An array that compares equal to another of the same shape, dtype and numbers."""
+
+    __slots__ = ("array",)
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+    def __eq__(self, other: object) -> bool:
+        a, b = self.array, getattr(other, "array", None)
+        return (
+            isinstance(other, _Numbers)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and np.array_equal(a, b)
+        )
+
+
+class _Leaf:
+    """A leaf of the graph: equal to itself, and to another made by ``fn`` as it was (a number
+    it combined with a Tensor) if it holds the same numbers."""
+
+    __slots__ = ("leaf", "made")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, leaf: Tensor, made: bool) -> None:
+        self.leaf, self.made = leaf, made
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Leaf):
+            return False
+        a, b = self.leaf, other.leaf
+        return a is b or (
+            self.made
+            and other.made
+            and a.requires_grad == b.requires_grad
+            and _Numbers(a.data) == _Numbers(b.data)
+        )
+
+
+def _static(x: Any) -> Any:
+    """An operation's fixed arguments in a form that compares by value."""
+    if isinstance(x, np.ndarray):
+        return _Numbers(x)
+    if isinstance(x, (tuple, list)):
+        return tuple(_static(v) for v in x)
+    if isinstance(x, slice):
+        return ("slice", x.start, x.stop, x.step)
+    if isinstance(x, Tensor):  # an index Tensor, read at each replay
+        return ("tensor", id(x))
+    return x
+
+
+def _signature(order: list[Tensor], inputs: list[Tensor], start: int, outputs: list[Tensor]):
+    """What a replay depends on: each operation in order, with its fixed arguments and its
+    operands (an earlier operation by number, an input by number, another leaf as a
+    `_Leaf`), and the outputs."""
+    where: dict[int, Any] = {id(t): ("input", i) for i, t in enumerate(inputs)}
+    signature: list[tuple] = []
+    for n in order:
+        if id(n) in where:
+            continue
+        if not n._parents:
+            where[id(n)] = ("leaf", _Leaf(n, n._seq >= start))
+            continue
+        kernel, static = getattr(n, "_redo", None) or (None, ())
+        parents = tuple(where[id(p)] for p in n._parents)
+        where[id(n)] = ("op", len(signature))
+        signature.append((n._op, n.data.shape, n.data.dtype, kernel, _static(static), parents))
+    signature.append(("outputs", tuple(where[id(o)] for o in outputs)))
+    return signature
 
 
 # -- the compiler ------------------------------
@@ -434,6 +537,10 @@ def _forward(step: _Step, code: _Code) -> bool:
         operands = ", ".join(f"v{j}" for j in step.ins)
         code(f"v{k}, f{k} = {code.name(kernel)}({operands}, *{code.name(static)})[:2]")
         inline = False
+        if kernel in (_index_kernel, _tensor_index_kernel):  # the index is read at each call
+            shape = code.name(step.out.shape)
+            code(f"if v{k}.shape != {shape}:")
+            code(f"    {code.name(_index_changed)}(v{k}.shape, {shape})")
     if step.out.ndim == 0 and kernel is not _unary_kernel:  # numpy gives 0-d results as scalars
         code(f"if type(v{k}) is not ndarray:")
         code(f"    v{k} = asarray(v{k})")
@@ -561,6 +668,13 @@ def _compile(
     return namespace["replay"], source
 
 
+def _index_changed(shape: tuple[int, ...], recorded: tuple[int, ...]) -> None:
+    raise TraceError(
+        f"an index array the traced function uses was changed: it now selects shape {shape}, "
+        f"the trace was recorded with {recorded}; trace again"
+    )
+
+
 def _root_value(steps: list[_Step], root: int) -> np.ndarray:
     for step in steps:
         if step.slot == root:
@@ -578,10 +692,13 @@ def _free(lines: list[str]) -> list[str]:
     for i, line in enumerate(lines):
         for name in re.findall(r"\b[vgfrds]\d+\b", line):
             last[name] = i
+    dying: dict[int, list[str]] = {}
+    for name, at in last.items():
+        dying.setdefault(at, []).append(name)
     out = []
     for i, line in enumerate(lines):
         out.append(line)
-        dead = sorted(n for n, at in last.items() if at == i)
+        dead = sorted(dying.get(i, ()))
         if dead and not line.lstrip().startswith(("return", "if ", "with ")):
             indent = line[: len(line) - len(line.lstrip())]
             out.append(f"{indent}del {', '.join(dead)}")

@@ -480,6 +480,12 @@ def _gather(result: Any, where: str = "the result") -> tuple[Any, list[Value]]:
             shape.append(s)
             flat += f
         return tuple(shape), flat
+    if isinstance(result, Tensor):  # traced as Values: no example input was a Tensor
+        raise TraceError(
+            f"{where} of the traced function is a Tensor, but no example input was: trace "
+            "records Tensors when an example input is a Tensor, e.g. trace(fn, Tensor(x)); "
+            "for a function of no inputs use TensorTrace(fn)"
+        )
     raise TraceError(
         f"{where} of the traced function must be a Value or a non-empty sequence of Values, "
         f"got {type(result).__name__} {result!r:.40}; return the Value(s) it computes"

@@ -180,14 +180,15 @@ def _tracer(model: Module, loss: str, loss_fn: Callable) -> Callable[..., TraceR
 
         batch_loss: Callable = value_loss
     elif model.engine == "tensor":
-        dtype = model.parameters()[0].dtype
+        dtype, k = model.parameters()[0].dtype, model.sizes[-1]
 
         def tensor_loss(x: Tensor, d: Tensor) -> Tensor:
             return loss_fn(model(x), d)
 
         def encode(X: np.ndarray, d: np.ndarray) -> tuple:
-            if loss == "ce":  # one-hot rows: the same graph for every set of labels
-                d = one_hot(d, len(d), model.sizes[-1])
+            if loss == "ce":  # one-hot rows (the same graph for every set of labels) of the
+                # logits' dtype, as the eager loss makes them
+                return Tensor(X, dtype=dtype), Tensor(one_hot(d, len(d), k), dtype=dtype)
             return Tensor(X, dtype=dtype), Tensor(d)
 
         batch_loss = tensor_loss
