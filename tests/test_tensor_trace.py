@@ -594,3 +594,25 @@ def test_check_accepts_a_parameter_made_by_the_function_on_its_first_call():
     made["w"] = Tensor([1.0, 2.0], requires_grad=True)  # another Tensor: not what was traced
     with pytest.raises(TraceError, match="another graph"):
         step.check([3.0, 4.0])
+
+
+def test_reading_a_parameters_numbers_while_tracing_is_refused():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TraceError, match="parameter"):
+        trace(lambda x: (x * w.numpy()[0]).sum(), Tensor([1.0, 1.0], requires_grad=True))
+    with pytest.raises(TraceError, match="parameter"):
+        trace(lambda x: (x * w.sum().item()).sum() + w.sum(), Tensor([1.0, 1.0]))
+
+
+def test_a_tensor_trace_has_its_own_node_limit():
+    from tinygrad_bp.engine.tensor_trace import MAX_NODES
+
+    w = Tensor([1.0], requires_grad=True)
+
+    def chain(x):
+        for _ in range(MAX_NODES):  # and w and x: over the limit
+            x = x * w
+        return x.sum()
+
+    with pytest.raises(TraceError, match=rf"over the limit of {MAX_NODES:,} .*max_nodes="):
+        trace(chain, Tensor([1.0]))

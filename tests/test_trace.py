@@ -319,3 +319,19 @@ def test_a_trace_too_big_to_compile_quickly_is_refused_with_its_limit(capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "over the limit of 100,000" in err and "--batch-size" in err and err.count("\n") == 1
+
+
+def test_check_sees_a_branch_that_keeps_the_operations_but_not_their_operands():
+    w, v = Value(2.0), Value(3.0)
+
+    def pick(x):  # the same operations either way, on another parameter or number
+        return (w * x) + 1.0 if (x + 0.0).data > 0 else (v * x) + 1.0
+
+    def scale(x):
+        return (x + 0.0) * 2.0 if (x + 0.0).data > 0 else (x + 0.0) * 3.0
+
+    for fn in (pick, scale):
+        step = trace(fn, 1.0)
+        step.check(5.0)
+        with pytest.raises(TraceError, match="another graph"):
+            step.check(-1.0)

@@ -635,14 +635,15 @@ class Tensor(Node):
         )
 
     def _read_while_tracing(self, what: str) -> None:
-        """Refuse to hand out the numbers of a traced input (or of what is computed from one):
-        they would be frozen into the trace."""
-        if mode() & TRACE and (self._parents or self._op == "input"):
+        """Refuse to hand out the numbers of a traced input, of a parameter, or of what is
+        computed from them: they would be frozen into the trace."""
+        if mode() & TRACE and (self._parents or self._op == "input" or self.requires_grad):
             from .trace import TraceError
 
             raise TraceError(
-                f"{what} of a Tensor computed from the traced inputs would freeze its numbers "
-                "into the trace; compute with Tensor operations, or do not trace this function"
+                f"{what} of a traced input, a parameter or a Tensor computed from them would "
+                "freeze its numbers into the trace; compute with Tensor operations, or do "
+                "not trace this function"
             )
 
     def item(self) -> float:

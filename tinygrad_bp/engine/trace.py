@@ -535,7 +535,8 @@ class Trace:
             )
         self._replay, order, self.source = _compile(outputs, leaves, self.params)
         #: the recorded operations, in order: what `check` compares
-        self.ops: tuple[str, ...] = tuple(n.op for n in order)
+        #: the recorded operations, in order, with their operands: what `check` compares
+        self.ops: tuple[tuple, ...] = _signature(order, leaves, self.params)
         self.n_nodes = len(order)
         self.n_inputs = len(leaves)
 
@@ -591,16 +592,17 @@ class Trace:
         """Rebuild the graph eagerly for ``inputs``; `TraceError` if it is not the recorded one
         (a Python branch on a value took another way)."""
         flat = self._flat_inputs(inputs)
-        _, order = self._build([Value(v, role="input") for v in flat])
-        ops = tuple(n.op for n in order)
+        leaves = [Value(v, role="input") for v in flat]
+        _, order = self._build(leaves)
+        ops = _signature(order, leaves, self.params)
         if ops != self.ops:
             at = next(
                 (i for i, (a, b) in enumerate(zip(ops, self.ops)) if a != b),
                 min(len(ops), len(self.ops)),
             )
             raise TraceError(
-                f"these inputs build another graph than the recorded one ({len(ops)} nodes "
-                f"against {len(self.ops)}, first difference at node {at}); "
+                f"these inputs build another graph than the recorded one ({len(ops)} operations "
+                f"against {len(self.ops)}, first difference at operation {at}); "
                 "the function branches on a value: trace it again for these inputs"
             )
 
@@ -649,6 +651,19 @@ class Trace:
         )
 
 
+def _signature(order: list[Value], inputs: list[Value], params: list[Value]) -> tuple:
+    """Each operation of a graph with what it reads: an earlier operation (by number), an
+    input or a parameter (by position), or a constant (by value). Two graphs with the same
+    signature compute the same function of the inputs and parameters."""
+    computed = [n for n in order if n.parents]
+    where: dict[int, Any] = {id(n): k for k, n in enumerate(computed)}
+    where.update((id(v), ("input", k)) for k, v in enumerate(inputs))
+    where.update((id(p), ("param", k)) for k, p in enumerate(params))
+    return tuple(
+        (n.op, *(where.get(id(p), ("const", p.data)) for p in n.parents)) for n in computed
+    )
+
+
 def _grad(v: Value) -> float:
     return 0.0 if v.grad is None else v.grad
 
@@ -663,17 +678,20 @@ def trace(
     fn: Callable[..., Any],
     *example_inputs: Any,
     params: Sequence[Any] | None = None,
-    max_nodes: int = MAX_NODES,
+    max_nodes: int | None = None,
 ) -> Any:
     """Run ``fn(*example_inputs)`` once and compile its graph for replay.
 
     With numbers (or sequences of numbers) the computation is on Values and this
     returns a `Trace`; with Tensors it returns an `engine.tensor_trace.TensorTrace`.
     ``trace(fn, x, y)(x2, y2)`` gives the outputs and the gradients of the first
-    output for new inputs; see each module's docstring for the rules.
+    output for new inputs; see each module's docstring for the rules. ``max_nodes``:
+    the largest graph compiled, by default 100,000 nodes for Values and 20,000 for
+    Tensors (each takes a few seconds to compile).
     """
+    limit = {} if max_nodes is None else {"max_nodes": max_nodes}
     if any(isinstance(x, Tensor) for x in example_inputs):
         from .tensor_trace import TensorTrace  # it builds on this module
 
-        return TensorTrace(fn, *example_inputs, params=params, max_nodes=max_nodes)
-    return Trace(fn, *example_inputs, params=params, max_nodes=max_nodes)
+        return TensorTrace(fn, *example_inputs, params=params, **limit)
+    return Trace(fn, *example_inputs, params=params, **limit)
