@@ -189,11 +189,9 @@ class TensorTrace:
         for k, n in enumerate([*self._examples, *self.params, *consts, *computed]):
             slot.setdefault(id(n), k)
         self._consts = consts
-        #: the shape, dtype and requires_grad of every parameter and constant: the code is
-        #: compiled for them
-        self._specs = [
-            (t.data.shape, t.data.dtype, t.requires_grad) for t in [*self.params, *consts]
-        ]
+        self._read = [*self.params, *consts]  # the Tensors whose .data each call reads
+        #: the shape, dtype and requires_grad of each of them: the code is compiled for them
+        self._specs = [(t.data.shape, t.data.dtype, t.requires_grad) for t in self._read]
         self._n_leaves = len(self._examples) + len(self.params) + len(consts)
         out_slots = [slot[id(o)] for o in outputs]
         steps = [
@@ -303,10 +301,11 @@ class TensorTrace:
         parameters' arrays for this call (checked), else their ``.data``."""
         if _MODE.get() & ANOMALY:
             return self._eager(arrays, values)
-        leaves = [*self.params, *self._consts]
-        datas = (
-            [t.data for t in leaves] if values is None else values + [t.data for t in self._consts]
-        )
+        leaves = self._read
+        if values is None:
+            datas = [t.data for t in leaves]
+        else:
+            datas = values + [t.data for t in self._consts]
         for t, data, (shape, dtype, grad) in zip(leaves, datas, self._specs):
             if data.shape != shape or data.dtype is not dtype:
                 raise TraceError(
@@ -314,7 +313,7 @@ class TensorTrace:
                     f"and dtype {data.dtype}, the trace was recorded with {shape} and {dtype}; "
                     "trace again"
                 )
-            if bool(t.requires_grad) is not grad:
+            if t.requires_grad != grad:
                 raise TraceError(
                     f"a Tensor the trace reads ({t.describe()}, shape {shape}) now has "
                     f"requires_grad={t.requires_grad}, the trace was recorded with {grad}; "
