@@ -93,8 +93,7 @@ def _input_tensor(x: Any, like: Tensor | None, where: str) -> Tensor:
     """A fresh leaf for one input: a copy of ``x`` with the role and dtype of ``like``."""
     if like is None:  # at trace time: keep the example's own role and dtype
         if isinstance(x, Tensor):
-            t = Tensor(x.data, x.name, requires_grad=x.requires_grad, role="input")
-            return t
+            return Tensor(x.data, x.name, requires_grad=x.requires_grad, role="input")
         return Tensor(x, where, role="input")
     return Tensor(
         _input_array(x, like, where), like.name, requires_grad=like.requires_grad, role="input"
@@ -206,9 +205,6 @@ class TensorTrace:
             for k, n in enumerate(computed, self._n_leaves)
         ]
         self._replay, self.source = _compile(steps, self._n_leaves, out_slots)
-        self.ops: tuple[tuple[str, tuple[int, ...], str], ...] = tuple(
-            (n._op, n.data.shape, str(n.data.dtype)) for n in computed
-        )
         self._signature = _signature(order, self._examples, start, outputs)
         self.n_nodes = len(order)
 
@@ -270,11 +266,11 @@ class TensorTrace:
         outs, found = self._run(arrays, values)
         n_in = len(self._examples)
         grads = [
-            np.zeros_like(p.data) if g is None else _own(g)
+            np.zeros_like(p.data) if g is None else _array(g)
             for p, g in zip(self.params, found[n_in:])
         ]
         in_grads = [
-            (np.zeros_like(a) if g is None else _own(g)) if like.requires_grad else None
+            (np.zeros_like(a) if g is None else _array(g)) if like.requires_grad else None
             for a, g, like in zip(arrays, found[:n_in], self._examples)
         ]
         return TraceResult(self._shape(outs), grads, in_grads)
@@ -288,8 +284,7 @@ class TensorTrace:
         targets += self.params
         for t, g in zip(targets, grads):
             if t is not None and g is not None:
-                if type(g) is not np.ndarray:  # a numpy scalar from a sum to shape ()
-                    g = np.array(g)
+                g = _array(g)
                 t.grad = g if t.grad is None else t.grad + g
         return self._shape(outs)
 
@@ -383,7 +378,7 @@ class TensorTrace:
     def __repr__(self) -> str:
         return (
             f"TensorTrace({getattr(self.fn, '__name__', 'fn')}: {len(self._examples)} inputs, "
-            f"{len(self.params)} params, {len(self.ops)} operations)"
+            f"{len(self.params)} params, {len(self._signature) - 1} operations)"
         )
 
 
@@ -709,8 +704,7 @@ def _free(lines: list[str]) -> list[str]:
     return out
 
 
-def _own(g: Any) -> np.ndarray:
-    """A gradient array the caller may keep and change: a passed-on (read-only) one is copied."""
-    if type(g) is not np.ndarray:
-        return np.array(g)
-    return g if g.flags.writeable else g.copy()
+def _array(g: Any) -> np.ndarray:
+    """A leaf's gradient as an array (a sum to shape () gives a numpy scalar). It is the
+    caller's own: the compiled code copies one it passes on, and the eager run's are fresh."""
+    return g if type(g) is np.ndarray else np.array(g)
