@@ -41,6 +41,19 @@ def graphs(draw, max_leaves: int = 4, max_steps: int = 14):
     return leaves, steps
 
 
+def draw_steps(draw, n_leaves: int, kinds: dict, max_steps: int) -> list[tuple]:
+    """Between 1 and `max_steps` steps (kind, argument, operand indices) on a pool that
+    starts with `n_leaves` tensors and grows by one per step. `kinds` maps each kind to
+    (a strategy for its argument, its number of operands)."""
+    steps: list[tuple] = []
+    for _ in range(draw(st.integers(1, max_steps))):
+        pick = st.integers(0, n_leaves + len(steps) - 1)
+        kind = draw(st.sampled_from(list(kinds)))
+        arg, arity = kinds[kind]
+        steps.append((kind, draw(arg), tuple(draw(pick) for _ in range(arity))))
+    return steps
+
+
 def replay(steps, leaves, lib):
     """Run the steps on `leaves` (Values, torch scalars, ...) using `lib` for functions.
 

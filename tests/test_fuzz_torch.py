@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from tinygrad_bp import Tensor, Value
 from tinygrad_bp.engine.ops import BINARY, UNARY
 
-from .randgraph import table_graphs
+from .randgraph import draw_steps, table_graphs
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -158,23 +158,14 @@ def tensor_programs(draw):
             )
         )
         leaves.append(np.array(vals, dtype=float).reshape(shape))
-    steps = []
-    for _ in range(draw(st.integers(1, 6))):
-        size = n + len(steps)
-        kind = draw(st.sampled_from(["unary", "binary", "pow", "structural", "matmul"]))
-        pick = st.integers(0, size - 1)
-        if kind == "unary":
-            steps.append(("unary", draw(st.sampled_from(sorted(UNARY))), (draw(pick),)))
-        elif kind == "binary":
-            steps.append(
-                ("binary", draw(st.sampled_from(sorted(BINARY))), (draw(pick), draw(pick)))
-            )
-        elif kind == "pow":
-            steps.append(("pow", draw(st.sampled_from(EXPONENTS)), (draw(pick),)))
-        elif kind == "structural":
-            steps.append(("structural", draw(st.sampled_from(sorted(STRUCTURAL))), (draw(pick),)))
-        else:
-            steps.append(("matmul", None, (draw(pick), draw(pick), draw(pick))))
+    kinds = {
+        "unary": (st.sampled_from(sorted(UNARY)), 1),
+        "binary": (st.sampled_from(sorted(BINARY)), 2),
+        "pow": (st.sampled_from(EXPONENTS), 1),
+        "structural": (st.sampled_from(sorted(STRUCTURAL)), 1),
+        "matmul": (st.none(), 3),
+    }
+    steps = draw_steps(draw, n, kinds, max_steps=6)
     return leaves, steps
 
 

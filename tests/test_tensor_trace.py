@@ -14,6 +14,8 @@ from tinygrad_bp import Tensor, TraceError, detect_anomaly, no_grad, trace
 from tinygrad_bp.engine.ops import BINARY, UNARY
 from tinygrad_bp.engine.tensor_trace import TensorTrace
 
+from .randgraph import draw_steps
+
 SHAPES = [(2, 3), (3,), (1, 3), (2, 1), ()]
 # each takes a (2, 3) tensor
 STRUCTURAL = {
@@ -37,25 +39,15 @@ def programs(draw):
     n = draw(st.integers(1, 3))
     shapes = [(2, 3)] + [draw(st.sampled_from(SHAPES)) for _ in range(n - 1)]
     dtypes = [draw(st.sampled_from(["float64", "float32"])) for _ in range(n)]
-    steps = []
-    for _ in range(draw(st.integers(1, 7))):
-        size = n + len(steps)
-        pick = st.integers(0, size - 1)
-        kind = draw(st.sampled_from(["unary", "binary", "pow", "structural", "matmul", "const"]))
-        if kind == "unary":
-            steps.append(("unary", draw(st.sampled_from(sorted(UNARY))), (draw(pick),)))
-        elif kind == "binary":
-            steps.append(
-                ("binary", draw(st.sampled_from(sorted(BINARY))), (draw(pick), draw(pick)))
-            )
-        elif kind == "pow":
-            steps.append(("pow", draw(st.sampled_from([0, 1, 2, 3, 0.5, -1])), (draw(pick),)))
-        elif kind == "structural":
-            steps.append(("structural", draw(st.sampled_from(sorted(STRUCTURAL))), (draw(pick),)))
-        elif kind == "matmul":
-            steps.append(("matmul", None, (draw(pick), draw(pick))))
-        else:
-            steps.append(("const", draw(st.floats(-2, 2)), (draw(pick),)))
+    kinds = {
+        "unary": (st.sampled_from(sorted(UNARY)), 1),
+        "binary": (st.sampled_from(sorted(BINARY)), 2),
+        "pow": (st.sampled_from([0, 1, 2, 3, 0.5, -1]), 1),
+        "structural": (st.sampled_from(sorted(STRUCTURAL)), 1),
+        "matmul": (st.none(), 2),
+        "const": (st.floats(-2, 2), 1),
+    }
+    steps = draw_steps(draw, n, kinds, max_steps=7)
     return shapes, dtypes, steps
 
 
