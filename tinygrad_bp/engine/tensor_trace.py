@@ -187,7 +187,6 @@ class TensorTrace:
         slot: dict[int, int] = {}
         for k, n in enumerate([*self._examples, *self.params, *consts, *computed]):
             slot.setdefault(id(n), k)
-        self._consts = consts
         self._read = [*self.params, *consts]  # the Tensors whose .data each call reads
         #: the shape, dtype and requires_grad of each of them: the code is compiled for them
         self._specs = [(t.data.shape, t.data.dtype, t.requires_grad) for t in self._read]
@@ -300,7 +299,7 @@ class TensorTrace:
         if values is None:
             datas = [t.data for t in leaves]
         else:
-            datas = values + [t.data for t in self._consts]
+            datas = values + [t.data for t in leaves[len(values) :]]
         for t, data, (shape, dtype, grad) in zip(leaves, datas, self._specs):
             if data.shape != shape or data.dtype is not dtype:
                 raise TraceError(
