@@ -15,3 +15,19 @@ def test_help_shows_percent_signs_as_written(command, capsys):
         main([command, "--help"])
     out = capsys.readouterr().out
     assert "%%" not in out, [line for line in out.splitlines() if "%%" in line]
+
+
+@pytest.mark.parametrize("ask_before_backward", [True, False])
+def test_a_folded_number_shows_its_gradient_whenever_it_is_asked_for(ask_before_backward):
+    # docs/api.md: every Value gets a gradient, constants included; docs/pictures.md shows
+    # the constant 1 of e = (a+b)(b+1) with grad 3.0 = de/d1 = a + b
+    from tinygrad_bp import Value, graph_to_dict
+
+    a, b = Value(2.0, "a"), Value(1.5, "b")
+    e = (a + b) * (b + 1.0) - 4.0 * b
+    if ask_before_backward:
+        graph_to_dict(e)
+    e.backward()
+    consts = {n["value"]: n["grad"] for n in graph_to_dict(e)["nodes"] if n["op"] == "const"}
+    # closed form: de/d1 = a + b, de/d4 = -b
+    assert consts == {1.0: 3.5, 4.0: -1.5}
