@@ -31,3 +31,17 @@ def test_a_folded_number_shows_its_gradient_whenever_it_is_asked_for(ask_before_
     consts = {n["value"]: n["grad"] for n in graph_to_dict(e)["nodes"] if n["op"] == "const"}
     # closed form: de/d1 = a + b, de/d4 = -b
     assert consts == {1.0: 3.5, 4.0: -1.5}
+
+
+def test_solve_refuses_a_big_case_file_naming_a_flag_that_raises_the_limit(tmp_path, capsys):
+    # docs/errors-and-limits.md: every limit names itself and the flag that raises it
+    from pathlib import Path
+
+    case = Path(__file__).resolve().parent.parent / "examples" / "cases" / "tanh_1_1_2.toml"
+    big = tmp_path / "big.toml"
+    big.write_text(case.read_text() + "#" + "x" * (1 << 20) + "\n")
+    assert main(["solve", str(big)]) == 2
+    err = capsys.readouterr().err
+    assert "over the limit of 1 MiB" in err and "--max-bytes" in err, err
+    assert main(["solve", str(big), "--max-bytes", str(2 << 20)]) == 0
+    assert "Worked solution" in capsys.readouterr().out
