@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from tinygrad_bp.cli import COMMANDS, main
@@ -45,3 +48,127 @@ def test_solve_refuses_a_big_case_file_naming_a_flag_that_raises_the_limit(tmp_p
     assert "over the limit of 1 MiB" in err and "--max-bytes" in err, err
     assert main(["solve", str(big), "--max-bytes", str(2 << 20)]) == 0
     assert "Worked solution" in capsys.readouterr().out
+
+
+# -- docs/api.md: each signature written there is the code's ------------------------------
+
+API_PAGE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+
+#: how a name written in docs/api.md is found in the package
+PREFIXES = {
+    "": "tinygrad_bp",
+    "rules.": "tinygrad_bp.slides.rules",
+    "compare.": "tinygrad_bp.slides.compare",
+    "case.": "tinygrad_bp.slides.case",
+    "Case.": "tinygrad_bp.slides.case:Case",
+    "numbering.": "tinygrad_bp.slides.numbering",
+    "sidebyside.": "tinygrad_bp.slides.sidebyside",
+    "TwoLayerNet": "tinygrad_bp.slides.twolayer:TwoLayerNet",
+    "TwoLayerNet.": "tinygrad_bp.slides.twolayer:TwoLayerNet",
+    "Drawing.": "tinygrad_bp.views.draw:Drawing",
+    "render.": "tinygrad_bp.views.render",
+    "views.graph.": "tinygrad_bp.views.graph",
+    "views.plot.": "tinygrad_bp.views.plot",
+    "nn.": "tinygrad_bp.nn",
+    "MLP.": "tinygrad_bp.nn:MLP",
+    "ValueMLP.": "tinygrad_bp.nn:ValueMLP",
+    "model.": "tinygrad_bp.nn.module:Module",
+    "optim.": "tinygrad_bp.nn.optim",
+    "train.": "tinygrad_bp.nn.train",
+    "derivatives.": "tinygrad_bp.derivatives.verify",
+}
+#: written as examples of a call, not as the signature
+EXAMPLES = {"Value", "Tensor", "step", "abs", "backward"}
+
+
+def _resolve(name: str):
+    import importlib
+
+    head, _, last = name.rpartition(".")
+    prefix = head + "." if head else ""
+    if name in PREFIXES:  # a class written alone: TwoLayerNet(...)
+        prefix, last = name, None
+    where = PREFIXES.get(prefix)
+    if where is None:
+        where = PREFIXES["derivatives."] if prefix == "" else None
+    if where is None:
+        return None
+    module, _, attr = where.partition(":")
+    obj = importlib.import_module(module)
+    if attr:
+        obj = getattr(obj, attr)
+    if last is None:
+        return obj
+    if not hasattr(obj, last) and prefix == "":  # the derivatives table names them bare
+        obj = importlib.import_module(PREFIXES["derivatives."])
+    return getattr(obj, last, None)
+
+
+def _documented_signatures() -> list[tuple[str, str, str]]:
+    """(the text, the name, its arguments) of every `name(arguments)` written in api.md
+    in the first column of a table row, or as a call with '=' in it."""
+    found = []
+    for line in API_PAGE.read_text().splitlines():
+        first = line.split("|")[1] if line.startswith("|") else ""
+        for text, name, args in re.findall(r"`(([A-Za-z_][\w.]*)\((.*?)\))`", first):
+            if name.split(".")[-1] not in EXAMPLES or name in ("Value", "Tensor"):
+                found.append((text, name, args))
+    return found
+
+
+def _split_args(args: str) -> list[str]:
+    parts, depth, quoted, cur = [], 0, False, ""
+    for ch in args:
+        quoted ^= ch == '"'
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0 and not quoted:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur.strip())
+    return parts
+
+
+def test_every_signature_in_the_api_page_is_the_code_s():
+    import inspect
+
+    checked, wrong = 0, []
+    for text, name, args in _documented_signatures():
+        obj = _resolve(name)
+        if obj is None or args == "...":
+            continue
+        try:
+            sig = inspect.signature(obj)
+        except (TypeError, ValueError):
+            continue
+        params = [p for p in sig.parameters.values() if p.name != "self"]
+        written = [a for a in _split_args(args) if a != "*"]
+        rest = written[-1:] == ["..."]  # "the other arguments, with their defaults"
+        written = written[:-1] if rest else written
+        if rest:
+            params = params[: len(written)]
+        names = [w.split("=")[0].lstrip("*") for w in written]
+        if names != [p.name for p in params]:
+            wrong.append(f"{text}: the code's arguments are {[p.name for p in params]}")
+            continue
+        for w, p in zip(written, params):
+            if "=" in w:
+                doc = eval(w.split("=", 1)[1], vars(inspect.getmodule(obj)))  # noqa: S307
+                if doc != p.default:
+                    wrong.append(f"{text}: {p.name} defaults to {p.default!r}")
+            elif p.default is not inspect.Parameter.empty and p.kind is not p.VAR_POSITIONAL:
+                wrong.append(f"{text}: {p.name} has the default {p.default!r}, not written")
+        checked += 1
+    assert not wrong, "\n".join(wrong)
+    assert checked >= 25, checked
+
+
+def test_every_public_name_is_in_the_api_page():
+    import tinygrad_bp
+
+    page = API_PAGE.read_text()
+    missing = [n for n in tinygrad_bp.__all__ if not re.search(rf"`{re.escape(n)}\b", page)]
+    assert not missing, missing
