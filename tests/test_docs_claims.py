@@ -172,3 +172,30 @@ def test_every_public_name_is_in_the_api_page():
     page = API_PAGE.read_text()
     missing = [n for n in tinygrad_bp.__all__ if not re.search(rf"`{re.escape(n)}\b", page)]
     assert not missing, missing
+
+
+def test_a_limit_reached_from_python_names_the_keyword_that_raises_it():
+    # docs/errors-and-limits.md: from Python the messages give the keyword to raise a limit
+    import numpy as np
+
+    from tinygrad_bp.slides.case import load_case
+    from tinygrad_bp.slides.compare import compare
+    from tinygrad_bp.slides.twolayer import TwoLayerNet
+    from tinygrad_bp.teach.grade import submission_files
+    from tinygrad_bp.teach.problem import read_problem
+    from tinygrad_bp.teach.solve import solve
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    net = TwoLayerNet.random(2, 3, 1)
+    calls = {
+        "max_params=": lambda: compare(net, np.zeros(2), np.zeros(1), 0.1, max_params=5),
+        "max_quantities=": lambda: load_case(
+            examples / "cases" / "tanh_1_1_2.toml", max_quantities=3
+        ),
+        "max_lines=": lambda: solve(read_problem(examples / "class" / "key.toml")[0], max_lines=3),
+        "limit=": lambda: submission_files(examples / "class", None, limit=3),
+    }
+    for keyword, call in calls.items():
+        with pytest.raises(ValueError) as caught:
+            call()
+        assert keyword in str(caught.value), str(caught.value)
