@@ -199,3 +199,10 @@ def test_a_limit_reached_from_python_names_the_keyword_that_raises_it():
         with pytest.raises(ValueError) as caught:
             call()
         assert keyword in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("view", ["graph", "network"])
+def test_draw_too_large_suggests_only_what_helps(view, capsys):
+    assert main(["draw", "--view", view, "--sizes", "1000,1000,10", "-o", "never.svg"]) == 2
+    err = capsys.readouterr().err
+    assert "--max-nodes" in err and ("--view network" in err) == (view == "graph"), err
