@@ -206,3 +206,19 @@ def test_draw_too_large_suggests_only_what_helps(view, capsys):
     assert main(["draw", "--view", view, "--sizes", "1000,1000,10", "-o", "never.svg"]) == 2
     err = capsys.readouterr().err
     assert "--max-nodes" in err and ("--view network" in err) == (view == "graph"), err
+
+
+def test_every_flag_in_the_cli_page_is_its_command_s(capsys):
+    # docs/cli.md: one section per command; each --flag it names is in that command's --help
+    page = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    sections = re.split(r"^## ", page, flags=re.M)[1:]
+    assert sorted(s.split("\n", 1)[0].strip() for s in sections) == sorted(COMMANDS)
+    wrong = []
+    for section in sections:
+        command = section.split("\n", 1)[0].strip()
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        helptext = capsys.readouterr().out
+        flags = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", section))
+        wrong += [f"{command} {f}" for f in sorted(flags) if f not in helptext]
+    assert not wrong, wrong
