@@ -9,6 +9,8 @@ import pytest
 
 from tinygrad_bp.cli import COMMANDS, main
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_shows_percent_signs_as_written(command, capsys):
@@ -38,9 +40,7 @@ def test_a_folded_number_shows_its_gradient_whenever_it_is_asked_for(ask_before_
 
 def test_solve_refuses_a_big_case_file_naming_a_flag_that_raises_the_limit(tmp_path, capsys):
     # docs/errors-and-limits.md: every limit names itself and the flag that raises it
-    from pathlib import Path
-
-    case = Path(__file__).resolve().parent.parent / "examples" / "cases" / "tanh_1_1_2.toml"
+    case = ROOT / "examples" / "cases" / "tanh_1_1_2.toml"
     big = tmp_path / "big.toml"
     big.write_text(case.read_text() + "#" + "x" * (1 << 20) + "\n")
     assert main(["solve", str(big)]) == 2
@@ -52,7 +52,7 @@ def test_solve_refuses_a_big_case_file_naming_a_flag_that_raises_the_limit(tmp_p
 
 # -- docs/api.md: each signature written there is the code's ------------------------------
 
-API_PAGE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+API_PAGE = ROOT / "docs" / "api.md"
 
 #: how a name written in docs/api.md is found in the package
 PREFIXES = {
@@ -185,7 +185,7 @@ def test_a_limit_reached_from_python_names_the_keyword_that_raises_it():
     from tinygrad_bp.teach.problem import read_problem
     from tinygrad_bp.teach.solve import solve
 
-    examples = Path(__file__).resolve().parent.parent / "examples"
+    examples = ROOT / "examples"
     net = TwoLayerNet.random(2, 3, 1)
     calls = {
         "max_params=": lambda: compare(net, np.zeros(2), np.zeros(1), 0.1, max_params=5),
@@ -210,7 +210,7 @@ def test_draw_too_large_suggests_only_what_helps(view, capsys):
 
 def test_every_flag_in_the_cli_page_is_its_command_s(capsys):
     # docs/cli.md: one section per command; each --flag it names is in that command's --help
-    page = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    page = (ROOT / "docs" / "cli.md").read_text()
     sections = re.split(r"^## ", page, flags=re.M)[1:]
     assert sorted(s.split("\n", 1)[0].strip() for s in sections) == sorted(COMMANDS)
     wrong = []
