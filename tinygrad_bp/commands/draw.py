@@ -146,9 +146,10 @@ def run(args: argparse.Namespace) -> int:
     out = _out_path(args)
     size = estimated_nodes(args.sizes, args.full) if args.view == "graph" else sum(args.sizes)
     if size > args.max_nodes:
+        other_view = " use --view network," if args.view == "graph" else ""
         raise ValueError(
             f"--sizes {','.join(map(str, args.sizes))} makes a picture of about {size} nodes, over "
-            f"the drawing limit of {args.max_nodes}: raise --max-nodes, use --view network, "
+            f"the drawing limit of {args.max_nodes}: raise --max-nodes,{other_view} "
             "or give smaller --sizes"
         )
     net, x, d = slides_example(args)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..files import atomic_write
 from ..formatting import dumps
+from ..slides.case import DEFAULT_MAX_BYTES
 from .args import bounded, positive
 
 
@@ -60,6 +61,12 @@ def add_parser(sub) -> None:
         default=20_000,
         help="refuse a solution longer than this many lines (default 20000)",
     )
+    p.add_argument(
+        "--max-bytes",
+        type=positive(int),
+        default=DEFAULT_MAX_BYTES,
+        help=f"refuse case files larger than this (default {DEFAULT_MAX_BYTES})",
+    )
     p.set_defaults(run=run)
 
 
@@ -68,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from ..teach.render import render_doc, solution_doc
     from ..teach.solve import solve
 
-    problem, _ = read_problem(args.case)
+    problem, _ = read_problem(args.case, args.max_bytes, "--max-bytes")
     solution = solve(problem, args.digits, args.max_lines)
     if args.json:
         print(

@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
         "train",
         help="train an MLP on a generated data set (xor, sine, moons, spirals)",
         description="Train a multilayer perceptron with mini-batches on a seeded data set. "
-        "A random part of the data (--holdout, 20%% by default) is kept out of training; the "
+        "A random part of the data (--holdout, 20% by default) is kept out of training; the "
         "report gives the loss and accuracy (or mean squared error) on the training part "
         "and on that held-out part, which estimates how the model does on new data. "
         "--save and --plot write into the --out folder (out/) unless given a path.",

@@ -1,13 +1,16 @@
 """`Tensor`: a numpy array per graph node, for training real (small) networks.
 
-Every operation computes its result with numpy and records a closure, its
+Every operation is a kernel, a function of plain arrays (``_binary_kernel``,
+``_matmul_kernel``, ...) that returns the result and a closure, its
 vector-Jacobian product (VJP): given G = d(root)/d(out), it returns
-d(root)/d(input) for each input. The elementwise ops take their forward and
-local derivative from the op table (`ops.py`): their VJP is G times the local
+d(root)/d(input) for each input. The Tensor method calls the kernel and records
+the node; `trace` keeps the kernel and its fixed arguments to replay them on new
+arrays (`tensor_trace.py`). The elementwise ops take their forward and local
+derivative from the op table (`ops.py`): their VJP is G times the local
 derivative, summed back to each operand's shape. The structural ops (matmul,
 sum, mean, max, reshape, transpose, indexing, log_softmax) keep their VJP next
-to their forward here, with its math in the docstring. The backward walk itself
-is `autograd.Node._run_backward`, shared with `Value`.
+to their forward here, with its math in the kernel's docstring. The backward
+walk itself is `autograd.Node._run_backward`, shared with `Value`.
 
 Data and dtypes:
 

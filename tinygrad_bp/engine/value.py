@@ -174,6 +174,9 @@ class Value(Node):
         const._seq = self._seq - 0.5
         self._b = const
         self._db = BINARY[_FOLDED[self._op]].db(self._a.data, c, self.data) + 0.0
+        # the share a backward pass gave it (after several passes, d/dc times their sum)
+        if self.grad is not None:
+            const.grad = self._db * self.grad
         return const
 
     @property

@@ -510,7 +510,7 @@ class _Reader:
             raise CaseError(
                 f"{self.path}: the case has about {count} quantities to compute (layers x "
                 f"examples x steps), over the limit of {self.max_quantities}; raise it with "
-                f"--max-quantities {count}"
+                f"--max-quantities {count} (max_quantities= from Python)"
             )
 
     def _names(self, case: Case) -> dict[str, str]:

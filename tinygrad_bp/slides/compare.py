@@ -212,7 +212,8 @@ def parameter_limit(count: int, limit: int, flag: str = "--max-params") -> None:
     if count > limit:
         raise ValueError(
             f"the network has {count} parameters, over the limit of {limit} (finite "
-            f"differences cost one forward pass per parameter); raise it with {flag} {count}"
+            f"differences cost one forward pass per parameter); raise it with {flag} {count} "
+            "(max_params= from Python)"
         )
 
 

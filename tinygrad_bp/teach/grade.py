@@ -251,7 +251,8 @@ def submission_files(folder: str | os.PathLike, key: str | None = None, limit=MA
         files.append(entry)
         if len(files) > limit:
             raise FileLimitError(
-                f"submissions {root}: more than {limit} .toml files; raise --max-files"
+                f"submissions {root}: more than {limit} .toml files; raise --max-files "
+                "(limit= from Python)"
             )
     return files
 

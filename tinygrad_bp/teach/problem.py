@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.ops import Activation
-from ..slides.case import Case, load_case
+from ..slides.case import DEFAULT_MAX_BYTES, Case, load_case
 from ..slides.numbering import pair_name, shared_bias_name
 
 __all__ = [
@@ -113,9 +113,14 @@ def problem_from_case(case: Case) -> Problem:
     )
 
 
-def read_problem(path: str | Path) -> tuple[Problem, Case]:
-    """The problem of a case file, and the `Case` itself (claims, names, path)."""
-    case = load_case(path)
+def read_problem(
+    path: str | Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    raise_with: str = "read_problem(..., max_bytes=...)",
+) -> tuple[Problem, Case]:
+    """The problem of a case file, and the `Case` itself (claims, names, path). A file over
+    ``max_bytes`` is refused, the message saying to raise it with ``raise_with``."""
+    case = load_case(path, max_bytes, raise_with=raise_with)
     return problem_from_case(case), case
 
 

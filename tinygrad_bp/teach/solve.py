@@ -222,7 +222,7 @@ class _Builder:
         if self.count > self.max_lines:
             raise ValueError(
                 f"the solution has over {self.max_lines} lines (layers x examples x steps); "
-                "raise the limit with --max-lines"
+                "raise the limit with --max-lines (max_lines= from Python)"
             )
         try:
             value = float(expr.eval(self.env))
