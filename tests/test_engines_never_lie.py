@@ -213,6 +213,38 @@ def test_unsupported_numpy_calls_are_type_errors():
         np.add(t, 1, out=np.zeros(2))
 
 
+def test_numpy_functions_on_a_tensor_are_its_own_operations():
+    x = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.0]])
+    t = Tensor(x, requires_grad=True)
+    m = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    parts = [np.sum(t * t), np.mean(t, axis=0).sum(), np.max(t), np.amax(t, axis=-1).sum()]
+    parts += [(np.reshape(t, (3, 2)) * m).sum(), (np.transpose(t) * m).sum()]
+    assert all(isinstance(p, Tensor) for p in parts)
+    assert np.sum(t, axis=1, keepdims=True).shape == (2, 1)
+    sum(parts[1:], parts[0]).backward()
+    # closed forms: d sum(t^2) = 2t; d mean over rows = 1/2; max at [1, 1]; row maxima at
+    # [0, 2] and [1, 1]; d sum(reshape(t) * m) = m reshaped back; d sum(t^T * m) = m^T
+    expected = 2 * x + 0.5 + m.reshape(2, 3) + m.T
+    expected[1, 1] += 2.0
+    expected[0, 2] += 1.0
+    np.testing.assert_array_equal(t.grad, expected)
+    assert (np.shape(t), np.ndim(t), np.size(t), np.size(t, 1)) == ((2, 3), 2, 6, 3)
+
+
+def test_numpy_functions_without_a_tensor_meaning_are_type_errors():
+    t = Tensor([1.0, -2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="concatenate is not a Tensor operation"):
+        np.concatenate([t, t])  # (numpy made an array of 0-d Tensors)
+    with pytest.raises(TypeError, match="allclose is not a Tensor operation"):
+        np.allclose(t, t)
+    with pytest.raises(TypeError, match="axis and keepdims only, got dtype"):
+        np.sum(t, dtype=np.float32)
+    with pytest.raises(TypeError, match="axis and keepdims only, got out"):
+        np.mean(t, out=np.zeros(()))
+    with pytest.raises(TypeError, match="a shape only"):
+        np.reshape(t, (2, 1), order="F")
+
+
 def test_value_with_numpy_scalars_on_either_side():
     v = Value(3.0)
     for out in (np.float64(2) * v, v * np.float32(2), np.int64(2) * v, v + np.float64(1)):

@@ -704,6 +704,20 @@ class Tensor(Node):
         dtype = next(x.data.dtype for x in inputs if isinstance(x, Tensor))
         return fn(*(Tensor._lift(x, dtype) for x in inputs))
 
+    def __array_function__(self, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
+        """numpy's functions on a Tensor: ``np.sum``, ``np.mean``, ``np.max`` (``np.amax``),
+        ``np.transpose`` and ``np.reshape`` are the Tensor's own operations; ``np.shape``,
+        ``np.ndim`` and ``np.size`` read its shape; anything else is a TypeError (numpy would
+        otherwise make an array of 0-d Tensors, or drop the graph)."""
+        fn = _FUNCTIONS.get(func)
+        if fn is None or not args or not isinstance(args[0], Tensor):
+            raise TypeError(
+                f"numpy's {func.__name__} is not a Tensor operation; use the Tensor's operators "
+                "and methods (t.sum(), t.mean(), t.max(), t.reshape(), t.T), or t.numpy() for "
+                "the numbers"
+            )
+        return fn(*args, **kwargs)
+
     # -- elementwise binary ops (the table) ------------------------------
     def _binary(self, other: Any, op: BinaryOp, reverse: bool = False) -> Tensor:
         """``op`` of the table on (self, other), or (other, self) if `reverse`."""
@@ -988,4 +1002,46 @@ _UFUNCS: dict[np.ufunc, Callable[..., Tensor]] = {
         for name in UNARY
         if isinstance(getattr(np, name, None), np.ufunc)
     },
+}
+
+
+def _np_reduction(name: str) -> Callable[..., Tensor]:
+    """``np.sum(t, axis, keepdims=...)`` and the like as the Tensor method; numpy's other
+    arguments (dtype, out, initial, where) have no Tensor meaning and are refused."""
+
+    def call(a: Tensor, axis: Any = None, *rest: Any, keepdims: bool = False, **kw: Any) -> Tensor:
+        extra = [k for k, v in kw.items() if v is not None] + (["a positional"] if rest else [])
+        if extra:
+            raise TypeError(
+                f"np.{name} of a Tensor takes axis and keepdims only, got {', '.join(extra)}; "
+                f"use t.{name}(axis=..., keepdims=...)"
+            )
+        return getattr(a, name)(axis, keepdims=keepdims)
+
+    return call
+
+
+def _np_transpose(a: Tensor, axes: Any = None) -> Tensor:
+    return a.transpose() if axes is None else a.transpose(*axes)
+
+
+def _np_reshape(a: Tensor, *args: Any, **kw: Any) -> Tensor:
+    order = kw.pop("order", "C")
+    shape = kw.pop("shape", kw.pop("newshape", args[0] if args else None))
+    if order != "C" or kw or len(args) > 1 or shape is None:
+        raise TypeError("np.reshape of a Tensor takes a shape only; use t.reshape(shape)")
+    return a.reshape(shape)
+
+
+# numpy functions that act on a Tensor as its own methods do (see __array_function__)
+_FUNCTIONS: dict[Any, Callable[..., Any]] = {
+    np.sum: _np_reduction("sum"),
+    np.mean: _np_reduction("mean"),
+    np.max: _np_reduction("max"),
+    np.amax: _np_reduction("max"),
+    np.transpose: _np_transpose,
+    np.reshape: _np_reshape,
+    np.shape: lambda a: a.data.shape,
+    np.ndim: lambda a: a.data.ndim,
+    np.size: lambda a, axis=None: a.data.size if axis is None else a.data.shape[axis],
 }
