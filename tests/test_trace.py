@@ -335,3 +335,49 @@ def test_check_sees_a_branch_that_keeps_the_operations_but_not_their_operands():
         step.check(5.0)
         with pytest.raises(TraceError, match="another graph"):
             step.check(-1.0)
+
+
+def test_check_sees_a_branch_that_changes_a_number_exponent():
+    # labels print exponents to 6 digits (x**0.5 and x**0.5000001 both read "**0.5"):
+    # check compares the exponents themselves
+    def fn(x):
+        h = x + 0.0
+        return h**0.5 if h.data > 1 else h**0.5000001
+
+    step = trace(fn, 4.0)
+    step.check(9.0)
+    with pytest.raises(TraceError, match="another graph"):
+        step.check(0.25)
+    assert step(0.25).output != 0.25**0.5000001  # what check protects against
+
+
+def test_check_sees_a_branch_that_changes_the_sign_of_a_zero_constant():
+    def fn(x):
+        h = x + 0.0
+        return h * 0.0 if h.data > 0 else h * -0.0
+
+    step = trace(fn, 1.0)
+    step.check(2.0)
+    with pytest.raises(TraceError, match="another graph"):
+        step.check(-1.0)
+
+
+def test_check_sees_a_branch_that_returns_other_nodes():
+    w = Value(2.0)
+
+    def which(x):  # the same graph either way; another node is the second output
+        h1, h2 = x + w, x * w
+        s = h1 * h2
+        return (s, h1) if (x + 0.0).data > 0 else (s, h2)
+
+    def order(x):  # the same outputs in another order: the first one is the loss
+        h1, h2 = x + w, x * w
+        return (h1, h2) if (x + 0.0).data > 0 else (h2, h1)
+
+    for fn in (which, order):
+        step = trace(fn, 3.0)
+        step.check(1.0)
+        with pytest.raises(TraceError, match="another graph"):
+            step.check(-3.0)
+    out = trace(which, 3.0)(-3.0).output
+    assert out[1] != (Value(-3.0, role="input") * w).data  # what check protects against

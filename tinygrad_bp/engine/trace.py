@@ -534,9 +534,9 @@ class Trace:
                 f"piece, such as a smaller batch, or pass max_nodes={size} to go on"
             )
         self._replay, order, self.source = _compile(outputs, leaves, self.params)
-        #: the recorded operations, in order: what `check` compares
-        #: the recorded operations, in order, with their operands: what `check` compares
-        self.ops: tuple[tuple, ...] = _signature(order, leaves, self.params)
+        #: the recorded operations, in order, with their operands, then the outputs: what
+        #: `check` compares
+        self.ops: tuple[tuple, ...] = _signature(order, leaves, self.params, outputs)
         self.n_nodes = len(order)
         self.n_inputs = len(leaves)
 
@@ -593,16 +593,18 @@ class Trace:
         (a Python branch on a value took another way)."""
         flat = self._flat_inputs(inputs)
         leaves = [Value(v, role="input") for v in flat]
-        _, order = self._build(leaves)
-        ops = _signature(order, leaves, self.params)
+        outputs, order = self._build(leaves)
+        ops = _signature(order, leaves, self.params, outputs)
         if ops != self.ops:
             at = next(
                 (i for i, (a, b) in enumerate(zip(ops, self.ops)) if a != b),
                 min(len(ops), len(self.ops)),
             )
+            n, recorded = len(ops) - 1, len(self.ops) - 1  # the last entry: the outputs
+            where = "in which nodes it returns" if at == n == recorded else f"at operation {at}"
             raise TraceError(
-                f"these inputs build another graph than the recorded one ({len(ops)} operations "
-                f"against {len(self.ops)}, first difference at operation {at}); "
+                f"these inputs build another graph than the recorded one ({n} operations "
+                f"against {recorded}, first difference {where}); "
                 "the function branches on a value: trace it again for these inputs"
             )
 
@@ -651,17 +653,37 @@ class Trace:
         )
 
 
-def _signature(order: list[Value], inputs: list[Value], params: list[Value]) -> tuple:
+def _signature(
+    order: list[Value], inputs: list[Value], params: list[Value], outputs: list[Value]
+) -> tuple:
     """Each operation of a graph with what it reads: an earlier operation (by number), an
-    input or a parameter (by position), or a constant (by value). Two graphs with the same
-    signature compute the same function of the inputs and parameters."""
+    input or a parameter (by position), or a constant (by value, with the sign of a zero);
+    a number exponent (its label shows 6 digits) by value; then which nodes are the
+    outputs. Two graphs with the same signature compute the same function of the inputs
+    and parameters."""
     computed = [n for n in order if n.parents]
     where: dict[int, Any] = {id(n): k for k, n in enumerate(computed)}
     where.update((id(v), ("input", k)) for k, v in enumerate(inputs))
     where.update((id(p), ("param", k)) for k, p in enumerate(params))
-    return tuple(
-        (n.op, *(where.get(id(p), ("const", p.data)) for p in n.parents)) for n in computed
+
+    def operand(p: Value) -> Any:
+        found = where.get(id(p))
+        return ("const", _exact(p.data)) if found is None else found
+
+    ops = tuple(
+        (
+            n.op,
+            *(operand(p) for p in n.parents),
+            *((_exact(n._db),) if len(n.parents) == 1 and type(n._db) is float else ()),
+        )
+        for n in computed
     )
+    return (*ops, ("outputs", *(operand(o) for o in outputs)))
+
+
+def _exact(x: float) -> tuple[float, float]:
+    """A number as a key that tells 0.0 from -0.0."""
+    return x, math.copysign(1.0, x)
 
 
 def _grad(v: Value) -> float:
