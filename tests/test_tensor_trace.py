@@ -573,6 +573,22 @@ def test_check_sees_a_branch_between_operands_numbers_and_axes_of_the_same_shape
         assert step([1.0, 2.0]).output != fn(Tensor([1.0, 2.0])).data  # what check() warns of
 
 
+def test_check_sees_a_branch_between_a_zero_and_a_negative_zero():
+    w = Tensor([2.0, 3.0], requires_grad=True)
+    flag = [True]
+
+    def fn(x):  # dw = x * 0.0 or x * -0.0: gradients of other signs
+        return (x * w * (0.0 if flag[0] else -0.0)).sum()
+
+    step = trace(fn, Tensor([1.0, 1.0]))
+    step.check([5.0, 6.0])
+    flag[0] = False
+    with pytest.raises(TraceError, match="another graph than the recorded one"):
+        step.check([5.0, 6.0])
+    fn(Tensor([5.0, 6.0])).backward()
+    assert np.signbit(w.grad).all() and not np.signbit(step([5.0, 6.0]).grads[0]).any()
+
+
 def test_check_accepts_a_parameter_made_by_the_function_on_its_first_call():
     made = {}
 

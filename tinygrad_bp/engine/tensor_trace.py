@@ -391,7 +391,8 @@ def _graph(outputs: list[Tensor]) -> dict[int, Tensor]:
 
 
 class _Numbers:
-    """An array that compares equal to another of the same shape, dtype and numbers."""
+    """An array that compares equal to another of the same shape, dtype and numbers (a
+    zero's sign included: 0.0 and -0.0 give gradients of other signs)."""
 
     __slots__ = ("array",)
     __hash__ = None  # type: ignore[assignment]
@@ -406,6 +407,7 @@ class _Numbers:
             and a.shape == b.shape
             and a.dtype == b.dtype
             and np.array_equal(a, b)
+            and np.array_equal(np.signbit(a), np.signbit(b))
         )
 
 
