@@ -470,8 +470,11 @@ def _tensor_index_kernel(x: np.ndarray, index: Tensor):
 
 def _log_softmax_kernel(a: np.ndarray, ax: int):
     """L = A - logsumexp(A) along `ax` (stable); dA = G - softmax(A) * sum(G)."""
-    shifted = a - a.max(axis=ax, keepdims=True)
-    out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
+    if a.size:
+        shifted = a - a.max(axis=ax, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
+    else:  # nothing to normalise (an empty axis has no maximum)
+        out = a.copy()
 
     def vjp(g):
         return (g - np.exp(out) * g.sum(axis=ax, keepdims=True),)
@@ -861,6 +864,11 @@ class Tensor(Node):
         a = self.data
         if axis is None:
             raise TypeError("log_softmax needs one axis (an integer), got None; pass e.g. axis=-1")
+        if not a.ndim:
+            raise ShapeError(
+                "log_softmax of a 0-d tensor (shape ()) has no axis to normalise over; "
+                "reshape(1) it first (its log_softmax is then [0.0])"
+            )
         (ax,) = _axes(axis, a.ndim, "log_softmax")
         out, vjp, _ = _log_softmax_kernel(a, ax)
         return Tensor._result(out, (self,), vjp, "log_softmax", None, _log_softmax_kernel, (ax,))
