@@ -624,3 +624,41 @@ def test_a_tensor_trace_has_its_own_node_limit():
 
     with pytest.raises(TraceError, match=rf"over the limit of {MAX_NODES:,} .*max_nodes="):
         trace(chain, Tensor([1.0]))
+
+
+def test_an_eager_replay_with_params_is_not_seen_by_another_thread_using_the_trace():
+    # under detect_anomaly a replay runs the eager engine, which sets params= values into
+    # the parameters for that call: another thread's replay must not read them
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    inside, release = threading.Event(), threading.Event()
+
+    def fn(x):
+        loss = (x * w).sum()
+        if threading.current_thread().name == "anomalous":
+            inside.set()
+            release.wait(timeout=10)
+        return loss
+
+    step = trace(fn, Tensor([1.0, 1.0]))
+    got = {}
+
+    def anomalous():
+        with detect_anomaly():
+            got["anomalous"] = step([1.0, 1.0], params=[np.array([100.0, 100.0])]).output
+
+    def other():
+        got["other"] = step([1.0, 1.0]).output
+        step.backward([1.0, 1.0])
+
+    a = threading.Thread(target=anomalous, name="anomalous")
+    a.start()
+    assert inside.wait(timeout=10)
+    b = threading.Thread(target=other)
+    b.start()
+    b.join(timeout=0.5)
+    release.set()
+    a.join(timeout=10)
+    b.join(timeout=10)
+    assert got == {"anomalous": 200.0, "other": 3.0}
+    same(w.data, np.array([1.0, 2.0]))
+    same(w.grad, np.array([1.0, 1.0]))  # the other thread's backward is not lost

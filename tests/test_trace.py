@@ -381,3 +381,44 @@ def test_check_sees_a_branch_that_returns_other_nodes():
             step.check(-3.0)
     out = trace(which, 3.0)(-3.0).output
     assert out[1] != (Value(-3.0, role="input") * w).data  # what check protects against
+
+
+def test_an_eager_fallback_with_params_is_not_seen_by_another_thread_using_the_trace():
+    # an input outside an op's domain hands over to the eager engine, which sets params=
+    # values into the parameters for that call: another thread's replay must not read them
+    import threading
+
+    v = Value(2.0)
+    inside, release = threading.Event(), threading.Event()
+
+    def fn(x):
+        h = x * v
+        if threading.current_thread().name == "outside":
+            inside.set()
+            release.wait(timeout=10)
+        return h.log()
+
+    step = trace(fn, 1.0)
+    got = {}
+
+    def outside():
+        try:
+            step(-1.0, params=[50.0])
+        except ValueError as exc:
+            got["outside"] = "log" in str(exc)
+
+    def other():
+        got["other"] = step(1.0).output
+        step.backward(1.0)
+
+    a = threading.Thread(target=outside, name="outside")
+    a.start()
+    assert inside.wait(timeout=10)
+    b = threading.Thread(target=other)
+    b.start()
+    b.join(timeout=0.5)
+    release.set()
+    a.join(timeout=10)
+    b.join(timeout=10)
+    assert got == {"outside": True, "other": math.log(2.0)}
+    assert v.data == 2.0 and v.grad == 0.5  # d/dv log(x v) = 1/v; the backward is not lost

@@ -32,7 +32,8 @@ number would be frozen into the trace. Python branches on intermediate results
 (``if (w * x).data > 0:``) cannot be seen: `Trace.check` rebuilds the graph for
 given inputs and raises `TraceError` if it differs from the recorded one.
 An input outside an op's domain (log of 0, say) makes the replay hand over to
-the eager engine, which raises its usual error naming the op.
+the eager engine, which raises its usual error naming the op (with ``params=`` it sets
+the values into the parameters for that call; other calls of the trace wait for it).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import math
 import numbers
 import re
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -503,6 +505,9 @@ class Trace:
         max_nodes: int = MAX_NODES,
     ) -> None:
         self.fn = fn
+        # held while a call reads the parameters or adds into their .grad, and while the
+        # eager engine sets a call's params= values into them
+        self._lock = threading.RLock()
         self._shapes = [_structure(x, _input_name(i)) for i, x in enumerate(example_inputs)]
         flat: list[float] = []
         for i, (x, s) in enumerate(zip(example_inputs, self._shapes)):
@@ -554,7 +559,8 @@ class Trace:
 
     def _param_values(self, params: Sequence[float] | None) -> list[float]:
         if params is None:
-            return [p.data for p in self.params]
+            with self._lock:
+                return [p.data for p in self.params]
         values = [float(p) for p in params]
         if len(values) != len(self.params):
             raise TraceError(
@@ -584,8 +590,9 @@ class Trace:
         """Replay on new inputs with the parameters' current data; add the gradients to each
         parameter's ``.grad`` as ``loss.backward()`` would. Returns the output."""
         result = self(*inputs)
-        for p, g in zip(self.params, result.grads):
-            p.grad = g if p.grad is None else p.grad + g
+        with self._lock:
+            for p, g in zip(self.params, result.grads):
+                p.grad = g if p.grad is None else p.grad + g
         return result.output
 
     def check(self, *inputs: Any) -> None:
@@ -625,20 +632,23 @@ class Trace:
         return outputs, sorted(nodes.values(), key=lambda n: n._seq)
 
     def _eager(self, flat: list[float], values: list[float]) -> TraceResult:
-        saved = [(p, p.data, p.grad) for p in self.params]
-        try:
-            for p, v in zip(self.params, values):
-                p.data = v
-                p._clear_grad()
-            leaves = [Value(v, f"x{k}", role="input") for k, v in enumerate(flat)]
-            outputs = self._build(leaves)[0]
-            outputs[0].backward()
-            in_grads = tuple(_grad(v) for v in leaves)
-            grads = [_grad(p) for p in self.params]
-            out = tuple(o.data for o in outputs)
-        finally:
-            for p, data, g in saved:
-                p.data, p.grad = data, g
+        # ``fn`` reads the parameters themselves: values for one call are set into them,
+        # under the lock, so that no other call of this trace reads them
+        with self._lock:
+            saved = [(p, p.data, p.grad) for p in self.params]
+            try:
+                for p, v in zip(self.params, values):
+                    p.data = v
+                    p._clear_grad()
+                leaves = [Value(v, f"x{k}", role="input") for k, v in enumerate(flat)]
+                outputs = self._build(leaves)[0]
+                outputs[0].backward()
+                in_grads = tuple(_grad(v) for v in leaves)
+                grads = [_grad(p) for p in self.params]
+                out = tuple(o.data for o in outputs)
+            finally:
+                for p, data, g in saved:
+                    p.data, p.grad = data, g
         return self._result(out, grads, in_grads)
 
     def _result(self, out: tuple, grads: list[float], in_grads: tuple) -> TraceResult:
