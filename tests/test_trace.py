@@ -422,3 +422,20 @@ def test_an_eager_fallback_with_params_is_not_seen_by_another_thread_using_the_t
     b.join(timeout=10)
     assert got == {"outside": True, "other": math.log(2.0)}
     assert v.data == 2.0 and v.grad == 0.5  # d/dv log(x v) = 1/v; the backward is not lost
+
+
+def test_a_power_that_overflows_or_is_nan_when_tracing_replays_as_the_eager_engine():
+    # Python's float ** raises OverflowError where the engine gives IEEE's inf
+    def overflow(x):
+        return (x * 1e200) ** 2
+
+    def nan(x):  # inf - inf
+        big = x * 1e308 * 10.0
+        return (big - big) ** 2
+
+    for fn in (overflow, nan):
+        step = trace(fn, 1.0)
+        for x in (1.0, 1e-300):
+            want, _, want_grads = eager(fn, [x])
+            out, _, input_grads = step(x)
+            assert repr(out) == repr(want) and repr(input_grads) == repr(want_grads)

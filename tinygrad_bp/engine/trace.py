@@ -254,12 +254,9 @@ def _step_of(node: Value) -> _Step:
     unary = _unary_label(op) if len(parents) == 1 else None
     if unary is not None:
         return _Step("unary", unary[0], parents, unary[1])
-    if op.startswith("**") and len(parents) == 1:
-        # a number exponent, kept beside the edge (or, failing that, read from the label)
-        p = node._db if type(node._db) is float else float(op[2:])
-        base = parents[0]
-        if BINARY["pow"].forward(base.data, p) == node.data:
-            return _Step("binary", BINARY["pow"], (base, p), {})
+    if op.startswith("**") and len(parents) == 1 and type(node._db) is float:
+        # a number exponent, kept beside the edge (the label shows 6 digits of it)
+        return _Step("binary", BINARY["pow"], (parents[0], node._db), {})
     raise TraceError(
         f"cannot replay operation {node.describe()}: not an op of the table; "
         "build the function from Value operations only, or do not trace it"
