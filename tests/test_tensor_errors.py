@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -83,3 +84,22 @@ def test_no_grad_records_nothing_for_tensors():
 def test_backward_without_grad_tracking_is_explained():
     with pytest.raises(RuntimeError, match="requires_grad"):
         Tensor([1.0]).sum().backward()
+
+
+def test_an_index_tensor_of_fractions_is_refused_not_truncated():
+    from tinygrad_bp import trace
+
+    x = Tensor([10.0, 20.0, 30.0], requires_grad=True)
+    for bad, shown in (([1.7], "1.7"), ([0.0, -0.5], "-0.5"), ([1e20], "1e+20")):
+        with pytest.raises(IndexError, match=re.escape(shown)):
+            x[Tensor(bad)]
+    assert x[Tensor([2.0, -1.0])].numpy().tolist() == [30.0, 30.0]
+    # a replay reads the index Tensor's new numbers: they are checked as eagerly
+    idx = Tensor([0.0, 1.0], role="const")
+    step = trace(lambda w: w[idx].sum(), Tensor([1.0, 2.0, 3.0], requires_grad=True))
+    idx.data[:] = [1.0, 2.5]
+    with pytest.raises(IndexError, match="2.5"):
+        step([1.0, 2.0, 3.0])
+    idx.data[:] = [1.0, 5.0]
+    with pytest.raises(IndexError, match=r"does not fit shape \(3,\).*index within the shape"):
+        step([1.0, 2.0, 3.0])

@@ -452,7 +452,13 @@ def _detach_kernel(x: np.ndarray):
 
 def _index_kernel(x: np.ndarray, index: Any):
     """A[index]; dA = zeros with G added into the indexed places (repeated indices add up)."""
-    out = np.array(x[index])
+    try:
+        out = np.array(x[index])
+    except IndexError as exc:
+        raise IndexError(
+            f"index {index!r} does not fit shape {x.shape}: {exc}; "
+            "index within the shape (negative indices count from the end)"
+        ) from None
     shape, dtype = x.shape, x.dtype
 
     def vjp(g):
@@ -465,7 +471,27 @@ def _index_kernel(x: np.ndarray, index: Any):
 
 def _tensor_index_kernel(x: np.ndarray, index: Tensor):
     """A[I] for a Tensor I of whole numbers, read when called; as `_index_kernel`."""
-    return _index_kernel(x, index.data.astype(np.intp))
+    return _index_kernel(x, _whole(index.data))
+
+
+def _whole(data: np.ndarray) -> np.ndarray:
+    """The numbers of an index Tensor as integer positions, or a clear error (a Tensor holds
+    floats: 1.7 would silently pick position 1)."""
+    far = np.abs(data) >= 2.0**62
+    if far.any():
+        raise IndexError(
+            f"an index Tensor holds position {float(data[far][0])!r}, outside any shape; "
+            "index within the shape"
+        )
+    index = data.astype(np.intp)
+    if not np.array_equal(index, data):
+        bad = float(data[index != data][0])
+        raise IndexError(
+            f"an index Tensor holds positions, whole numbers, got {bad!r}; round it, or index "
+            "with an integer numpy array (a boolean mask as a Tensor is 0s and 1s: index "
+            "with the numpy boolean array itself)"
+        )
+    return index
 
 
 def _log_softmax_kernel(a: np.ndarray, ax: int):
@@ -836,8 +862,8 @@ class Tensor(Node):
         return self.transpose()
 
     def __getitem__(self, index: Any) -> Tensor:
-        """A[index] (integers, slices, integer or boolean arrays); dA = zeros with G
-        added into the indexed places (repeated indices add up)."""
+        """A[index] (integers, slices, integer or boolean arrays, a Tensor of whole numbers);
+        dA = zeros with G added into the indexed places (repeated indices add up)."""
         if isinstance(index, Tensor):
             if mode() & TRACE and (index._parents or index._op == "input"):
                 from .trace import TraceError
@@ -847,16 +873,9 @@ class Tensor(Node):
                     "values into the trace; index with a fixed array, or do not trace this"
                 )
             kernel, static = _tensor_index_kernel, (index,)  # a replay reads its new .data
-            index = index.data.astype(np.intp)
         else:
             kernel, static = _index_kernel, (index,)
-        try:
-            out, vjp, _ = _index_kernel(self.data, index)
-        except IndexError as exc:
-            raise IndexError(
-                f"index {index!r} does not fit shape {self.shape}: {exc}; "
-                "index within the shape (negative indices count from the end)"
-            ) from None
+        out, vjp, _ = kernel(self.data, *static)
         return Tensor._result(out, (self,), vjp, "index", None, kernel, static)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
