@@ -103,3 +103,13 @@ def test_an_index_tensor_of_fractions_is_refused_not_truncated():
     idx.data[:] = [1.0, 5.0]
     with pytest.raises(IndexError, match=r"does not fit shape \(3,\).*index within the shape"):
         step([1.0, 2.0, 3.0])
+
+
+def test_an_overflow_refusal_names_the_limit_of_a_float32_tensor():
+    # float32's largest number is about 3.4e38: e^x overflows above ln(3.4e38) = 88.72
+    limit32 = float(np.log(np.finfo(np.float32).max))
+    assert 88.72 < limit32 < 88.73
+    with pytest.raises(OverflowError, match=r"x > 88\.72 in float32"):
+        Tensor([100.0], dtype="float32").exp()
+    with pytest.raises(OverflowError, match=r"\|x\| > 89\.41 in float32"):
+        Tensor([-100.0], dtype="float32").cosh()

@@ -322,12 +322,12 @@ def _half_over(y: Any) -> Any:
     return 0.5 / y if y else math.copysign(math.inf, y)
 
 
+# where sinh and cosh overflow: |x| > ln(2 * the largest float)
+_COSH_LIMIT = "|x| > 710.47 in float64 (|x| > 89.41 in float32)"
+
+
 def _overflow(op: str, limit: str) -> Refusal:
-    return Refusal(
-        _overflowed,
-        OverflowError,
-        f"{op} overflows float64 for {limit}; scale the input down",
-    )
+    return Refusal(_overflowed, OverflowError, f"{op} overflows for {limit}; scale the input down")
 
 
 _TABLE += [
@@ -344,7 +344,8 @@ _TABLE += [
             Refusal(
                 _overflowed,
                 OverflowError,
-                "e^x overflows float64 for x > 709.78; scale the input down "
+                "e^x overflows for x > 709.78 in float64 (x > 88.72 in float32); scale the "
+                "input down "
                 "(softplus and log_softmax are computed stably)",
             ),
         ),
@@ -411,7 +412,7 @@ _TABLE += [
         r"\sinh v",
         r"\cosh v",
         "f'(v) = cosh v.",
-        refuse=(_overflow("sinh", "|x| > 710.47"),),
+        refuse=(_overflow("sinh", _COSH_LIMIT),),
     ),
     _op(
         "cosh",
@@ -421,7 +422,7 @@ _TABLE += [
         r"\cosh v",
         r"\sinh v",
         "f'(v) = sinh v.",
-        refuse=(_overflow("cosh", "|x| > 710.47"),),
+        refuse=(_overflow("cosh", _COSH_LIMIT),),
     ),
 ]
 
