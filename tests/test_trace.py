@@ -439,3 +439,9 @@ def test_a_power_that_overflows_or_is_nan_when_tracing_replays_as_the_eager_engi
             want, _, want_grads = eager(fn, [x])
             out, _, input_grads = step(x)
             assert repr(out) == repr(want) and repr(input_grads) == repr(want_grads)
+
+
+def test_a_parameter_named_twice_is_refused_not_given_its_gradient_twice():
+    w = Value(2.0)
+    with pytest.raises(TraceError, match="twice"):
+        trace(lambda x: x * w, 3.0, params=[w, w])

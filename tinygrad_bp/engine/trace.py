@@ -528,6 +528,11 @@ class Trace:
                 f"params must be a sequence of Values, got a {type(bad).__name__} {bad!r:.40} "
                 "in it; pass the Value parameters, e.g. params=model.parameters()"
             )
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise TraceError(
+                "params names a Value twice (backward() would add its gradient twice); "
+                "give each parameter once"
+            )
         size = len({id(n) for n in found})
         if size > max_nodes:
             raise TraceError(
