@@ -445,3 +445,32 @@ def test_a_parameter_named_twice_is_refused_not_given_its_gradient_twice():
     w = Value(2.0)
     with pytest.raises(TraceError, match="twice"):
         trace(lambda x: x * w, 3.0, params=[w, w])
+
+
+def test_check_accepts_values_the_function_makes_at_each_call():
+    # a weight made inside fn at every call is a parameter of the trace holding the same
+    # number: the same graph, not a branch
+    def fn(x):
+        return x * Value(2.0) + Value(1.0, role="input")
+
+    step = trace(fn, 3.0)
+    step.check(4.0)
+    assert step(4.0).output == fn(Value(4.0)).data
+    step.params[0].data = 5.0  # now the replay computes x * 5 + 1, fn still x * 2 + 1
+    with pytest.raises(TraceError, match="another graph"):
+        step.check(4.0)
+
+
+def test_check_accepts_a_weight_made_by_the_function_on_its_first_call():
+    made = {}
+
+    def fn(x):
+        if "w" not in made:  # a layer that makes its weight when first called
+            made["w"] = Value(2.0)
+        return x * made["w"]
+
+    step = trace(fn, 3.0)
+    step.check(4.0)
+    made["w"] = Value(3.0)  # another Value with another number: not what was traced
+    with pytest.raises(TraceError, match="another graph"):
+        step.check(4.0)

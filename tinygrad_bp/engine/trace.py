@@ -47,7 +47,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from .autograd import is_anomaly_enabled, topological_order
+from .autograd import is_anomaly_enabled, next_seq, topological_order
 from .ops import BINARY, UNARY
 from .tensor import Tensor
 from .value import Value
@@ -512,6 +512,7 @@ class Trace:
         leaves = [_input_leaf(v, k) for k, v in enumerate(flat)]
         pos = [0]
         values = [_unflatten(leaves, s, pos) for s in self._shapes]
+        start = next_seq()  # the leaves numbered from here on are made by ``fn``
         result = fn(*values)
         self._out_shape, outputs = _gather(result)
         found = [n for out in outputs for n in topological_order(out)]
@@ -543,7 +544,7 @@ class Trace:
         self._replay, order, self.source = _compile(outputs, leaves, self.params)
         #: the recorded operations, in order, with their operands, then the outputs: what
         #: `check` compares
-        self.ops: tuple[tuple, ...] = _signature(order, leaves, self.params, outputs)
+        self.ops: tuple[tuple, ...] = _signature(order, leaves, self.params, outputs, start)
         self.n_nodes = len(order)
         self.n_inputs = len(leaves)
 
@@ -602,8 +603,9 @@ class Trace:
         (a Python branch on a value took another way)."""
         flat = self._flat_inputs(inputs)
         leaves = [Value(v, role="input") for v in flat]
+        start = next_seq()
         outputs, order = self._build(leaves)
-        ops = _signature(order, leaves, self.params, outputs)
+        ops = _signature(order, leaves, self.params, outputs, start)
         if ops != self.ops:
             at = next(
                 (i for i, (a, b) in enumerate(zip(ops, self.ops)) if a != b),
@@ -666,21 +668,25 @@ class Trace:
 
 
 def _signature(
-    order: list[Value], inputs: list[Value], params: list[Value], outputs: list[Value]
+    order: list[Value], inputs: list[Value], params: list[Value], outputs: list[Value], start: int
 ) -> tuple:
     """Each operation of a graph with what it reads: an earlier operation (by number), an
-    input or a parameter (by position), or a constant (by value, with the sign of a zero);
+    input or a parameter (a `_Leaf`), or a constant (by value, with the sign of a zero);
     a number exponent (its label shows 6 digits) by value; then which nodes are the
     outputs. Two graphs with the same signature compute the same function of the inputs
-    and parameters."""
+    and parameters. ``start``: the first creation number of the Values ``fn`` made."""
     computed = [n for n in order if n.parents]
     where: dict[int, Any] = {id(n): k for k, n in enumerate(computed)}
-    where.update((id(v), ("input", k)) for k, v in enumerate(inputs))
-    where.update((id(p), ("param", k)) for k, p in enumerate(params))
+    where.update((id(v), _Leaf(v, ("input", k), False)) for k, v in enumerate(inputs))
+    where.update((id(p), _Leaf(p, ("param", k), p._seq >= start)) for k, p in enumerate(params))
 
     def operand(p: Value) -> Any:
         found = where.get(id(p))
-        return ("const", _exact(p.data)) if found is None else found
+        if found is not None:
+            return found
+        if p.op == "const":
+            return ("const", _exact(p.data))
+        return _Leaf(p, None, p._seq >= start)  # a Value fn made at this call, not in params
 
     ops = tuple(
         (
@@ -691,6 +697,26 @@ def _signature(
         for n in computed
     )
     return (*ops, ("outputs", *(operand(o) for o in outputs)))
+
+
+class _Leaf:
+    """An input or parameter of a graph: equal to the one at the same place; a Value that
+    ``fn`` made (a weight it creates at each call) also to another made as it was, holding
+    the same number now (a replay reads the recorded one's number)."""
+
+    __slots__ = ("leaf", "key", "made")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, leaf: Value, key: tuple | None, made: bool) -> None:
+        self.leaf, self.key, self.made = leaf, key, made
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Leaf):
+            return False
+        if self.key is not None and self.key == other.key:
+            return True
+        a, b = self.leaf, other.leaf
+        return self.made and other.made and a.op == b.op and _exact(a.data) == _exact(b.data)
 
 
 def _exact(x: float) -> tuple[float, float]:
