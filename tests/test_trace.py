@@ -474,3 +474,14 @@ def test_check_accepts_a_weight_made_by_the_function_on_its_first_call():
     made["w"] = Value(3.0)  # another Value with another number: not what was traced
     with pytest.raises(TraceError, match="another graph"):
         step.check(4.0)
+
+
+def test_0d_numpy_arrays_are_numbers_and_other_0d_arrays_are_refused_clearly():
+    import numpy as np
+
+    step = trace(lambda v: v * 2.0, np.array(1.5))
+    assert step(np.array(4.0)).output == 8.0 and step(3.0).output == 6.0
+    assert trace(lambda v: v[0] * 2.0, [1.0])([np.float32(2.5)]).output == 5.0
+    for bad in (np.array(True), np.array("a"), np.array(1 + 2j)):
+        with pytest.raises(TraceError, match="expected a number"):
+            trace(lambda v: v * 2.0, bad)

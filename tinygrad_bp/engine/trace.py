@@ -75,12 +75,19 @@ class TraceResult(NamedTuple):
 # -- the structure of the inputs: None for a number, a tuple of child structures otherwise
 
 
+def _is_number(x: Any) -> bool:
+    """A real number: a Python or numpy one, or a 0-d numpy array of one (not a bool)."""
+    if getattr(x, "ndim", None) == 0 and getattr(getattr(x, "dtype", None), "kind", "") in "iuf":
+        return True
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
 def _structure(x: Any, where: str) -> Any:
     if isinstance(x, Value):
         raise TraceError(f"{where}: pass numbers, not Values; trace makes the input Values itself")
-    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+    if _is_number(x):
         return None
-    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") or getattr(x, "ndim", 1) == 0:
         raise TraceError(
             f"{where}: expected a number or a sequence of numbers, got {type(x).__name__} "
             f"{x!r:.40}; pass e.g. 0.5 or [0.5, 1.0]"
@@ -91,7 +98,7 @@ def _structure(x: Any, where: str) -> Any:
 def _flatten(x: Any, shape: Any, where: str, out: list[float]) -> None:
     """Append the numbers of ``x`` to ``out``, checking that ``x`` has the structure ``shape``."""
     if shape is None:
-        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        if not _is_number(x):
             raise TraceError(
                 f"{where}: the trace was recorded with a number here, got {type(x).__name__} "
                 f"{x!r:.40}; pass a number, or trace again for this input"
@@ -101,7 +108,11 @@ def _flatten(x: Any, shape: Any, where: str, out: list[float]) -> None:
             raise TraceError(f"{where}: got a non-finite number ({v}); use finite numbers")
         out.append(v)
         return
-    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") or isinstance(x, Value):
+    if (
+        isinstance(x, (str, bytes, Value))
+        or not hasattr(x, "__len__")
+        or getattr(x, "ndim", 1) == 0
+    ):
         raise TraceError(
             f"{where}: the trace was recorded with a sequence of length {len(shape)} here, "
             f"got {type(x).__name__}; trace again for this input"
