@@ -662,3 +662,22 @@ def test_an_eager_replay_with_params_is_not_seen_by_another_thread_using_the_tra
     assert got == {"anomalous": 200.0, "other": 3.0}
     same(w.data, np.array([1.0, 2.0]))
     same(w.grad, np.array([1.0, 1.0]))  # the other thread's backward is not lost
+
+
+def test_calling_a_trace_inside_a_traced_function_is_refused():
+    # the inner replay hands out numbers (of the input and the parameters): they would be
+    # frozen into the outer trace (which gave 55.0 here for the eager 121.0)
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    inner = trace(lambda x: (x * w).sum(), Tensor([1.0, 2.0]))
+
+    def outer(x):
+        return (x * w * Tensor(inner(x).output)).sum()
+
+    def outer_backward(x):
+        inner.backward(Tensor([1.0, 2.0], role="const"))
+        return (x * w).sum()
+
+    for fn in (outer, outer_backward):
+        with pytest.raises(TraceError, match="inside a traced function"):
+            trace(fn, Tensor([1.0, 2.0]))
+    assert outer(Tensor([3.0, 4.0])).item() == 121.0  # eagerly, a call is fine

@@ -31,8 +31,8 @@ are those of the first, which must hold one number.
 What cannot replay, and is refused: inputs of another shape or count (`TraceError`
 naming the input and both shapes); ``fn`` reading an input's numbers while tracing
 (``x.item()``, ``x.numpy()``, ``Tensor(x)``, indexing with a Tensor computed from
-the inputs), since those numbers would be frozen into the trace; a Tensor computed
-outside ``fn`` that requires grad (its graph lies outside the trace); a parameter or
+the inputs, calling a trace), since those numbers would be frozen into the trace; a
+Tensor computed outside ``fn`` that requires grad (its graph lies outside the trace); a parameter or
 constant whose shape, dtype or ``requires_grad`` changed since tracing, or an index
 array that now selects another shape (the code was compiled for them). A Python
 branch on ``x.data`` cannot be seen: `TensorTrace.check` rebuilds the graph for
@@ -233,6 +233,12 @@ class TensorTrace:
 
     # -- replay ------------------------------
     def _arrays(self, inputs: tuple) -> list[np.ndarray]:
+        if _MODE.get() & TRACE:
+            raise TraceError(
+                "a trace called inside a traced function hands out numbers (of its inputs "
+                "and parameters) that would be frozen into the outer trace; call its "
+                "function itself there"
+            )
         if len(inputs) != len(self._examples):
             raise TraceError(
                 f"the trace takes {len(self._examples)} inputs, got {len(inputs)}; "
