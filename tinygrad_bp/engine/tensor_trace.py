@@ -32,9 +32,10 @@ What cannot replay, and is refused: inputs of another shape or count (`TraceErro
 naming the input and both shapes); ``fn`` reading an input's numbers while tracing
 (``x.item()``, ``x.numpy()``, ``Tensor(x)``, indexing with a Tensor computed from
 the inputs, calling a trace), since those numbers would be frozen into the trace; a
-Tensor computed outside ``fn`` that requires grad (its graph lies outside the trace); a parameter or
-constant whose shape, dtype or ``requires_grad`` changed since tracing, or an index
-array that now selects another shape (the code was compiled for them). A Python
+Tensor computed outside ``fn`` that requires grad (its graph lies outside the trace);
+a parameter or constant whose shape, dtype or ``requires_grad`` changed since
+tracing, or an index array that now selects another shape (the code was compiled
+for them). A Python
 branch on ``x.data`` cannot be seen: `TensorTrace.check` rebuilds the graph for
 given inputs and raises `TraceError` if it differs. An input outside an op's domain
 raises the eager engine's error for that op. Under `detect_anomaly()` a replay runs
