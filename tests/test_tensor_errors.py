@@ -113,3 +113,17 @@ def test_an_overflow_refusal_names_the_limit_of_a_float32_tensor():
         Tensor([100.0], dtype="float32").exp()
     with pytest.raises(OverflowError, match=r"\|x\| > 89\.41 in float32"):
         Tensor([-100.0], dtype="float32").cosh()
+
+
+def test_the_truth_of_a_tensor_is_its_number_not_its_length():
+    torch = pytest.importorskip("torch")
+    for data in ([0.0], [2.0], 0.0, -1.0, [[0.0]]):
+        assert bool(Tensor(data)) == bool(torch.tensor(data))
+    with pytest.raises(TypeError, match="ambiguous"):
+        bool(Tensor([0.0, 1.0]))
+    with pytest.raises(TypeError, match="ambiguous"):
+        bool(Tensor(np.zeros((0, 2))))
+    from tinygrad_bp import TraceError, trace
+
+    with pytest.raises(TraceError, match="bool"):  # a branch on a traced input's number
+        trace(lambda x: x * 2.0 if x else x * 3.0, Tensor([1.0], requires_grad=True))

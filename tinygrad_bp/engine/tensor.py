@@ -704,6 +704,17 @@ class Tensor(Node):
         out._vjp = None
         return out
 
+    def __bool__(self) -> bool:
+        """The truth of a one-entry tensor's number (as numpy and PyTorch); more entries
+        are ambiguous. (Without it, Python would take ``len(t) > 0``: always True.)"""
+        self._read_while_tracing("bool() (an if or while on a Tensor)")
+        if self.data.size != 1:
+            raise TypeError(
+                f"the truth of a tensor of shape {self.shape} is ambiguous; "
+                "use (t.numpy() > 0).any() or .all(), or t.item() for one entry"
+            )
+        return bool(self.data.item())
+
     def __len__(self) -> int:
         if not self.data.ndim:
             raise TypeError("len() of a 0-d tensor (shape ()) is undefined; use t.item() or t.size")
