@@ -267,6 +267,43 @@ def test_fit_with_a_trace_trains_exactly_as_the_eager_engine(engine, loss, dtype
         assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
+@pytest.mark.parametrize(
+    "engine, sizes, activation, loss, dtype",
+    [
+        ("tensor", [2, 7], "tanh", "ce", "float32"),  # one layer, 7 classes
+        ("tensor", [2, 4, 4, 2], "leaky_relu(0.2)", "ce", "float64"),
+        ("tensor", [2, 4, 1], "elu(1.5)", "bce", "float32"),
+        ("value", [2, 3, 1], "leaky_relu(0.2)", "half_sse", "float64"),
+    ],
+)
+def test_fit_with_a_trace_and_momentum_trains_exactly_as_the_eager_engine(
+    engine, sizes, activation, loss, dtype
+):
+    import numpy as np
+
+    from tinygrad_bp import nn
+    from tinygrad_bp.nn.optim import SGD
+    from tinygrad_bp.nn.train import fit
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(11, 2))  # batches of 4, 4 and 3
+    y = rng.integers(0, sizes[-1] if loss == "ce" else 2, 11).astype(float)  # float labels
+    runs = []
+    for traced in (False, True):
+        if engine == "value":
+            model = nn.ValueMLP(sizes, activation, seed=3)
+        else:
+            model = nn.MLP(sizes, activation, seed=3, dtype=dtype)
+        optimizer = SGD(model.parameters(), lr=0.3, momentum=0.9)
+        history = fit(model, X, y, loss, optimizer, epochs=3, batch_size=4, seed=1,
+                      holdout=(X[:4], y[:4]), trace=traced)  # fmt: skip
+        runs.append((history, [np.array(p.data) for p in model.parameters()]))
+    (eager, w_eager), (replayed, w_replayed) = runs
+    assert (replayed.losses, replayed.holdout_losses) == (eager.losses, eager.holdout_losses)
+    for a, b in zip(w_replayed, w_eager):
+        assert a.dtype == b.dtype == np.dtype(dtype) and np.array_equal(a, b)
+
+
 def test_fit_refuses_a_trace_it_cannot_replay():
     from tinygrad_bp import nn
     from tinygrad_bp.nn import data
