@@ -522,3 +522,11 @@ def test_0d_numpy_arrays_are_numbers_and_other_0d_arrays_are_refused_clearly():
     for bad in (np.array(True), np.array("a"), np.array(1 + 2j)):
         with pytest.raises(TraceError, match="expected a number"):
             trace(lambda v: v * 2.0, bad)
+
+
+def test_backward_leaves_the_grad_of_a_parameter_the_loss_does_not_reach_as_eagerly():
+    w, u = Value(2.0), Value(3.0)
+    step = trace(lambda x: x * w, 1.0, params=[w, u])
+    step.backward(1.0)
+    (Value(1.0, role="input") * w).backward()  # eagerly: u is not reached, its grad stays None
+    assert (w.grad, u.grad) == (2.0, None)

@@ -553,6 +553,9 @@ class Trace:
                 f"piece, such as a smaller batch, or pass max_nodes={size} to go on"
             )
         self._replay, order, self.source = _compile(outputs, leaves, self.params)
+        reached = {id(n) for n in topological_order(outputs[0])}
+        #: whether the first output depends on each parameter (eagerly, .grad stays None if not)
+        self._reached = [id(p) in reached for p in self.params]
         #: the recorded operations, in order, with their operands, then the outputs: what
         #: `check` compares
         self.ops: tuple[tuple, ...] = _signature(order, leaves, self.params, outputs, start)
@@ -605,8 +608,9 @@ class Trace:
         parameter's ``.grad`` as ``loss.backward()`` would. Returns the output."""
         result = self(*inputs)
         with self._lock:
-            for p, g in zip(self.params, result.grads):
-                p.grad = g if p.grad is None else p.grad + g
+            for p, g, reached in zip(self.params, result.grads, self._reached):
+                if reached:
+                    p.grad = g if p.grad is None else p.grad + g
         return result.output
 
     def check(self, *inputs: Any) -> None:
