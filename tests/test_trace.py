@@ -530,3 +530,10 @@ def test_backward_leaves_the_grad_of_a_parameter_the_loss_does_not_reach_as_eage
     step.backward(1.0)
     (Value(1.0, role="input") * w).backward()  # eagerly: u is not reached, its grad stays None
     assert (w.grad, u.grad) == (2.0, None)
+
+
+def test_an_int_beyond_float64_is_refused_as_an_input():
+    with pytest.raises(TraceError, match="input 0: got a non-finite number"):
+        trace(lambda x: x * 2.0, 10**400)
+    with pytest.raises(TraceError, match=r"input 0\[1\]: got a non-finite number"):
+        trace(lambda x: x[0] * 2.0, [1.0, 2.0])([1.0, -(10**400)])

@@ -103,9 +103,15 @@ def _flatten(x: Any, shape: Any, where: str, out: list[float]) -> None:
                 f"{where}: the trace was recorded with a number here, got {type(x).__name__} "
                 f"{x!r:.40}; pass a number, or trace again for this input"
             )
-        v = float(x)
+        try:
+            v = float(x)
+        except OverflowError:  # an int beyond float64
+            v = math.inf
         if not math.isfinite(v):
-            raise TraceError(f"{where}: got a non-finite number ({v}); use finite numbers")
+            raise TraceError(
+                f"{where}: got a non-finite number ({x!r:.40}), beyond float64's range "
+                "(about 1.8e308) or not a number; use finite numbers"
+            )
         out.append(v)
         return
     if (
