@@ -537,3 +537,13 @@ def test_an_int_beyond_float64_is_refused_as_an_input():
         trace(lambda x: x * 2.0, 10**400)
     with pytest.raises(TraceError, match=r"input 0\[1\]: got a non-finite number"):
         trace(lambda x: x[0] * 2.0, [1.0, 2.0])([1.0, -(10**400)])
+
+
+def test_params_values_that_are_not_finite_numbers_are_refused_naming_them():
+    w = Value(2.0)
+    step = trace(lambda x: x * w, 1.0)
+    assert step(3.0, params=[4]).output == 12.0
+    for bad, shown in ((10**400, "params\\[0\\]: got a non-finite"), ("a", "params\\[0\\]"),
+                       (float("nan"), "non-finite")):  # fmt: skip
+        with pytest.raises(TraceError, match=shown):
+            step(3.0, params=[bad])

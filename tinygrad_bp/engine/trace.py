@@ -584,15 +584,15 @@ class Trace:
         if params is None:
             with self._lock:
                 return [p.data for p in self.params]
-        values = [float(p) for p in params]
-        if len(values) != len(self.params):
+        given = list(params)
+        if len(given) != len(self.params):
             raise TraceError(
-                f"params has {len(values)} numbers, the trace has {len(self.params)} parameters; "
+                f"params has {len(given)} numbers, the trace has {len(self.params)} parameters; "
                 f"pass {len(self.params)} numbers"
             )
-        if not all(map(math.isfinite, values)):
-            bad = next(v for v in values if not math.isfinite(v))
-            raise TraceError(f"params must be finite numbers, got {bad}; pass finite numbers")
+        values: list[float] = []
+        for i, v in enumerate(given):  # each a finite number, or a TraceError naming it
+            _flatten(v, None, f"params[{i}]", values)
         return values
 
     def __call__(self, *inputs: Any, params: Sequence[float] | None = None) -> TraceResult:
