@@ -547,3 +547,74 @@ def test_params_values_that_are_not_finite_numbers_are_refused_naming_them():
                        (float("nan"), "non-finite")):  # fmt: skip
         with pytest.raises(TraceError, match=shown):
             step(3.0, params=[bad])
+
+
+# kinks, numbers folded into + - *, number exponents, an operand used twice and several
+# outputs: the replay and check() against the eager engine, on numbers that sit on the
+# kinks (0.0, -0.0)
+KINKY = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -2.0])
+KINKY_STEPS = {
+    "+": lambda a, b, c: a + b,
+    "-": lambda a, b, c: a - b,
+    "*": lambda a, b, c: a * b,
+    "+c": lambda a, b, c: a + c,
+    "c-": lambda a, b, c: c - a,
+    "*c": lambda a, b, c: a * c,
+    "/": lambda a, b, c: a / (b * b + 1.0),
+    "xx": lambda a, b, c: a * a,
+    "x-x": lambda a, b, c: a - a,
+    "relu": lambda a, b, c: a.relu(),
+    "abs": lambda a, b, c: a.abs(),
+    "leaky": lambda a, b, c: a.leaky_relu(slope=0.2),
+    "elu": lambda a, b, c: a.elu(alpha=1.5),
+    "**2": lambda a, b, c: a**2,
+    "**3": lambda a, b, c: a**3,
+    "**0": lambda a, b, c: a**0,
+    "**0.5": lambda a, b, c: a.abs() ** 0.5,
+    "tanh": lambda a, b, c: a.tanh(),
+}
+
+
+@st.composite
+def kinky_programs(draw):
+    n = draw(st.integers(1, 3))
+    steps = []
+    for k in range(draw(st.integers(1, 10))):
+        pick = st.integers(0, n + k - 1)
+        steps.append((draw(st.sampled_from(sorted(KINKY_STEPS))), draw(pick), draw(pick),
+                      draw(st.sampled_from([0.0, -0.0, 2, -1.5]))))  # fmt: skip
+    outputs = draw(st.lists(st.integers(0, n + len(steps) - 1), max_size=2))
+    return n, steps, outputs
+
+
+def run_kinky(program, xs):
+    n, steps, outputs = program
+    pool = list(xs)
+    for name, i, j, c in steps:
+        pool.append(KINKY_STEPS[name](pool[i], pool[j], c))
+    return [pool[-1], *(pool[k] for k in outputs)]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kinky_programs(), st.data())
+def test_replay_and_check_on_kinks_numbers_and_exponents_match_eager(program, data):
+    def fn(*xs):
+        return run_kinky(program, xs)
+
+    def as_bits(x):
+        return repr(x)
+
+    first = data.draw(st.lists(KINKY, min_size=program[0], max_size=program[0]))
+    try:
+        step = trace(fn, *first)
+    except ZeroDivisionError:  # 0 ** -1 and the like: eagerly too
+        return
+    for _ in range(3):
+        xs = data.draw(st.lists(KINKY, min_size=program[0], max_size=program[0]))
+        leaves = [Value(x, role="input") for x in xs]
+        outs = fn(*leaves)
+        outs[0].backward()
+        want = ([o.data for o in outs], [0.0 if v.grad is None else v.grad for v in leaves])
+        got = step(*xs)
+        assert as_bits((got.output, got.input_grads)) == as_bits(want)
+        step.check(*xs)  # the same graph: no branch
