@@ -14,6 +14,7 @@ from tinygrad_bp import Tensor, TraceError, detect_anomaly, no_grad, trace
 from tinygrad_bp.engine.ops import BINARY, UNARY
 from tinygrad_bp.engine.tensor_trace import TensorTrace
 
+from .pausing import while_paused
 from .randgraph import draw_steps
 
 SHAPES = [(2, 3), (3,), (1, 3), (2, 1), ()]
@@ -650,15 +651,7 @@ def test_an_eager_replay_with_params_is_not_seen_by_another_thread_using_the_tra
         got["other"] = step([1.0, 1.0]).output
         step.backward([1.0, 1.0])
 
-    a = threading.Thread(target=anomalous, name="anomalous")
-    a.start()
-    assert inside.wait(timeout=10)
-    b = threading.Thread(target=other)
-    b.start()
-    b.join(timeout=0.5)
-    release.set()
-    a.join(timeout=10)
-    b.join(timeout=10)
+    while_paused(anomalous, "anomalous", inside, release, other)
     assert got == {"anomalous": 200.0, "other": 3.0}
     same(w.data, np.array([1.0, 2.0]))
     same(w.grad, np.array([1.0, 1.0]))  # the other thread's backward is not lost

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from tinygrad_bp import Trace, TraceError, Value, detect_anomaly, trace
 
+from .pausing import while_paused
 from .randgraph import ValueLib, graphs, replay
 
 FLOATS = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False)
@@ -448,15 +449,7 @@ def test_an_eager_fallback_with_params_is_not_seen_by_another_thread_using_the_t
         got["other"] = step(1.0).output
         step.backward(1.0)
 
-    a = threading.Thread(target=outside, name="outside")
-    a.start()
-    assert inside.wait(timeout=10)
-    b = threading.Thread(target=other)
-    b.start()
-    b.join(timeout=0.5)
-    release.set()
-    a.join(timeout=10)
-    b.join(timeout=10)
+    while_paused(outside, "outside", inside, release, other)
     assert got == {"outside": True, "other": math.log(2.0)}
     assert v.data == 2.0 and v.grad == 0.5  # d/dv log(x v) = 1/v; the backward is not lost
 
