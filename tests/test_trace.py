@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tinygrad_bp import Trace, TraceError, Value, detect_anomaly, trace
+from tinygrad_bp import Tensor, Trace, TraceError, Value, detect_anomaly, trace
 
 from .pausing import while_paused
 from .randgraph import ValueLib, graphs, replay
@@ -515,6 +515,10 @@ def test_0d_numpy_arrays_are_numbers_and_other_0d_arrays_are_refused_clearly():
     for bad in (np.array(True), np.array("a"), np.array(1 + 2j)):
         with pytest.raises(TraceError, match="expected a number"):
             trace(lambda v: v * 2.0, bad)
+    step = trace(lambda v: v * 2.0, 1.0)
+    for bad in (Tensor(2.0), Tensor([2.0])):  # a Tensor is not a number input of a Value trace
+        with pytest.raises(TraceError, match="input 0"):
+            step(bad)
 
 
 def test_backward_leaves_the_grad_of_a_parameter_the_loss_does_not_reach_as_eagerly():

@@ -47,6 +47,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from .autograd import is_anomaly_enabled, next_seq, topological_order
 from .ops import BINARY, UNARY
 from .tensor import Tensor
@@ -77,8 +79,8 @@ class TraceResult(NamedTuple):
 
 def _is_number(x: Any) -> bool:
     """A real number: a Python or numpy one, or a 0-d numpy array of one (not a bool)."""
-    if getattr(x, "ndim", None) == 0 and getattr(getattr(x, "dtype", None), "kind", "") in "iuf":
-        return True
+    if isinstance(x, np.ndarray):
+        return x.ndim == 0 and x.dtype.kind in "iuf"
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
