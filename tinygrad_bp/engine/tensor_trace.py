@@ -38,8 +38,9 @@ tracing, or an index array that now selects another shape (the code was compiled
 for them). A Python branch on ``x.data`` cannot be seen: `TensorTrace.check` rebuilds
 the graph for given inputs and raises `TraceError` if it differs. An input outside an
 op's domain raises the eager engine's error for that op. Under `detect_anomaly()` a
-replay runs the eager engine, which checks every step; with ``params=`` it sets the values into the
-parameters for that call (other calls of the trace, in any thread, wait for it).
+replay runs the eager engine, which checks every step; with ``params=`` it sets the
+values into the parameters for that call (other calls of the trace, in any thread,
+wait for it).
 """
 
 from __future__ import annotations
