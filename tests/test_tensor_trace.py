@@ -674,3 +674,11 @@ def test_calling_a_trace_inside_a_traced_function_is_refused():
         with pytest.raises(TraceError, match="inside a traced function"):
             trace(fn, Tensor([1.0, 2.0]))
     assert outer(Tensor([3.0, 4.0])).item() == 121.0  # eagerly, a call is fine
+
+
+def test_check_reads_a_list_index_as_the_replay_does():
+    idx = [0, 1]
+    step = trace(lambda x: x[idx].sum(), Tensor([1.0, 2.0, 3.0], requires_grad=True))
+    idx[0] = 2  # the replay reads the list at each call, as eagerly: x[[2, 1]]
+    assert step([1.0, 2.0, 3.0]).output == 5.0
+    step.check([1.0, 2.0, 3.0])  # the same graph, on the list as it is now

@@ -449,11 +449,29 @@ class _Leaf:
         )
 
 
+class _Live:
+    """A list argument (an index), read at each replay: compares by what it holds when
+    compared, as `_Numbers` does for an array."""
+
+    __slots__ = ("items",)
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Live) and _static(tuple(self.items)) == _static(
+            tuple(other.items)
+        )
+
+
 def _static(x: Any) -> Any:
     """An operation's fixed arguments in a form that compares by value."""
     if isinstance(x, np.ndarray):
         return _Numbers(x)
-    if isinstance(x, (tuple, list)):
+    if isinstance(x, list):
+        return _Live(x)
+    if isinstance(x, tuple):
         return tuple(_static(v) for v in x)
     if isinstance(x, slice):
         return ("slice", x.start, x.stop, x.step)
