@@ -45,7 +45,6 @@ wait for it).
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -478,8 +477,6 @@ def _static(x: Any) -> Any:
         return ("slice", x.start, x.stop, x.step)
     if isinstance(x, Tensor):  # an index Tensor, read at each replay
         return ("tensor", id(x))
-    if type(x) is float:  # 0.0 and -0.0 too (a slope of -0.0 gives zeros of other signs)
-        return x, math.copysign(1.0, x)
     return x
 
 
