@@ -127,3 +127,22 @@ def test_the_truth_of_a_tensor_is_its_number_not_its_length():
 
     with pytest.raises(TraceError, match="bool"):  # a branch on a traced input's number
         trace(lambda x: x * 2.0 if x else x * 3.0, Tensor([1.0], requires_grad=True))
+
+
+def test_a_finite_number_beyond_float32s_range_is_named_as_such():
+    # 1e39 is finite, but not in float32 (largest about 3.4e38): the message said
+    # "NaN or infinity" or "a non-finite number", and numpy warned about the cast
+    t = Tensor([1.0], dtype="float32")
+    assert float(np.finfo(np.float32).max) < 1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for make in (
+            lambda: Tensor([1e39, 1.0], dtype="float32"),
+            lambda: t * 1e39,
+            lambda: t + np.float64(-1e39),
+            lambda: t * np.array([1e39]),
+        ):
+            with pytest.raises(ValueError, match=r"e\+39, beyond float32's range"):
+                make()
+        with pytest.raises(ValueError, match="beyond float64's range"):
+            Tensor([1.0]) * 10**400

@@ -124,7 +124,21 @@ def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.nda
             f"Tensor dtype must be float64 or float32, got {dtype}; "
             "pass dtype='float64' or 'float32'"
         )
-    return np.array(arr, dtype=dtype, copy=True)
+    if dtype == arr.dtype or dtype == np.float64:
+        return np.array(arr, dtype=dtype, copy=True)
+    out = _quietly(np.array, arr, dtype)  # float32: numbers beyond its range overflow
+    if arr.size and not _finite(out):
+        _out_of_range(arr[np.isfinite(arr) & ~np.isfinite(out)], what)
+    return out
+
+
+def _out_of_range(values: np.ndarray, what: str) -> None:
+    """Raise for the first finite number of `values` beyond float32's range, if any."""
+    if values.size:
+        raise ValueError(
+            f"{what} has {float(values.flat[0])!r}, beyond float32's range (about 3.4e38); "
+            "pass dtype='float64', or scale the numbers down"
+        )
 
 
 def _finite(x: np.ndarray) -> bool:
@@ -620,10 +634,16 @@ class Tensor(Node):
             isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
         ):
             t = _new(Tensor)
-            t.data = np.array(x, dtype=dtype)
+            try:
+                t.data = _quietly(np.array, x, dtype)
+            except OverflowError:  # an int beyond float64
+                t.data = np.array(np.inf)
             if not np.isfinite(t.data):
+                if t.data.dtype == np.float32 and math.isfinite(x):
+                    _out_of_range(np.array([x]), "a number combined with a float32 Tensor")
                 raise ValueError(
-                    f"cannot combine a Tensor with a non-finite number ({x}); use a finite number"
+                    f"cannot combine a Tensor with a non-finite number ({x!r:.40}), or one "
+                    "beyond float64's range (about 1.8e308); use a finite number"
                 )
             t.grad = t.name = t._vjp = t._local = t._g = None
             t.requires_grad = False
