@@ -215,3 +215,17 @@ def test_train_takes_every_activation_and_saves_it(tmp_path, capsys, act):
                            str(path))  # fmt: skip
     assert status == 0, err
     assert nn.MLP.load(path).activations == [act, act, "linear"]
+
+
+@pytest.mark.parametrize("trace", [False, True])
+def test_fit_refuses_targets_that_do_not_match_the_examples(trace):
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    cases = [
+        (nn.MLP([2, 3, 1], seed=0), np.zeros(12), "mse", "12 targets for 10 examples"),
+        (nn.MLP([2, 3, 1], seed=0), np.zeros(8), "mse", "8 targets for 10 examples"),
+        (nn.MLP([2, 3, 2], seed=0), np.zeros(10), "mse", "2 target numbers per example"),
+        (nn.MLP([2, 3, 2], seed=0), np.zeros(12), "ce", "1 class label per example"),
+    ]
+    for model, y, loss, message in cases:
+        with pytest.raises(ValueError, match=message):
+            fit(model, X, y, loss, SGD(model.parameters()), epochs=1, trace=trace)

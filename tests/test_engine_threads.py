@@ -101,3 +101,32 @@ def test_nested_blocks_restore_the_previous_mode():
         return is_grad_enabled()
 
     assert f() is False and is_grad_enabled()
+
+
+def test_two_threads_walking_backward_through_a_shared_parameter_keep_their_gradients():
+    # thread A pauses in the middle of its backward walk; thread B's whole walk runs
+    # through the same parameter then: each adds its own gradient (a walk once kept the
+    # gradients in flight on the nodes, and B's went into A's, or crashed on a None)
+    w = Tensor([1.0, 1.0], requires_grad=True)
+    paused, resume = threading.Event(), threading.Event()
+
+    def pause(g):
+        paused.set()
+        resume.wait(timeout=10)
+        return (g,)
+
+    def walk_a() -> None:
+        h = w * 1.0
+        held = Tensor._result(h.data.copy(), (h,), pause, "pause")
+        held.sum().backward()
+
+    a = threading.Thread(target=walk_a)
+    a.start()
+    assert paused.wait(timeout=10)
+    try:
+        (w * 2.0).sum().backward()  # thread B (this one), while A is inside its walk
+        assert w.grad.tolist() == [2.0, 2.0]
+    finally:
+        resume.set()
+        a.join(timeout=10)
+    assert w.grad.tolist() == [3.0, 3.0]

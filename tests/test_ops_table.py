@@ -224,3 +224,21 @@ def test_binary_matches_pytorch_float64_on_both_engines(name, torch):
         for ours_a, ours_b in [(va.grad, vb.grad), (a.grad[0], b.grad[0])]:
             assert ours_a == pytest.approx(ta.grad.item(), rel=1e-14)
             assert ours_b == pytest.approx(tb.grad.item(), rel=1e-14)
+
+
+def test_elu_gradient_far_on_the_negative_side_matches_pytorch(torch):
+    # f'(v) = alpha e^v there; written f(v) + alpha it cancels: at v = -40 it gave 0 for
+    # 1.5 e^-40 = 6.4e-18, and float32 lost 4 digits at v = -9
+    F = torch.nn.functional
+    for dtype, rtol in ((np.float64, 1e-14), (np.float32, 5e-7)):
+        x = np.array([-3.0, -9.0, -20.0, -40.0, -80.0, 0.5], dtype)
+        tx = torch.tensor(x, requires_grad=True)
+        F.elu(tx, alpha=1.5).sum().backward()
+        a = Tensor(x, requires_grad=True)
+        a.elu(alpha=1.5).sum().backward()
+        assert a.grad.dtype == dtype
+        np.testing.assert_allclose(a.grad, tx.grad.numpy(), rtol=rtol, atol=0)
+    for xi in (-9.0, -40.0, -700.0):
+        v = Value(xi)
+        v.elu(alpha=1.5).backward()
+        assert v.grad == pytest.approx(1.5 * math.exp(xi), rel=1e-14)

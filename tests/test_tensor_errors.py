@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -83,3 +84,65 @@ def test_no_grad_records_nothing_for_tensors():
 def test_backward_without_grad_tracking_is_explained():
     with pytest.raises(RuntimeError, match="requires_grad"):
         Tensor([1.0]).sum().backward()
+
+
+def test_an_index_tensor_of_fractions_is_refused_not_truncated():
+    from tinygrad_bp import trace
+
+    x = Tensor([10.0, 20.0, 30.0], requires_grad=True)
+    for bad, shown in (([1.7], "1.7"), ([0.0, -0.5], "-0.5"), ([1e20], "1e+20")):
+        with pytest.raises(IndexError, match=re.escape(shown)):
+            x[Tensor(bad)]
+    assert x[Tensor([2.0, -1.0])].numpy().tolist() == [30.0, 30.0]
+    # a replay reads the index Tensor's new numbers: they are checked as eagerly
+    idx = Tensor([0.0, 1.0], role="const")
+    step = trace(lambda w: w[idx].sum(), Tensor([1.0, 2.0, 3.0], requires_grad=True))
+    idx.data[:] = [1.0, 2.5]
+    with pytest.raises(IndexError, match="2.5"):
+        step([1.0, 2.0, 3.0])
+    idx.data[:] = [1.0, 5.0]
+    with pytest.raises(IndexError, match=r"does not fit shape \(3,\).*index within the shape"):
+        step([1.0, 2.0, 3.0])
+
+
+def test_an_overflow_refusal_names_the_limit_of_a_float32_tensor():
+    # float32's largest number is about 3.4e38: e^x overflows above ln(3.4e38) = 88.72
+    limit32 = float(np.log(np.finfo(np.float32).max))
+    assert 88.72 < limit32 < 88.73
+    with pytest.raises(OverflowError, match=r"x > 88\.72 in float32"):
+        Tensor([100.0], dtype="float32").exp()
+    with pytest.raises(OverflowError, match=r"\|x\| > 89\.41 in float32"):
+        Tensor([-100.0], dtype="float32").cosh()
+
+
+def test_the_truth_of_a_tensor_is_its_number_not_its_length():
+    torch = pytest.importorskip("torch")
+    for data in ([0.0], [2.0], 0.0, -1.0, [[0.0]]):
+        assert bool(Tensor(data)) == bool(torch.tensor(data))
+    with pytest.raises(TypeError, match="ambiguous"):
+        bool(Tensor([0.0, 1.0]))
+    with pytest.raises(TypeError, match="ambiguous"):
+        bool(Tensor(np.zeros((0, 2))))
+    from tinygrad_bp import TraceError, trace
+
+    with pytest.raises(TraceError, match="bool"):  # a branch on a traced input's number
+        trace(lambda x: x * 2.0 if x else x * 3.0, Tensor([1.0], requires_grad=True))
+
+
+def test_a_finite_number_beyond_float32s_range_is_named_as_such():
+    # 1e39 is finite, but not in float32 (largest about 3.4e38): the message said
+    # "NaN or infinity" or "a non-finite number", and numpy warned about the cast
+    t = Tensor([1.0], dtype="float32")
+    assert float(np.finfo(np.float32).max) < 1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for make in (
+            lambda: Tensor([1e39, 1.0], dtype="float32"),
+            lambda: t * 1e39,
+            lambda: t + np.float64(-1e39),
+            lambda: t * np.array([1e39]),
+        ):
+            with pytest.raises(ValueError, match=r"e\+39, beyond float32's range"):
+                make()
+        with pytest.raises(ValueError, match="beyond float64's range"):
+            Tensor([1.0]) * 10**400

@@ -228,3 +228,20 @@ def test_matches_pytorch_float64(name, torch):
     np.testing.assert_allclose(out.item(), tout.item(), rtol=1e-13)
     np.testing.assert_allclose(a.grad, ta.grad.numpy(), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(b.grad, tb.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_log_softmax_over_an_empty_axis_is_empty_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    for dtype in (np.float64, np.float32):
+        a = Tensor(np.zeros((0, 3), dtype), requires_grad=True)
+        out = a.log_softmax(axis=0)
+        want = torch.log_softmax(torch.zeros((0, 3), dtype=getattr(torch, dtype.__name__)), 0)
+        assert out.shape == tuple(want.shape) and out.dtype == dtype
+        (out.sum() + a.sum()).backward()
+        assert a.grad.shape == (0, 3) and a.grad.dtype == dtype
+
+
+def test_log_softmax_of_a_0d_tensor_says_what_to_do():
+    with pytest.raises(ValueError, match=r"reshape\(1\)") as info:
+        Tensor(2.0).log_softmax()
+    assert "axis=None" not in str(info.value)  # log_softmax takes no axis=None

@@ -14,6 +14,7 @@ from tinygrad_bp import Tensor, TraceError, detect_anomaly, no_grad, trace
 from tinygrad_bp.engine.ops import BINARY, UNARY
 from tinygrad_bp.engine.tensor_trace import TensorTrace
 
+from .pausing import while_paused
 from .randgraph import draw_steps
 
 SHAPES = [(2, 3), (3,), (1, 3), (2, 1), ()]
@@ -573,6 +574,22 @@ def test_check_sees_a_branch_between_operands_numbers_and_axes_of_the_same_shape
         assert step([1.0, 2.0]).output != fn(Tensor([1.0, 2.0])).data  # what check() warns of
 
 
+def test_check_sees_a_branch_between_a_zero_and_a_negative_zero():
+    w = Tensor([2.0, 3.0], requires_grad=True)
+    flag = [True]
+
+    def fn(x):  # dw = x * 0.0 or x * -0.0: gradients of other signs
+        return (x * w * (0.0 if flag[0] else -0.0)).sum()
+
+    step = trace(fn, Tensor([1.0, 1.0]))
+    step.check([5.0, 6.0])
+    flag[0] = False
+    with pytest.raises(TraceError, match="another graph than the recorded one"):
+        step.check([5.0, 6.0])
+    fn(Tensor([5.0, 6.0])).backward()
+    assert np.signbit(w.grad).all() and not np.signbit(step([5.0, 6.0]).grads[0]).any()
+
+
 def test_check_accepts_a_parameter_made_by_the_function_on_its_first_call():
     made = {}
 
@@ -608,3 +625,60 @@ def test_a_tensor_trace_has_its_own_node_limit():
 
     with pytest.raises(TraceError, match=rf"over the limit of {MAX_NODES:,} .*max_nodes="):
         trace(chain, Tensor([1.0]))
+
+
+def test_an_eager_replay_with_params_is_not_seen_by_another_thread_using_the_trace():
+    # under detect_anomaly a replay runs the eager engine, which sets params= values into
+    # the parameters for that call: another thread's replay must not read them
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    inside, release = threading.Event(), threading.Event()
+
+    def fn(x):
+        loss = (x * w).sum()
+        if threading.current_thread().name == "anomalous":
+            inside.set()
+            release.wait(timeout=10)
+        return loss
+
+    step = trace(fn, Tensor([1.0, 1.0]))
+    got = {}
+
+    def anomalous():
+        with detect_anomaly():
+            got["anomalous"] = step([1.0, 1.0], params=[np.array([100.0, 100.0])]).output
+
+    def other():
+        got["other"] = step([1.0, 1.0]).output
+        step.backward([1.0, 1.0])
+
+    while_paused(anomalous, "anomalous", inside, release, other)
+    assert got == {"anomalous": 200.0, "other": 3.0}
+    same(w.data, np.array([1.0, 2.0]))
+    same(w.grad, np.array([1.0, 1.0]))  # the other thread's backward is not lost
+
+
+def test_calling_a_trace_inside_a_traced_function_is_refused():
+    # the inner replay hands out numbers (of the input and the parameters): they would be
+    # frozen into the outer trace (which gave 55.0 here for the eager 121.0)
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    inner = trace(lambda x: (x * w).sum(), Tensor([1.0, 2.0]))
+
+    def outer(x):
+        return (x * w * Tensor(inner(x).output)).sum()
+
+    def outer_backward(x):
+        inner.backward(Tensor([1.0, 2.0], role="const"))
+        return (x * w).sum()
+
+    for fn in (outer, outer_backward):
+        with pytest.raises(TraceError, match="inside a traced function"):
+            trace(fn, Tensor([1.0, 2.0]))
+    assert outer(Tensor([3.0, 4.0])).item() == 121.0  # eagerly, a call is fine
+
+
+def test_check_reads_a_list_index_as_the_replay_does():
+    idx = [0, 1]
+    step = trace(lambda x: x[idx].sum(), Tensor([1.0, 2.0, 3.0], requires_grad=True))
+    idx[0] = 2  # the replay reads the list at each call, as eagerly: x[[2, 1]]
+    assert step([1.0, 2.0, 3.0]).output == 5.0
+    step.check([1.0, 2.0, 3.0])  # the same graph, on the list as it is now

@@ -143,3 +143,9 @@ def test_anomaly_mode_passes_a_finite_graph():
     with detect_anomaly():
         (x.tanh() * x).backward()
     assert x.grad == pytest.approx(math.tanh(0.3) + 0.3 * (1 - math.tanh(0.3) ** 2), rel=1e-14)
+
+
+def test_the_truth_of_a_value_is_that_of_its_number():
+    for x in (0.0, -0.0, 1.0, -2.5, 1e-300):
+        assert bool(Value(x)) == bool(x)
+    assert bool(Value(0.0) + Value(1.0)) and not bool(Value(1.0) - Value(1.0))

@@ -66,7 +66,7 @@ def check_name(name: object) -> str | None:
     return name
 
 
-# `_g` of a node that the walk will visit but that no gradient has reached yet
+# the gradient of a node that no gradient has reached (yet)
 _PENDING = object()
 _SEQ = attrgetter("_seq")
 
@@ -124,9 +124,9 @@ class Node:
     """Base class of graph nodes. Subclasses provide `data`, `grad` and the hooks below.
 
     `_parents`: the nodes this one was computed from (empty for leaves and under
-    `no_grad`). `_op`: the operation's name. `_g`: scratch space of the backward
-    walk, `None` outside it. `_seq`: creation number from `next_seq()`, larger than
-    every parent's.
+    `no_grad`). `_op`: the operation's name. `_g`: scratch space of Value's one-pass
+    walk (`value._walk`), `None` outside it. `_seq`: creation number from `next_seq()`,
+    larger than every parent's.
     """
 
     # Subclasses provide `_parents` (a slot or a property).
@@ -216,38 +216,35 @@ class Node:
                         f"(NaN or infinity) in the forward pass, expected finite numbers; "
                         "look at its inputs (log of 0? an overflow?) or scale them down"
                     )
+        # the gradients in flight live in this walk's own dict, not on the nodes, so that
+        # two threads walking graphs that share nodes (a model's parameters) do not mix them
         nodes = [self]
-        push = nodes.append
-        self._g = _PENDING
-        try:
-            for node in nodes:  # grows while it is read
-                for parent in node._parents:
-                    if parent._g is None:
-                        parent._g = _PENDING
-                        push(parent)
-            nodes.sort(key=_SEQ, reverse=True)
-            self._g = seed
-            for node in nodes:
-                g = node._g
-                node._g = None
-                if g is _PENDING:  # no gradient reached it
+        seen = {self}
+        add, push = seen.add, nodes.append
+        for node in nodes:  # grows while it is read
+            for parent in node._parents:
+                if parent not in seen:
+                    add(parent)
+                    push(parent)
+        nodes.sort(key=_SEQ, reverse=True)
+        flowing: dict[Node, Any] = {self: seed}
+        pop, get, pending = flowing.pop, flowing.get, _PENDING
+        for node in nodes:
+            g = pop(node, pending)
+            if g is pending:  # no gradient reached it
+                continue
+            for parent, pg in node._receive(g):
+                if pg is None:
                     continue
-                for parent, pg in node._receive(g):
-                    if pg is None:
-                        continue
-                    if anomaly and not all_finite(pg):
-                        raise AnomalyError(
-                            f"backward of operation {node.describe()} produced a non-finite "
-                            f"gradient (NaN or infinity) for its input {parent.describe()}, "
-                            "expected a finite one; move its input away from the singular point "
-                            "or scale the numbers down"
-                        )
-                    acc = parent._g
-                    parent._g = pg if acc is _PENDING else acc + pg
-        except BaseException:
-            for node in nodes:
-                node._g = None
-            raise
+                if anomaly and not all_finite(pg):
+                    raise AnomalyError(
+                        f"backward of operation {node.describe()} produced a non-finite "
+                        f"gradient (NaN or infinity) for its input {parent.describe()}, "
+                        "expected a finite one; move its input away from the singular point "
+                        "or scale the numbers down"
+                    )
+                acc = get(parent, pending)
+                flowing[parent] = pg if acc is pending else acc + pg
 
     def zero_grad(self) -> None:
         """Reset the gradient of this node and of every node it was computed from."""

@@ -76,6 +76,13 @@ def _ones(x: Any) -> Any:
     return np.ones_like(x) if isinstance(x, np.ndarray) else 1.0
 
 
+def _exp_below_0(x: Any) -> Any:
+    """e^min(x, 0): e^x where x <= 0, never an overflow where x is large (float or array)."""
+    if isinstance(x, np.ndarray):
+        return np.exp(np.minimum(x, 0))
+    return math.exp(min(x, 0.0))
+
+
 def _step(x: Any) -> Any:
     """[x > 0]: 1 where x > 0, else 0, in the type of ``x``."""
     if isinstance(x, np.ndarray):
@@ -286,10 +293,11 @@ _TABLE = [
         "elu",
         lambda x, alpha=1.0: x if x > 0.0 else alpha * math.expm1(x),
         lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
-        lambda x, y, alpha=1.0: where(x > 0, _ones(x), y + alpha),
+        lambda x, y, alpha=1.0: where(x > 0, _ones(x), alpha * _exp_below_0(x)),
         r"v \text{ if } v > 0 \text{ else } \alpha (e^{v} - 1)",
-        r"1 \text{ if } v > 0 \text{ else } f(v) + \alpha",
-        "f(v) = v for v > 0, else alpha (e^v - 1); f'(v) = 1 for v > 0, else f(v) + alpha.",
+        r"1 \text{ if } v > 0 \text{ else } \alpha e^{v}",
+        "f(v) = v for v > 0, else alpha (e^v - 1); f'(v) = 1 for v > 0, else alpha e^v "
+        "(= f(v) + alpha, which would cancel to 0 far below 0).",
         params={"alpha": 1.0},
         torch=("ELU", {"alpha": "alpha"}),
     ),
@@ -322,12 +330,12 @@ def _half_over(y: Any) -> Any:
     return 0.5 / y if y else math.copysign(math.inf, y)
 
 
+# where sinh and cosh overflow: |x| > ln(2 * the largest float)
+_COSH_LIMIT = "|x| > 710.47 in float64 (|x| > 89.41 in float32)"
+
+
 def _overflow(op: str, limit: str) -> Refusal:
-    return Refusal(
-        _overflowed,
-        OverflowError,
-        f"{op} overflows float64 for {limit}; scale the input down",
-    )
+    return Refusal(_overflowed, OverflowError, f"{op} overflows for {limit}; scale the input down")
 
 
 _TABLE += [
@@ -344,7 +352,8 @@ _TABLE += [
             Refusal(
                 _overflowed,
                 OverflowError,
-                "e^x overflows float64 for x > 709.78; scale the input down "
+                "e^x overflows for x > 709.78 in float64 (x > 88.72 in float32); scale the "
+                "input down "
                 "(softplus and log_softmax are computed stably)",
             ),
         ),
@@ -411,7 +420,7 @@ _TABLE += [
         r"\sinh v",
         r"\cosh v",
         "f'(v) = cosh v.",
-        refuse=(_overflow("sinh", "|x| > 710.47"),),
+        refuse=(_overflow("sinh", _COSH_LIMIT),),
     ),
     _op(
         "cosh",
@@ -421,7 +430,7 @@ _TABLE += [
         r"\cosh v",
         r"\sinh v",
         "f'(v) = sinh v.",
-        refuse=(_overflow("cosh", "|x| > 710.47"),),
+        refuse=(_overflow("cosh", _COSH_LIMIT),),
     ),
 ]
 

@@ -127,7 +127,21 @@ def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.nda
             f"Tensor dtype must be float64 or float32, got {dtype}; "
             "pass dtype='float64' or 'float32'"
         )
-    return np.array(arr, dtype=dtype, copy=True)
+    if dtype == arr.dtype or dtype == np.float64:
+        return np.array(arr, dtype=dtype, copy=True)
+    out = _quietly(np.array, arr, dtype)  # float32: numbers beyond its range overflow
+    if arr.size and not _finite(out):
+        _out_of_range(arr[np.isfinite(arr) & ~np.isfinite(out)], what)
+    return out
+
+
+def _out_of_range(values: np.ndarray, what: str) -> None:
+    """Raise for the first finite number of `values` beyond float32's range, if any."""
+    if values.size:
+        raise ValueError(
+            f"{what} has {float(values.flat[0])!r}, beyond float32's range (about 3.4e38); "
+            "pass dtype='float64', or scale the numbers down"
+        )
 
 
 def _finite(x: np.ndarray) -> bool:
@@ -455,7 +469,13 @@ def _detach_kernel(x: np.ndarray):
 
 def _index_kernel(x: np.ndarray, index: Any):
     """A[index]; dA = zeros with G added into the indexed places (repeated indices add up)."""
-    out = np.array(x[index])
+    try:
+        out = np.array(x[index])
+    except IndexError as exc:
+        raise IndexError(
+            f"index {index!r} does not fit shape {x.shape}: {exc}; "
+            "index within the shape (negative indices count from the end)"
+        ) from None
     shape, dtype = x.shape, x.dtype
 
     def vjp(g):
@@ -468,13 +488,36 @@ def _index_kernel(x: np.ndarray, index: Any):
 
 def _tensor_index_kernel(x: np.ndarray, index: Tensor):
     """A[I] for a Tensor I of whole numbers, read when called; as `_index_kernel`."""
-    return _index_kernel(x, index.data.astype(np.intp))
+    return _index_kernel(x, _whole(index.data))
+
+
+def _whole(data: np.ndarray) -> np.ndarray:
+    """The numbers of an index Tensor as integer positions, or a clear error (a Tensor holds
+    floats: 1.7 would silently pick position 1)."""
+    far = np.abs(data) >= 2.0**62
+    if far.any():
+        raise IndexError(
+            f"an index Tensor holds position {float(data[far][0])!r}, outside any shape; "
+            "index within the shape"
+        )
+    index = data.astype(np.intp)
+    if not np.array_equal(index, data):
+        bad = float(data[index != data][0])
+        raise IndexError(
+            f"an index Tensor holds positions, whole numbers, got {bad!r}; round it, or index "
+            "with an integer numpy array (a boolean mask as a Tensor is 0s and 1s: index "
+            "with the numpy boolean array itself)"
+        )
+    return index
 
 
 def _log_softmax_kernel(a: np.ndarray, ax: int):
     """L = A - logsumexp(A) along `ax` (stable); dA = G - softmax(A) * sum(G)."""
-    shifted = a - a.max(axis=ax, keepdims=True)
-    out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
+    if a.size:
+        shifted = a - a.max(axis=ax, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))
+    else:  # nothing to normalise (an empty axis has no maximum)
+        out = a.copy()
 
     def vjp(g):
         return (g - np.exp(out) * g.sum(axis=ax, keepdims=True),)
@@ -594,10 +637,16 @@ class Tensor(Node):
             isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
         ):
             t = _new(Tensor)
-            t.data = np.array(x, dtype=dtype)
+            try:
+                t.data = _quietly(np.array, x, dtype)
+            except OverflowError:  # an int beyond float64
+                t.data = np.array(np.inf)
             if not np.isfinite(t.data):
+                if t.data.dtype == np.float32 and math.isfinite(x):
+                    _out_of_range(np.array([x]), "a number combined with a float32 Tensor")
                 raise ValueError(
-                    f"cannot combine a Tensor with a non-finite number ({x}); use a finite number"
+                    f"cannot combine a Tensor with a non-finite number ({x!r:.40}), or one "
+                    "beyond float64's range (about 1.8e308); use a finite number"
                 )
             t.grad = t.name = t._vjp = t._local = t._g = None
             t.requires_grad = False
@@ -677,6 +726,17 @@ class Tensor(Node):
         out.requires_grad = False
         out._vjp = None
         return out
+
+    def __bool__(self) -> bool:
+        """The truth of a one-entry tensor's number (as numpy and PyTorch); more entries
+        are ambiguous. (Without it, Python would take ``len(t) > 0``: always True.)"""
+        self._read_while_tracing("bool() (an if or while on a Tensor)")
+        if self.data.size != 1:
+            raise TypeError(
+                f"the truth of a tensor of shape {self.shape} is ambiguous; "
+                "use (t.numpy() > 0).any() or .all(), or t.item() for one entry"
+            )
+        return bool(self.data.item())
 
     def __len__(self) -> int:
         if not self.data.ndim:
@@ -850,8 +910,8 @@ class Tensor(Node):
         return self.transpose()
 
     def __getitem__(self, index: Any) -> Tensor:
-        """A[index] (integers, slices, integer or boolean arrays); dA = zeros with G
-        added into the indexed places (repeated indices add up)."""
+        """A[index] (integers, slices, integer or boolean arrays, a Tensor of whole numbers);
+        dA = zeros with G added into the indexed places (repeated indices add up)."""
         if isinstance(index, Tensor):
             if mode() & TRACE and (index._parents or index._op == "input"):
                 from .trace import TraceError
@@ -861,16 +921,9 @@ class Tensor(Node):
                     "values into the trace; index with a fixed array, or do not trace this"
                 )
             kernel, static = _tensor_index_kernel, (index,)  # a replay reads its new .data
-            index = index.data.astype(np.intp)
         else:
             kernel, static = _index_kernel, (index,)
-        try:
-            out, vjp, _ = _index_kernel(self.data, index)
-        except IndexError as exc:
-            raise IndexError(
-                f"index {index!r} does not fit shape {self.shape}: {exc}; "
-                "index within the shape (negative indices count from the end)"
-            ) from None
+        out, vjp, _ = kernel(self.data, *static)
         return Tensor._result(out, (self,), vjp, "index", None, kernel, static)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
@@ -878,6 +931,11 @@ class Tensor(Node):
         a = self.data
         if axis is None:
             raise TypeError("log_softmax needs one axis (an integer), got None; pass e.g. axis=-1")
+        if not a.ndim:
+            raise ShapeError(
+                "log_softmax of a 0-d tensor (shape ()) has no axis to normalise over; "
+                "reshape(1) it first (its log_softmax is then [0.0])"
+            )
         (ax,) = _axes(axis, a.ndim, "log_softmax")
         out, vjp, _ = _log_softmax_kernel(a, ax)
         return Tensor._result(out, (self,), vjp, "log_softmax", None, _log_softmax_kernel, (ax,))

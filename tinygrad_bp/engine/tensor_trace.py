@@ -31,19 +31,22 @@ are those of the first, which must hold one number.
 What cannot replay, and is refused: inputs of another shape or count (`TraceError`
 naming the input and both shapes); ``fn`` reading an input's numbers while tracing
 (``x.item()``, ``x.numpy()``, ``Tensor(x)``, indexing with a Tensor computed from
-the inputs), since those numbers would be frozen into the trace; a Tensor computed
-outside ``fn`` that requires grad (its graph lies outside the trace); a parameter or
-constant whose shape, dtype or ``requires_grad`` changed since tracing, or an index
-array that now selects another shape (the code was compiled for them). A Python
-branch on ``x.data`` cannot be seen: `TensorTrace.check` rebuilds the graph for
-given inputs and raises `TraceError` if it differs. An input outside an op's domain
-raises the eager engine's error for that op. Under `detect_anomaly()` a replay runs
-the eager engine, which checks every step.
+the inputs, calling a trace), since those numbers would be frozen into the trace; a
+Tensor computed outside ``fn`` that requires grad (its graph lies outside the trace);
+a parameter or constant whose shape, dtype or ``requires_grad`` changed since
+tracing, or an index array that now selects another shape (the code was compiled
+for them). A Python branch on ``x.data`` cannot be seen: `TensorTrace.check` rebuilds
+the graph for given inputs and raises `TraceError` if it differs. An input outside an
+op's domain raises the eager engine's error for that op. Under `detect_anomaly()` a
+replay runs the eager engine, which checks every step; with ``params=`` it sets the
+values into the parameters for that call (other calls of the trace, in any thread,
+wait for it).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -139,6 +142,9 @@ class TensorTrace:
         max_nodes: int = MAX_NODES,
     ) -> None:
         self.fn = fn
+        # held while a call reads the parameters or adds into their .grad, and while the
+        # eager engine (under detect_anomaly) sets a call's params= values into them
+        self._lock = threading.RLock()
         self._examples = [
             _input_tensor(x, None, f"input {i}") for i, x in enumerate(example_inputs)
         ]
@@ -228,6 +234,12 @@ class TensorTrace:
 
     # -- replay ------------------------------
     def _arrays(self, inputs: tuple) -> list[np.ndarray]:
+        if _MODE.get() & TRACE:
+            raise TraceError(
+                "a trace called inside a traced function hands out numbers (of its inputs "
+                "and parameters) that would be frozen into the outer trace; call its "
+                "function itself there"
+            )
         if len(inputs) != len(self._examples):
             raise TraceError(
                 f"the trace takes {len(self._examples)} inputs, got {len(inputs)}; "
@@ -281,10 +293,11 @@ class TensorTrace:
         outs, grads = self._run(self._arrays(inputs))
         targets = [x if isinstance(x, Tensor) else None for x in inputs]
         targets += self.params
-        for t, g in zip(targets, grads):
-            if t is not None and g is not None:
-                g = _array(g)
-                t.grad = g if t.grad is None else t.grad + g
+        with self._lock:
+            for t, g in zip(targets, grads):
+                if t is not None and g is not None:
+                    g = _array(g)
+                    t.grad = g if t.grad is None else t.grad + g
         return self._shape(outs)
 
     def _run(
@@ -296,10 +309,11 @@ class TensorTrace:
         if _MODE.get() & ANOMALY:
             return self._eager(arrays, values)
         leaves = self._read
-        if values is None:
-            datas = [t.data for t in leaves]
-        else:
-            datas = values + [t.data for t in leaves[len(values) :]]
+        with self._lock:
+            if values is None:
+                datas = [t.data for t in leaves]
+            else:
+                datas = values + [t.data for t in leaves[len(values) :]]
         for t, data, (shape, dtype, grad) in zip(leaves, datas, self._specs):
             if data.shape != shape or data.dtype is not dtype:
                 raise TraceError(
@@ -352,26 +366,28 @@ class TensorTrace:
     def _eager(
         self, arrays: list[np.ndarray], values: list[np.ndarray] | None
     ) -> tuple[list[np.ndarray], list[Any]]:
-        # ``fn`` reads the parameters themselves: values for one call are set into them
+        # ``fn`` reads the parameters themselves: values for one call are set into them,
+        # under the lock, so that no other call of this trace reads them
         leaves = [
             Tensor(a, like.name, requires_grad=like.requires_grad, role="input")
             for a, like in zip(arrays, self._examples)
         ]
-        saved = [p.grad for p in self.params]
-        datas = [p.data for p in self.params]
-        token = _MODE.set((_MODE.get() | RECORD) & ~TRACE)  # recording, as when traced
-        try:
-            for i, p in enumerate(self.params):
-                p.grad = None
-                if values is not None:
-                    p.data = values[i]
-            outputs = _outputs(self.fn(*leaves))[1]
-            outputs[0].backward()
-            grads = [*(t.grad for t in leaves), *(p.grad for p in self.params)]
-        finally:
-            _MODE.reset(token)
-            for p, g, data in zip(self.params, saved, datas):
-                p.grad, p.data = g, data
+        with self._lock:
+            saved = [p.grad for p in self.params]
+            datas = [p.data for p in self.params]
+            token = _MODE.set((_MODE.get() | RECORD) & ~TRACE)  # recording, as when traced
+            try:
+                for i, p in enumerate(self.params):
+                    p.grad = None
+                    if values is not None:
+                        p.data = values[i]
+                outputs = _outputs(self.fn(*leaves))[1]
+                outputs[0].backward()
+                grads = [*(t.grad for t in leaves), *(p.grad for p in self.params)]
+            finally:
+                _MODE.reset(token)
+                for p, g, data in zip(self.params, saved, datas):
+                    p.grad, p.data = g, data
         return [o.data for o in outputs], grads
 
     def __repr__(self) -> str:
@@ -391,7 +407,8 @@ def _graph(outputs: list[Tensor]) -> dict[int, Tensor]:
 
 
 class _Numbers:
-    """An array that compares equal to another of the same shape, dtype and numbers."""
+    """An array that compares equal to another of the same shape, dtype and numbers (a
+    zero's sign included: 0.0 and -0.0 give gradients of other signs)."""
 
     __slots__ = ("array",)
     __hash__ = None  # type: ignore[assignment]
@@ -406,6 +423,7 @@ class _Numbers:
             and a.shape == b.shape
             and a.dtype == b.dtype
             and np.array_equal(a, b)
+            and np.array_equal(np.signbit(a), np.signbit(b))
         )
 
 
@@ -431,11 +449,29 @@ class _Leaf:
         )
 
 
+class _Live:
+    """A list argument (an index), read at each replay: compares by what it holds when
+    compared, as `_Numbers` does for an array."""
+
+    __slots__ = ("items",)
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Live) and _static(tuple(self.items)) == _static(
+            tuple(other.items)
+        )
+
+
 def _static(x: Any) -> Any:
     """An operation's fixed arguments in a form that compares by value."""
     if isinstance(x, np.ndarray):
         return _Numbers(x)
-    if isinstance(x, (tuple, list)):
+    if isinstance(x, list):
+        return _Live(x)
+    if isinstance(x, tuple):
         return tuple(_static(v) for v in x)
     if isinstance(x, slice):
         return ("slice", x.start, x.stop, x.step)

@@ -32,7 +32,8 @@ number would be frozen into the trace. Python branches on intermediate results
 (``if (w * x).data > 0:``) cannot be seen: `Trace.check` rebuilds the graph for
 given inputs and raises `TraceError` if it differs from the recorded one.
 An input outside an op's domain (log of 0, say) makes the replay hand over to
-the eager engine, which raises its usual error naming the op.
+the eager engine, which raises its usual error naming the op (with ``params=`` it sets
+the values into the parameters for that call; other calls of the trace wait for it).
 """
 
 from __future__ import annotations
@@ -41,11 +42,14 @@ import math
 import numbers
 import re
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from .autograd import is_anomaly_enabled, topological_order
+import numpy as np
+
+from .autograd import is_anomaly_enabled, next_seq, topological_order
 from .ops import BINARY, UNARY
 from .tensor import Tensor
 from .value import Value
@@ -73,12 +77,19 @@ class TraceResult(NamedTuple):
 # -- the structure of the inputs: None for a number, a tuple of child structures otherwise
 
 
+def _is_number(x: Any) -> bool:
+    """A real number: a Python or numpy one, or a 0-d numpy array of one (not a bool)."""
+    if isinstance(x, np.ndarray):
+        return x.ndim == 0 and x.dtype.kind in "iuf"
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
 def _structure(x: Any, where: str) -> Any:
     if isinstance(x, Value):
         raise TraceError(f"{where}: pass numbers, not Values; trace makes the input Values itself")
-    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+    if _is_number(x):
         return None
-    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") or getattr(x, "ndim", 1) == 0:
         raise TraceError(
             f"{where}: expected a number or a sequence of numbers, got {type(x).__name__} "
             f"{x!r:.40}; pass e.g. 0.5 or [0.5, 1.0]"
@@ -89,17 +100,27 @@ def _structure(x: Any, where: str) -> Any:
 def _flatten(x: Any, shape: Any, where: str, out: list[float]) -> None:
     """Append the numbers of ``x`` to ``out``, checking that ``x`` has the structure ``shape``."""
     if shape is None:
-        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        if not _is_number(x):
             raise TraceError(
                 f"{where}: the trace was recorded with a number here, got {type(x).__name__} "
                 f"{x!r:.40}; pass a number, or trace again for this input"
             )
-        v = float(x)
+        try:
+            v = float(x)
+        except OverflowError:  # an int beyond float64
+            v = math.inf
         if not math.isfinite(v):
-            raise TraceError(f"{where}: got a non-finite number ({v}); use finite numbers")
+            raise TraceError(
+                f"{where}: got a non-finite number ({x!r:.40}), beyond float64's range "
+                "(about 1.8e308) or not a number; use finite numbers"
+            )
         out.append(v)
         return
-    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") or isinstance(x, Value):
+    if (
+        isinstance(x, (str, bytes, Value))
+        or not hasattr(x, "__len__")
+        or getattr(x, "ndim", 1) == 0
+    ):
         raise TraceError(
             f"{where}: the trace was recorded with a sequence of length {len(shape)} here, "
             f"got {type(x).__name__}; trace again for this input"
@@ -252,12 +273,9 @@ def _step_of(node: Value) -> _Step:
     unary = _unary_label(op) if len(parents) == 1 else None
     if unary is not None:
         return _Step("unary", unary[0], parents, unary[1])
-    if op.startswith("**") and len(parents) == 1:
-        # a number exponent, kept beside the edge (or, failing that, read from the label)
-        p = node._db if type(node._db) is float else float(op[2:])
-        base = parents[0]
-        if BINARY["pow"].forward(base.data, p) == node.data:
-            return _Step("binary", BINARY["pow"], (base, p), {})
+    if op.startswith("**") and len(parents) == 1 and type(node._db) is float:
+        # a number exponent, kept beside the edge (the label shows 6 digits of it)
+        return _Step("binary", BINARY["pow"], (parents[0], node._db), {})
     raise TraceError(
         f"cannot replay operation {node.describe()}: not an op of the table; "
         "build the function from Value operations only, or do not trace it"
@@ -503,6 +521,9 @@ class Trace:
         max_nodes: int = MAX_NODES,
     ) -> None:
         self.fn = fn
+        # held while a call reads the parameters or adds into their .grad, and while the
+        # eager engine sets a call's params= values into them
+        self._lock = threading.RLock()
         self._shapes = [_structure(x, _input_name(i)) for i, x in enumerate(example_inputs)]
         flat: list[float] = []
         for i, (x, s) in enumerate(zip(example_inputs, self._shapes)):
@@ -510,6 +531,7 @@ class Trace:
         leaves = [_input_leaf(v, k) for k, v in enumerate(flat)]
         pos = [0]
         values = [_unflatten(leaves, s, pos) for s in self._shapes]
+        start = next_seq()  # the leaves numbered from here on are made by ``fn``
         result = fn(*values)
         self._out_shape, outputs = _gather(result)
         found = [n for out in outputs for n in topological_order(out)]
@@ -526,6 +548,11 @@ class Trace:
                 f"params must be a sequence of Values, got a {type(bad).__name__} {bad!r:.40} "
                 "in it; pass the Value parameters, e.g. params=model.parameters()"
             )
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise TraceError(
+                "params names a Value twice (backward() would add its gradient twice); "
+                "give each parameter once"
+            )
         size = len({id(n) for n in found})
         if size > max_nodes:
             raise TraceError(
@@ -534,9 +561,12 @@ class Trace:
                 f"piece, such as a smaller batch, or pass max_nodes={size} to go on"
             )
         self._replay, order, self.source = _compile(outputs, leaves, self.params)
-        #: the recorded operations, in order: what `check` compares
-        #: the recorded operations, in order, with their operands: what `check` compares
-        self.ops: tuple[tuple, ...] = _signature(order, leaves, self.params)
+        reached = {id(n) for n in topological_order(outputs[0])}
+        #: whether the first output depends on each parameter (eagerly, .grad stays None if not)
+        self._reached = [id(p) in reached for p in self.params]
+        #: the recorded operations, in order, with their operands, then the outputs: what
+        #: `check` compares
+        self.ops: tuple[tuple, ...] = _signature(order, leaves, self.params, outputs, start)
         self.n_nodes = len(order)
         self.n_inputs = len(leaves)
 
@@ -554,16 +584,17 @@ class Trace:
 
     def _param_values(self, params: Sequence[float] | None) -> list[float]:
         if params is None:
-            return [p.data for p in self.params]
-        values = [float(p) for p in params]
-        if len(values) != len(self.params):
+            with self._lock:
+                return [p.data for p in self.params]
+        given = list(params)
+        if len(given) != len(self.params):
             raise TraceError(
-                f"params has {len(values)} numbers, the trace has {len(self.params)} parameters; "
+                f"params has {len(given)} numbers, the trace has {len(self.params)} parameters; "
                 f"pass {len(self.params)} numbers"
             )
-        if not all(map(math.isfinite, values)):
-            bad = next(v for v in values if not math.isfinite(v))
-            raise TraceError(f"params must be finite numbers, got {bad}; pass finite numbers")
+        values: list[float] = []
+        for i, v in enumerate(given):  # each a finite number, or a TraceError naming it
+            _flatten(v, None, f"params[{i}]", values)
         return values
 
     def __call__(self, *inputs: Any, params: Sequence[float] | None = None) -> TraceResult:
@@ -584,8 +615,10 @@ class Trace:
         """Replay on new inputs with the parameters' current data; add the gradients to each
         parameter's ``.grad`` as ``loss.backward()`` would. Returns the output."""
         result = self(*inputs)
-        for p, g in zip(self.params, result.grads):
-            p.grad = g if p.grad is None else p.grad + g
+        with self._lock:
+            for p, g, reached in zip(self.params, result.grads, self._reached):
+                if reached:
+                    p.grad = g if p.grad is None else p.grad + g
         return result.output
 
     def check(self, *inputs: Any) -> None:
@@ -593,16 +626,19 @@ class Trace:
         (a Python branch on a value took another way)."""
         flat = self._flat_inputs(inputs)
         leaves = [Value(v, role="input") for v in flat]
-        _, order = self._build(leaves)
-        ops = _signature(order, leaves, self.params)
+        start = next_seq()
+        outputs, order = self._build(leaves)
+        ops = _signature(order, leaves, self.params, outputs, start)
         if ops != self.ops:
             at = next(
                 (i for i, (a, b) in enumerate(zip(ops, self.ops)) if a != b),
                 min(len(ops), len(self.ops)),
             )
+            n, recorded = len(ops) - 1, len(self.ops) - 1  # the last entry: the outputs
+            where = "in which nodes it returns" if at == n == recorded else f"at operation {at}"
             raise TraceError(
-                f"these inputs build another graph than the recorded one ({len(ops)} operations "
-                f"against {len(self.ops)}, first difference at operation {at}); "
+                f"these inputs build another graph than the recorded one ({n} operations "
+                f"against {recorded}, first difference {where}); "
                 "the function branches on a value: trace it again for these inputs"
             )
 
@@ -623,20 +659,23 @@ class Trace:
         return outputs, sorted(nodes.values(), key=lambda n: n._seq)
 
     def _eager(self, flat: list[float], values: list[float]) -> TraceResult:
-        saved = [(p, p.data, p.grad) for p in self.params]
-        try:
-            for p, v in zip(self.params, values):
-                p.data = v
-                p._clear_grad()
-            leaves = [Value(v, f"x{k}", role="input") for k, v in enumerate(flat)]
-            outputs = self._build(leaves)[0]
-            outputs[0].backward()
-            in_grads = tuple(_grad(v) for v in leaves)
-            grads = [_grad(p) for p in self.params]
-            out = tuple(o.data for o in outputs)
-        finally:
-            for p, data, g in saved:
-                p.data, p.grad = data, g
+        # ``fn`` reads the parameters themselves: values for one call are set into them,
+        # under the lock, so that no other call of this trace reads them
+        with self._lock:
+            saved = [(p, p.data, p.grad) for p in self.params]
+            try:
+                for p, v in zip(self.params, values):
+                    p.data = v
+                    p._clear_grad()
+                leaves = [Value(v, f"x{k}", role="input") for k, v in enumerate(flat)]
+                outputs = self._build(leaves)[0]
+                outputs[0].backward()
+                in_grads = tuple(_grad(v) for v in leaves)
+                grads = [_grad(p) for p in self.params]
+                out = tuple(o.data for o in outputs)
+            finally:
+                for p, data, g in saved:
+                    p.data, p.grad = data, g
         return self._result(out, grads, in_grads)
 
     def _result(self, out: tuple, grads: list[float], in_grads: tuple) -> TraceResult:
@@ -651,17 +690,61 @@ class Trace:
         )
 
 
-def _signature(order: list[Value], inputs: list[Value], params: list[Value]) -> tuple:
+def _signature(
+    order: list[Value], inputs: list[Value], params: list[Value], outputs: list[Value], start: int
+) -> tuple:
     """Each operation of a graph with what it reads: an earlier operation (by number), an
-    input or a parameter (by position), or a constant (by value). Two graphs with the same
-    signature compute the same function of the inputs and parameters."""
+    input or a parameter (a `_Leaf`), or a constant (by value, with the sign of a zero);
+    a number exponent (its label shows 6 digits) by value; then which nodes are the
+    outputs. Two graphs with the same signature compute the same function of the inputs
+    and parameters. ``start``: the first creation number of the Values ``fn`` made."""
     computed = [n for n in order if n.parents]
     where: dict[int, Any] = {id(n): k for k, n in enumerate(computed)}
-    where.update((id(v), ("input", k)) for k, v in enumerate(inputs))
-    where.update((id(p), ("param", k)) for k, p in enumerate(params))
-    return tuple(
-        (n.op, *(where.get(id(p), ("const", p.data)) for p in n.parents)) for n in computed
+    where.update((id(v), _Leaf(v, ("input", k), False)) for k, v in enumerate(inputs))
+    where.update((id(p), _Leaf(p, ("param", k), p._seq >= start)) for k, p in enumerate(params))
+
+    def operand(p: Value) -> Any:
+        found = where.get(id(p))
+        if found is not None:
+            return found
+        if p.op == "const":
+            return ("const", _exact(p.data))
+        return _Leaf(p, None, p._seq >= start)  # a Value fn made at this call, not in params
+
+    ops = tuple(
+        (
+            n.op,
+            *(operand(p) for p in n.parents),
+            *((_exact(n._db),) if len(n.parents) == 1 and type(n._db) is float else ()),
+        )
+        for n in computed
     )
+    return (*ops, ("outputs", *(operand(o) for o in outputs)))
+
+
+class _Leaf:
+    """An input or parameter of a graph: equal to the one at the same place; a Value that
+    ``fn`` made (a weight it creates at each call) also to another made as it was, holding
+    the same number now (a replay reads the recorded one's number)."""
+
+    __slots__ = ("leaf", "key", "made")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, leaf: Value, key: tuple | None, made: bool) -> None:
+        self.leaf, self.key, self.made = leaf, key, made
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Leaf):
+            return False
+        if self.key is not None and self.key == other.key:
+            return True
+        a, b = self.leaf, other.leaf
+        return self.made and other.made and a.op == b.op and _exact(a.data) == _exact(b.data)
+
+
+def _exact(x: float) -> tuple[float, float]:
+    """A number as a key that tells 0.0 from -0.0."""
+    return x, math.copysign(1.0, x)
 
 
 def _grad(v: Value) -> float:

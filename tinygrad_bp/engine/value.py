@@ -336,6 +336,10 @@ class Value(Node):
     def __float__(self) -> float:
         return self.data
 
+    def __bool__(self) -> bool:
+        """The truth of the number, as a float's (without it every Value would be true)."""
+        return self.data != 0.0
+
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
         grad = "None" if self.grad is None else f"{self.grad:.6g}"

@@ -54,8 +54,16 @@ class History:
     seconds: float = 0.0
 
 
-def _targets(loss: str, y: np.ndarray, n_out: int) -> np.ndarray:
-    return y.reshape(-1) if loss == "ce" else y.reshape(len(y), n_out)
+def _targets(loss: str, y: np.ndarray, n_out: int, n: int) -> np.ndarray:
+    """The targets of `n` examples: one class label each for "ce", else `n_out` numbers."""
+    per = 1 if loss == "ce" else n_out
+    if y.size != n * per:
+        what = "class label" if loss == "ce" else f"target number{'s' if per > 1 else ''}"
+        raise ValueError(
+            f"{y.size} targets for {n} examples: the {loss} loss needs {per} {what} per "
+            f"example ({n * per} in all); give y one row per row of X"
+        )
+    return y.reshape(-1) if loss == "ce" else y.reshape(n, n_out)
 
 
 def _forward(model: Module, X: np.ndarray):
@@ -108,7 +116,7 @@ def fit(
     if len(X) == 0:
         raise ValueError(f"no training examples (X has shape {X.shape}); pass at least one row")
     loss_fn = LOSSES[loss]
-    targets = _targets(loss, np.asarray(y, dtype=float), model.sizes[-1])
+    targets = _targets(loss, np.asarray(y, dtype=float), model.sizes[-1], len(X))
     traced = _tracer(model, loss, loss_fn) if trace else None
     rng = np.random.default_rng(seed)
     history = History()
@@ -219,9 +227,10 @@ def predict(model: Module, X: np.ndarray) -> np.ndarray:
 
 def evaluate(model: Module, X: np.ndarray, y: np.ndarray, loss: str) -> float:
     """The loss of the current weights on (X, y), without recording a graph."""
+    X = np.asarray(X, dtype=float)
+    targets = _targets(loss, np.asarray(y, dtype=float), model.sizes[-1], len(X))
     with no_grad(), np.errstate(all="ignore"):
-        out = _forward(model, np.asarray(X, dtype=float))
-        targets = _targets(loss, np.asarray(y, dtype=float), model.sizes[-1])
+        out = _forward(model, X)
         return float(LOSSES[loss](out, targets).data)
 
 
