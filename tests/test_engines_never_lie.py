@@ -245,6 +245,20 @@ def test_numpy_functions_without_a_tensor_meaning_are_type_errors():
         np.reshape(t, (2, 1), order="F")
 
 
+def test_numpy_conversion_gives_the_numbers_not_an_array_of_tensors():
+    x = np.array([[1.0, 2.0], [3.0, -4.0]], dtype=np.float32)
+    t = Tensor(x, requires_grad=True)
+    a = np.asarray(t)
+    assert a.dtype == np.float32 and not a.flags.writeable
+    np.testing.assert_array_equal(a, x)
+    b = np.array(t)
+    assert b.flags.writeable and not np.shares_memory(b, t.data)
+    np.testing.assert_array_equal(b, x)
+    assert np.asarray(t, dtype=np.float64).dtype == np.float64
+    with pytest.raises(TypeError, match="dot is not a Tensor operation"):
+        np.dot(t, t)
+
+
 def test_value_with_numpy_scalars_on_either_side():
     v = Value(3.0)
     for out in (np.float64(2) * v, v * np.float32(2), np.int64(2) * v, v + np.float64(1)):

@@ -764,6 +764,21 @@ class Tensor(Node):
         dtype = next(x.data.dtype for x in inputs if isinstance(x, Tensor))
         return fn(*(Tensor._lift(x, dtype) for x in inputs))
 
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(t)``: the numbers, as ``t.numpy()`` gives them (read-only, outside
+        the graph); ``np.array(t)``: a copy of them."""
+        view = self.numpy()
+        if copy:
+            return np.array(view, dtype=dtype, copy=True)
+        if dtype is None or np.dtype(dtype) == view.dtype:
+            return view
+        if copy is False:
+            raise ValueError(
+                f"np.asarray(t, dtype={dtype}, copy=False) of a {view.dtype} tensor needs a copy; "
+                "leave copy out"
+            )
+        return view.astype(dtype)
+
     def __array_function__(self, func: Any, types: tuple, args: tuple, kwargs: dict) -> Any:
         """numpy's functions on a Tensor: ``np.sum``, ``np.mean``, ``np.max`` (``np.amax``),
         ``np.transpose`` and ``np.reshape`` are the Tensor's own operations; ``np.shape``,
