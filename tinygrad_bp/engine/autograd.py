@@ -218,19 +218,19 @@ class Node:
                     )
         # the gradients in flight live in this walk's own dict, not on the nodes, so that
         # two threads walking graphs that share nodes (a model's parameters) do not mix them
+        pending = _PENDING
+        flowing: dict[Node, Any] = {self: pending}
         nodes = [self]
-        seen = {self}
-        add, push = seen.add, nodes.append
+        push = nodes.append
         for node in nodes:  # grows while it is read
             for parent in node._parents:
-                if parent not in seen:
-                    add(parent)
+                if parent not in flowing:
+                    flowing[parent] = pending
                     push(parent)
         nodes.sort(key=_SEQ, reverse=True)
-        flowing: dict[Node, Any] = {self: seed}
-        pop, get, pending = flowing.pop, flowing.get, _PENDING
+        flowing[self] = seed
         for node in nodes:
-            g = pop(node, pending)
+            g = flowing[node]
             if g is pending:  # no gradient reached it
                 continue
             for parent, pg in node._receive(g):
@@ -243,7 +243,7 @@ class Node:
                         "expected a finite one; move its input away from the singular point "
                         "or scale the numbers down"
                     )
-                acc = get(parent, pending)
+                acc = flowing[parent]
                 flowing[parent] = pg if acc is pending else acc + pg
 
     def zero_grad(self) -> None:
