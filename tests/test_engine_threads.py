@@ -104,11 +104,13 @@ def test_nested_blocks_restore_the_previous_mode():
 
 
 def test_two_threads_walking_backward_through_a_shared_parameter_keep_their_gradients():
-    # thread A pauses in the middle of its backward walk; thread B's whole walk runs
-    # through the same parameter then: each adds its own gradient (a walk once kept the
-    # gradients in flight on the nodes, and B's went into A's, or crashed on a None)
+    # thread A pauses in the middle of its backward walk; thread B walks through the same
+    # parameter meanwhile. When B's backward() returns, w.grad holds B's own share (the
+    # walks kept their gradients in flight on the nodes, and B's went into A's, or
+    # crashed on a None); at the end it holds both.
     w = Tensor([1.0, 1.0], requires_grad=True)
     paused, resume = threading.Event(), threading.Event()
+    seen_by_b = []
 
     def pause(g):
         paused.set()
@@ -120,13 +122,20 @@ def test_two_threads_walking_backward_through_a_shared_parameter_keep_their_grad
         held = Tensor._result(h.data.copy(), (h,), pause, "pause")
         held.sum().backward()
 
+    def walk_b() -> None:
+        (w * 2.0).sum().backward()
+        seen_by_b.append(None if w.grad is None else w.grad.tolist())
+
     a = threading.Thread(target=walk_a)
     a.start()
     assert paused.wait(timeout=10)
+    b = threading.Thread(target=walk_b)
     try:
-        (w * 2.0).sum().backward()  # thread B (this one), while A is inside its walk
-        assert w.grad.tolist() == [2.0, 2.0]
+        b.start()
+        b.join(timeout=0.3)  # B finishes now, or waits for A's walk
     finally:
         resume.set()
         a.join(timeout=10)
+        b.join(timeout=10)
+    assert seen_by_b in ([[2.0, 2.0]], [[3.0, 3.0]])
     assert w.grad.tolist() == [3.0, 3.0]

@@ -18,6 +18,7 @@ of dr/dc * dc/du, which is exactly the chain rule summed over every path.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
@@ -52,6 +53,10 @@ mode = _MODE.get
 #: The roles of a leaf: a trainable parameter, an input (data), a constant.
 ROLES = ("param", "input", "const")
 
+#: Held by every backward pass while it adds into gradients (`_g`, `.grad`): passes in
+#: several threads through shared nodes, such as a model's parameters, run one at a time.
+WALK_LOCK = threading.RLock()
+
 # Creation numbers: every node takes the next one, so parents number below children.
 next_seq = count().__next__
 
@@ -66,7 +71,7 @@ def check_name(name: object) -> str | None:
     return name
 
 
-# the gradient of a node that no gradient has reached (yet)
+# `_g` of a node that the walk will visit but that no gradient has reached yet
 _PENDING = object()
 _SEQ = attrgetter("_seq")
 
@@ -124,8 +129,8 @@ class Node:
     """Base class of graph nodes. Subclasses provide `data`, `grad` and the hooks below.
 
     `_parents`: the nodes this one was computed from (empty for leaves and under
-    `no_grad`). `_op`: the operation's name. `_g`: scratch space of Value's one-pass
-    walk (`value._walk`), `None` outside it. `_seq`: creation number from `next_seq()`,
+    `no_grad`). `_op`: the operation's name. `_g`: scratch space of the backward
+    walks, `None` outside them. `_seq`: creation number from `next_seq()`,
     larger than every parent's.
     """
 
@@ -216,22 +221,34 @@ class Node:
                         f"(NaN or infinity) in the forward pass, expected finite numbers; "
                         "look at its inputs (log of 0? an overflow?) or scale them down"
                     )
-        # the gradients in flight live in this walk's own dict, not on the nodes, so that
-        # two threads walking graphs that share nodes (a model's parameters) do not mix them
-        pending = _PENDING
-        flowing: dict[Node, Any] = {self: pending}
-        nodes = [self]
-        push = nodes.append
+        # walks run one at a time: two threads walking graphs that share nodes (a
+        # model's parameters) would mix the gradients in flight and race on `.grad`
+        with WALK_LOCK:
+            _shared_walk(self, seed, anomaly)
+
+    def zero_grad(self) -> None:
+        """Reset the gradient of this node and of every node it was computed from."""
+        for node in topological_order(self):
+            node._clear_grad()
+
+
+def _shared_walk(root: Node, seed: Any, anomaly: int) -> None:
+    """The walk of `Node._run_backward` (which holds `WALK_LOCK`)."""
+    nodes = [root]
+    push = nodes.append
+    root._g = _PENDING
+    try:
         for node in nodes:  # grows while it is read
             for parent in node._parents:
-                if parent not in flowing:
-                    flowing[parent] = pending
+                if parent._g is None:
+                    parent._g = _PENDING
                     push(parent)
         nodes.sort(key=_SEQ, reverse=True)
-        flowing[self] = seed
+        root._g = seed
         for node in nodes:
-            g = flowing[node]
-            if g is pending:  # no gradient reached it
+            g = node._g
+            node._g = None
+            if g is _PENDING:  # no gradient reached it
                 continue
             for parent, pg in node._receive(g):
                 if pg is None:
@@ -243,13 +260,12 @@ class Node:
                         "expected a finite one; move its input away from the singular point "
                         "or scale the numbers down"
                     )
-                acc = flowing[parent]
-                flowing[parent] = pg if acc is pending else acc + pg
-
-    def zero_grad(self) -> None:
-        """Reset the gradient of this node and of every node it was computed from."""
-        for node in topological_order(self):
-            node._clear_grad()
+                acc = parent._g
+                parent._g = pg if acc is _PENDING else acc + pg
+    except BaseException:
+        for node in nodes:
+            node._g = None
+        raise
 
 
 def topological_order(root: Node) -> list[Node]:

@@ -52,7 +52,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .autograd import _MODE, ANOMALY, RECORD, TRACE, next_seq, topological_order
+from .autograd import _MODE, ANOMALY, RECORD, TRACE, WALK_LOCK, next_seq, topological_order
 from .ops import BINARY
 from .tensor import (
     Tensor,
@@ -293,7 +293,7 @@ class TensorTrace:
         outs, grads = self._run(self._arrays(inputs))
         targets = [x if isinstance(x, Tensor) else None for x in inputs]
         targets += self.params
-        with self._lock:
+        with self._lock, WALK_LOCK:  # as a backward walk adds into .grad
             for t, g in zip(targets, grads):
                 if t is not None and g is not None:
                     g = _array(g)

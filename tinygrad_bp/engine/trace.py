@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .autograd import is_anomaly_enabled, next_seq, topological_order
+from .autograd import WALK_LOCK, is_anomaly_enabled, next_seq, topological_order
 from .ops import BINARY, UNARY
 from .tensor import Tensor
 from .value import Value
@@ -615,7 +615,7 @@ class Trace:
         """Replay on new inputs with the parameters' current data; add the gradients to each
         parameter's ``.grad`` as ``loss.backward()`` would. Returns the output."""
         result = self(*inputs)
-        with self._lock:
+        with self._lock, WALK_LOCK:  # as a backward walk adds into .grad
             for p, g, reached in zip(self.params, result.grads, self._reached):
                 if reached:
                     p.grad = g if p.grad is None else p.grad + g

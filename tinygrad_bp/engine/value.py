@@ -25,7 +25,17 @@ from typing import Union
 
 import numpy as np
 
-from .autograd import ANOMALY, RECORD, ROLES, AnomalyError, Node, check_name, mode, next_seq
+from .autograd import (
+    ANOMALY,
+    RECORD,
+    ROLES,
+    WALK_LOCK,
+    AnomalyError,
+    Node,
+    check_name,
+    mode,
+    next_seq,
+)
 from .ops import BINARY, UNARY, BinaryOp, UnaryOp, as_method, bind_params, first_refusal, op_label
 
 __all__ = ["Value"]
@@ -316,7 +326,8 @@ class Value(Node):
         if mode() & ANOMALY:
             self._run_backward(1.0)  # the shared walk, which checks every value
         else:
-            _walk(self)
+            with WALK_LOCK:  # one walk at a time (see autograd.WALK_LOCK)
+                _walk(self)
 
     def _receive(self, g: float) -> tuple:
         grad = self.grad
