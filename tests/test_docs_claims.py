@@ -225,7 +225,7 @@ def test_every_flag_in_the_cli_page_is_its_command_s(capsys):
 
 
 @pytest.mark.parametrize("dtype,bound", [("float64", 2.5), ("float32", 4.0)])
-@pytest.mark.parametrize("path", ["four passes", "stable"])
+@pytest.mark.parametrize("path", ["four passes", "stable", "few numbers"])
 def test_the_tensor_sigmoid_is_within_the_ulps_speed_md_states(dtype, bound, path):
     # docs/speed.md: both forms of the array sigmoid stay within 2.5 ulp (float64) and
     # 4 ulp (float32) of 1 / (1 + e^-x), here computed with 40 decimal digits
@@ -241,6 +241,8 @@ def test_the_tensor_sigmoid_is_within_the_ulps_speed_md_states(dtype, bound, pat
     x = np.concatenate([rng.uniform(low, 40.0, 1000), rng.uniform(-20.0, 20.0, 1000)]).astype(dt)
     if path == "stable":
         x = np.append(x, dt.type(2 * low))  # one entry far below: the two-sided form for all
+    if path == "few numbers":  # 256 entries or fewer are computed out of place
+        x = x[::10][:200]
     y = UNARY["sigmoid"].array(x)
     worst = 0.0
     with localcontext() as ctx:

@@ -121,6 +121,8 @@ def _sigmoid_array(x: np.ndarray) -> np.ndarray:
     # and z / (1 + z) below
     safe = _EXP_SAFE.get(x.dtype)
     if safe is not None and x.ndim and x.size and not x.min() < -safe:  # (NaN passes)
+        if x.size <= 256:  # the same four passes; on a few numbers out= costs more than it saves
+            return 1 / (1 + np.exp(-x))
         out = np.negative(x)
         np.exp(out, out=out)
         out += 1
