@@ -144,6 +144,15 @@ def run(args: argparse.Namespace) -> int:
             "add --view network or leave out --show"
         )
     out = _out_path(args)
+    if args.html and Path(args.html).suffix.lower() not in (".html", ".htm"):
+        raise ValueError(
+            f"--html {args.html}: the stepper is an HTML page; give a file ending in .html"
+        )
+    if args.view == "network" and out.suffix.lower() in (".html", ".htm", ".json"):
+        raise ValueError(
+            f"{out}: --view network draws a picture only (no stepper page or JSON graph); "
+            "give --format or -o as svg, png, pdf or dot, or use --view graph"
+        )
     size = estimated_nodes(args.sizes, args.full) if args.view == "graph" else sum(args.sizes)
     if size > args.max_nodes:
         other_view = " use --view network," if args.view == "graph" else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 import numpy as np
@@ -64,17 +65,24 @@ def read_input(source: str, limit: int) -> str:
 
 
 def parse_csv(text: str, n_inputs: int, source: str) -> np.ndarray:
-    """Rows of `n_inputs` finite numbers; a header line and # comments are skipped."""
+    """Rows of `n_inputs` finite numbers; a header (the first line) and # comments are skipped.
+
+    A number is written as in CSV files: ASCII digits, an optional sign, point
+    and exponent (``-1.5e-3``), optionally in double quotes; Python's own extras
+    (``1_000``, non-ASCII digits) are not numbers here.
+    """
     rows = []
+    first = True
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        fields = [f.strip() for f in line.split(",")]
+        fields = [_unquote(f.strip()) for f in line.split(",")]
+        header, first = first, False
         try:
-            values = [float(f) for f in fields]
+            values = [_number(f) for f in fields]
         except ValueError:
-            if not rows and len(fields) == n_inputs and not any(map(_is_number, fields)):
+            if header and len(fields) == n_inputs and not any(map(_is_number, fields)):
                 continue  # a header line: one name per column
             bad = next(f for f in fields if not _is_number(f))
             raise ValueError(
@@ -99,12 +107,23 @@ def parse_csv(text: str, n_inputs: int, source: str) -> np.ndarray:
     return np.array(rows, dtype=float)
 
 
+_NUMBER = re.compile(
+    r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)", re.I | re.A
+)
+
+
+def _unquote(field: str) -> str:
+    return field[1:-1].strip() if len(field) >= 2 and field[0] == field[-1] == '"' else field
+
+
+def _number(text: str) -> float:
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(text)
+    return float(text)
+
+
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return bool(_NUMBER.fullmatch(text))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,7 +139,15 @@ def run(args: argparse.Namespace) -> int:
                 f"the Value engine would take about {seconds:.0f} s for {len(X):,} rows; "
                 "use --engine tensor (same numbers to rounding, in seconds)"
             )
-    out = predict(model, X)
+    with np.errstate(over="ignore", invalid="ignore"):  # told once below, not per operation
+        out = predict(model, X)
+    bad = int((~np.isfinite(out)).sum())
+    if bad:
+        print(
+            f"note: {bad} output{'s' * (bad != 1)} overflowed to infinity or NaN (inputs too "
+            "large for the model?); --json writes them as null",
+            file=sys.stderr,
+        )
     if args.json:
         described = f"{model.describe()} {model.dtype}"
         print(dumps({"model": described, "engine": model.engine, "outputs": out}))

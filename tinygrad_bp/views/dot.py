@@ -4,10 +4,13 @@ Names come from users and may hold anything: quotes, backslashes, `<script>`,
 braces, control characters, emoji, ten thousand characters. Graphviz reads
 `\\n`, `\\N`, `\\G` inside quoted strings and treats a string in angle brackets
 as markup, and XML (the SVG Graphviz writes) forbids most control
-characters. So text reaches DOT only through `label()`: a quoted string with
-backslashes and quotes escaped, control characters shown as `\\xNN` and long
-names shortened (the full name stays in the JSON export). Graphviz escapes
-`<`, `>` and `&` itself when it writes SVG.
+characters. Graphviz also decodes character entities (`&amp;`, `&#1;`,
+`&#xD800;`) in every label, so a name holding one would be drawn as another
+text or write a control character or broken UTF-8 into the SVG. So text
+reaches DOT only through `label()`: a quoted string with backslashes and
+quotes escaped, `&` written as `&amp;`, control characters shown as `\\xNN`
+and long names shortened (the full name stays in the JSON export). Graphviz
+escapes `<`, `>` and `&` itself when it writes SVG.
 """
 
 from __future__ import annotations
@@ -36,9 +39,13 @@ def label(*lines: str, limit: int = MAX_NAME) -> Raw:
     """A quoted DOT label showing `lines`: each cleaned, backslashes and quotes escaped.
 
     Graphviz reads backslash sequences in labels (\\N is the node's name, \\l ends a
-    line), so every backslash of the text is doubled and lines are joined by \\n.
+    line) and character entities (&amp;), so every backslash of the text is doubled,
+    every & written &amp; and lines are joined by \\n.
     """
-    parts = [clean(line, limit).replace("\\", "\\\\").replace('"', '\\"') for line in lines]
+    parts = [
+        clean(line, limit).replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
+        for line in lines
+    ]
     return Raw('"' + "\\n".join(parts) + '"')
 
 

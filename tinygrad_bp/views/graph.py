@@ -180,12 +180,16 @@ def read_graph(root: Any, max_nodes: int | None = DEFAULT_MAX_NODES) -> Graph:
 
 
 def _plain(x: Any) -> Any:
+    """A number or nested lists of numbers, NaN and infinity as None (JSON null)."""
     if x is None:
         return None
     v = _number(x)
     if v is not None and np.ndim(x) == 0:
         return v if math.isfinite(v) else None
-    return np.asarray(x, dtype=float).tolist()
+    a = np.asarray(x, dtype=float)
+    if np.isfinite(a).all():
+        return a.tolist()
+    return np.where(np.isfinite(a), a, None).tolist()
 
 
 def graph_to_dict(root: Any, max_nodes: int | None = 100_000) -> dict[str, Any]:
@@ -209,7 +213,7 @@ def to_dict(g: Graph) -> dict[str, Any]:
             for n in g.nodes
         ],
         "edges": [
-            {"source": p, "target": n.index, "local": local}
+            {"source": p, "target": n.index, "local": _plain(local)}
             for n in g.nodes
             for p, local in n.edges
         ],

@@ -1,0 +1,163 @@
+"""Hostile inputs to the pictures, the JSON export, `draw` and `predict`.
+
+Each test states what the format's own rules or an independent computation say
+the output must be.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from tinygrad_bp import nn
+from tinygrad_bp.cli import main
+from tinygrad_bp.engine.tensor import Tensor
+from tinygrad_bp.engine.value import Value
+from tinygrad_bp.nn.modelfile import read_model, write_model
+from tinygrad_bp.views.draw import draw
+from tinygrad_bp.views.graph import graph_to_dict
+from tinygrad_bp.views.render import has_dot, has_wasm
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def strict_json(text: str):
+    """JSON as RFC 8259 has it: NaN, Infinity and -Infinity are not numbers."""
+
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def no_nonfinite(obj) -> bool:
+    if isinstance(obj, float):
+        return math.isfinite(obj)
+    if isinstance(obj, dict):
+        return all(no_nonfinite(v) for v in obj.values())
+    if isinstance(obj, list):
+        return all(no_nonfinite(v) for v in obj)
+    return True
+
+
+# -- names holding character entities: Graphviz decodes them in labels --------------
+
+
+@pytest.mark.skipif(not (has_dot() or has_wasm()), reason="no Graphviz to render SVG")
+@pytest.mark.parametrize("name", ["&#1;", "&#xD800;", "&amp;", "&lt;b&gt;", "x&#x1F;y", "&"])
+def test_a_name_with_an_entity_is_drawn_as_written_and_the_svg_is_xml(name):
+    a, b = Value(2.0, name), Value(3.0, "b")
+    c = a * b
+    c.backward()
+    svg = draw(c, title=name).pipe("svg")
+    root = ET.fromstring(svg)  # well-formed XML, valid UTF-8
+    texts = ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+    assert f"param {name}" in texts
+    assert name in texts  # the title
+
+
+# -- graph_to_dict: NaN and infinity are null, as its documentation says ------------
+
+
+def test_graph_to_dict_writes_nonfinite_tensor_entries_and_edge_factors_as_null():
+    a = Tensor(np.array([1e300, 1.0]), requires_grad=True)
+    with np.errstate(over="ignore"):
+        out = (a * a).sum()  # 1e300 * 1e300 overflows to inf in the first entry
+        out.backward()
+    d = graph_to_dict(out)
+    strict_json(json.dumps(d))  # the documented layout is JSON as it is
+    assert no_nonfinite(d)
+    square = next(n for n in d["nodes"] if n["op"] == "*")
+    assert square["value"] == [None, 1.0]
+
+    x = Value(0.0, "x")
+    y = x**0.5  # d(sqrt x)/dx = 1/(2 sqrt x) is infinite at 0
+    y.backward()
+    d = graph_to_dict(y)
+    strict_json(json.dumps(d))
+    assert d["edges"] == [{"source": 0, "target": 1, "local": None}]
+
+
+# -- draw: the file is what its flag asks for ----------------------------------------
+
+
+def test_draw_html_refuses_a_file_that_is_not_a_page(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["draw", "--format", "dot", "--html", "steps.svg"]) == 2
+    err = capsys.readouterr().err
+    assert "--html steps.svg" in err and ".html" in err
+    assert not (tmp_path / "steps.svg").exists()
+
+
+@pytest.mark.parametrize("argv", [["--format", "json"], ["-o", "net.html"]])
+def test_draw_network_view_in_a_graph_only_format_names_the_flags(tmp_path, capsys, argv):
+    assert main(["draw", "--view", "network", "--out-dir", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert "--view" in err and "--format" in err
+    assert (
+        "(draw_network)" not in err and "draw(root)" not in err
+    )  # Python names: nothing on the command line
+
+
+# -- predict: numbers as CSV writes them, the header only on the first line ----------
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    model = nn.MLP([2, 3, 1], "tanh", seed=0)
+    path = tmp_path / "m.npz"
+    model.save(path)
+    W1, b1 = model.layers()[0][:2]
+    W2, b2 = model.layers()[1][:2]
+
+    def forward(X):
+        return np.tanh(np.asarray(X) @ np.asarray(W1).T + np.asarray(b1).reshape(-1)) @ np.asarray(
+            W2
+        ).T + np.asarray(b2).reshape(-1)
+
+    return path, forward
+
+
+def predict_cli(capsys, model, tmp_path, text: str):
+    csv = tmp_path / "in.csv"
+    csv.write_text(text, encoding="utf-8")
+    status = main(["predict", str(model), str(csv), "--json"])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("field", ["1_0", "\uff11", "\u0661", "1 0", "0x1"])
+def test_predict_refuses_what_python_reads_but_csv_does_not(tmp_path, capsys, model_file, field):
+    status, out, err = predict_cli(capsys, model_file[0], tmp_path, f"0,1\n{field},0\n")
+    assert status == 2 and out == ""
+    assert "line 2" in err and "not a number" in err
+
+
+def test_predict_reads_only_the_first_line_as_a_header(tmp_path, capsys, model_file):
+    status, out, err = predict_cli(capsys, model_file[0], tmp_path, "x1,x2\nfoo,bar\n1,2\n")
+    assert status == 2 and "line 2" in err and "'foo' is not a number" in err
+
+
+def test_predict_reads_quoted_numbers_crlf_and_a_bom(tmp_path, capsys, model_file):
+    path, forward = model_file
+    status, out, _ = predict_cli(
+        capsys, path, tmp_path, '\ufeff"x1","x2"\r\n"0.5",-1\r\n2,"3e-1"\r\n'
+    )
+    assert status == 0
+    got = np.array(strict_json(out)["outputs"])
+    np.testing.assert_allclose(got, forward([[0.5, -1.0], [2.0, 0.3]]), rtol=1e-12)
+
+
+def test_predict_overflow_is_one_note_and_null_in_json(tmp_path, capsys):
+    path = tmp_path / "m.npz"
+    nn.MLP([1, 1], "linear", seed=0).save(path)
+    spec, arrays = read_model(path)
+    write_model(path, spec, {"layer1.weight": np.array([[4.0]]), "layer1.bias": np.array([0.5])})
+    status, out, err = predict_cli(capsys, path, tmp_path, "1e308\n-2\n")  # 4e308 overflows
+    assert status == 0
+    assert strict_json(out)["outputs"] == [[None], [4.0 * -2 + 0.5]]
+    assert "Warning" not in err and "1 output overflowed" in err
