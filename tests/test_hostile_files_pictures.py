@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shlex
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -161,3 +165,40 @@ def test_predict_overflow_is_one_note_and_null_in_json(tmp_path, capsys):
     assert status == 0
     assert strict_json(out)["outputs"] == [[None], [4.0 * -2 + 0.5]]
     assert "Warning" not in err and "1 output overflowed" in err
+
+
+# -- the process's streams: a locale without ∂, closed stdin and stdout --------------
+
+
+def cli(*args: str, env: dict | None = None, shell_suffix: str = "", cwd=None):
+    """`python -m tinygrad_bp ARGS` (the module is the command) in a shell."""
+    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "tinygrad_bp", *args])
+    return subprocess.run(
+        ["sh", "-c", command + shell_suffix],
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def test_explain_prints_in_an_ascii_locale(tmp_path):
+    ascii_env = {"LC_ALL": "C", "PYTHONIOENCODING": "ascii", "PYTHONUTF8": "0"}
+    got = cli("draw", "--explain", "--format", "dot", "--out-dir", str(tmp_path), env=ascii_env)
+    assert got.returncode == 0, got.stderr
+    assert b"\\u2202E/\\u2202e4" in got.stdout  # the symbol escaped, the line kept
+    # the fixed example of `draw`: dE/dw11 = -(d - y) w41 s'(v1) x1, E = (d - y)^2 / 2
+    W1, b1 = np.array([[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6]]), np.array([0.1, 0.3, -0.1])
+    w2, b2, x, d = np.array([0.7, -0.8, 0.9]), 0.1, np.array([1.0, 0.5]), 0.5
+    h = 1 / (1 + np.exp(-(W1 @ x + b1)))
+    expected = -(d - (w2 @ h + b2)) * w2[0] * h[0] * (1 - h[0]) * x[0]
+    assert f"dE/dw11 = {expected:.6g}".encode() in got.stdout
+
+
+def test_closed_stdin_and_stdout_are_one_line_errors(tmp_path, model_file):
+    got = cli("predict", str(model_file[0]), "-", shell_suffix=" <&-")
+    assert got.returncode == 2 and b"Traceback" not in got.stderr
+    assert b"standard input is closed" in got.stderr
+    got = cli("draw", "--format", "dot", "--out-dir", str(tmp_path), shell_suffix=" >&-")
+    assert got.returncode == 2 and b"Traceback" not in got.stderr
+    assert b"standard output is closed" in got.stderr

@@ -52,7 +52,26 @@ def _one_line(exc: BaseException) -> str:
     return text[:2000]
 
 
+def _tolerant_stdout() -> None:
+    """In a locale whose encoding lacks ∂ or × (C, latin-1), print them as \\u2202, not fail."""
+    stream = sys.stdout
+    try:
+        "∂×·".encode(stream.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stdout is None:  # started with stdout closed (>&-): every result would be lost
+        print(
+            f"{PROG}: error: standard output is closed; redirect it to a file or /dev/null",
+            file=sys.stderr or sys.__stderr__,
+        )
+        return 2
+    _tolerant_stdout()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):

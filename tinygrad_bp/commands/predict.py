@@ -51,6 +51,8 @@ def read_input(source: str, limit: int) -> str:
     """The text of INPUT (or stdin for '-'), refusing more than `limit` bytes."""
     if source != "-":
         return read_text(source, limit, "input", "--max-mb")
+    if sys.stdin is None:
+        raise FileLimitError("standard input is closed; give INPUT.csv as a file name")
     data = sys.stdin.buffer.read(limit + 1)
     if len(data) > limit:
         raise FileLimitError(
