@@ -202,3 +202,56 @@ def test_closed_stdin_and_stdout_are_one_line_errors(tmp_path, model_file):
     got = cli("draw", "--format", "dot", "--out-dir", str(tmp_path), shell_suffix=" >&-")
     assert got.returncode == 2 and b"Traceback" not in got.stderr
     assert b"standard output is closed" in got.stderr
+
+
+# -- chain-rule Markdown and LaTeX with hostile names ---------------------------------
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def test_explanation_markdown_carries_no_html_from_names():
+    markdown = pytest.importorskip("markdown")
+    from html.parser import HTMLParser
+
+    from tinygrad_bp.views.explain import explain
+
+    a, b = Value(2.0, HOSTILE), Value(3.0, "*b*_[c](d)")
+    out = a * b
+    out.name = "$E$"
+    out.backward()
+    text = explain(out, a).markdown()
+    assert "<" not in text  # CommonMark passes a raw < ... > through as HTML
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.text = set(), []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    # the prose lines (math is left to the notebook's MathJax, which a front end protects)
+    for md in (text, explain(out, b).markdown()):
+        prose = "\n\n".join(line for line in md.splitlines() if "$" not in line.replace("\\$", ""))
+        page = Tags()
+        page.feed(markdown.markdown(prose))
+        assert page.tags <= {"p", "strong"}, page.tags
+        assert "*b*_[c](d)" in "".join(page.text) or md == text
+    page = Tags()
+    page.feed(markdown.markdown(text))
+    assert f"{HOSTILE}.grad = 3" in "".join(page.text)  # shown as written, da(ab)/da = b = 3
+
+
+def test_explanation_latex_uses_no_text_accents_in_math():
+    from tinygrad_bp.views.explain import explain
+
+    a = Value(2.0, "a~^b")
+    out = a * 3.0
+    out.backward()
+    tex = explain(out, a).latex()
+    # \~ and \^ are text-mode accents: LaTeX stops with "invalid in math mode"
+    assert "\\~" not in tex and "\\^" not in tex
+    assert "a\\sim{}\\wedge{}b" in tex

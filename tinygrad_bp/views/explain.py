@@ -140,10 +140,13 @@ class Explanation:
         return "\n".join(lines)
 
     def markdown(self) -> str:
-        lines = [f"**{self.what}** by the chain rule, summed over {len(self.paths)} path(s):", ""]
+        """Markdown with the formulas as $...$ math; names can hold no HTML or markup."""
+        what = _md_text(self.what)
+        lines = [f"**{what}** by the chain rule, summed over {len(self.paths)} path(s):", ""]
         for i, path in enumerate(self.paths, 1):
-            lines.append(f"{i}. ${_latex_product(path)}$")
-        lines += ["", f"$${_latex_total(self)} = {fmt(self.total)}$$", "", self._grad_note()]
+            lines.append(f"{i}. ${_md_math(_latex_product(path))}$")
+        total = _md_math(_latex_total(self))
+        lines += ["", f"$${total} = {fmt(self.total)}$$", "", _md_text(self._grad_note())]
         return "\n".join(lines)
 
     def latex(self) -> str:
@@ -170,13 +173,25 @@ _LATEX_SPECIAL = {
     "{": r"\{",
     "}": r"\}",
     "_": r"\_",
-    "^": r"\^{}",
+    "^": r"\wedge{}",  # \^ and \~ are text accents, errors in math mode
     "#": r"\#",
     "$": r"\$",
     "%": r"\%",
     "&": r"\&",
-    "~": r"\~{}",
+    "~": r"\sim{}",
 }
+
+
+def _md_text(text: str) -> str:
+    """`text` shown as it is in Markdown: HTML escaped, Markdown and $ punctuation quoted."""
+    from html import escape
+
+    return "".join(f"\\{c}" if c in "\\`*_[]|~$" else c for c in escape(text, False))
+
+
+def _md_math(tex: str) -> str:
+    """LaTeX for $...$ in Markdown, where a raw < or > could open an HTML tag."""
+    return tex.replace("<", r"\lt{}").replace(">", r"\gt{}")
 
 
 def _tex_text(text: str) -> str:
