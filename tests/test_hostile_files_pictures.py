@@ -255,3 +255,11 @@ def test_explanation_latex_uses_no_text_accents_in_math():
     # \~ and \^ are text-mode accents: LaTeX stops with "invalid in math mode"
     assert "\\~" not in tex and "\\^" not in tex
     assert "a\\sim{}\\wedge{}b" in tex
+
+
+def test_small_tensor_entries_are_shown_like_scalars_without_minus_zero():
+    t = Tensor(np.array([-0.0, -1e-9, 0.123456, -2.5e7]), requires_grad=True, name="t")
+    source = draw((t * 1.0).sum()).source
+    # each entry as format(v, ".4g") shows it, -0 as 0 (a Value node shows 0.123456 as 0.1235)
+    assert "= [0,-1e-09,0.1235,-2.5e+07]" in source
+    assert "-0," not in source and "-0." not in source

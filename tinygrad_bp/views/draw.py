@@ -129,10 +129,11 @@ def _num(x: float) -> str:
 
 
 def _array(a: Any) -> str:
+    """A small array's entries as a scalar node shows them (4 digits, no -0): [[1,-0.5]]."""
     a = np.asarray(a, dtype=float)
     if a.ndim == 0:
         return _num(float(a))
-    return np.array2string(a, precision=3, separator=",", suppress_small=True).replace("\n", "")
+    return "[" + ",".join(_array(row) for row in a) + "]"
 
 
 def _natural(text: str) -> list:
