@@ -263,3 +263,19 @@ def test_small_tensor_entries_are_shown_like_scalars_without_minus_zero():
     # each entry as format(v, ".4g") shows it, -0 as 0 (a Value node shows 0.123456 as 0.1235)
     assert "= [0,-1e-09,0.1235,-2.5e+07]" in source
     assert "-0," not in source and "-0." not in source
+
+
+@pytest.mark.parametrize("version", ['"1"', "NaN", "true", "null"])
+def test_a_version_that_is_not_a_number_is_called_corrupt_not_newer(tmp_path, version):
+    from tinygrad_bp.nn.modelfile import ModelFileError
+
+    path = tmp_path / "m.npz"
+    nn.MLP([1, 1], "linear", seed=0).save(path)
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["__meta__"]))
+    text = json.dumps(meta).replace('"version": 1', f'"version": {version}')
+    np.savez(path, **{**arrays, "__meta__": np.array(text)})
+    with pytest.raises(ModelFileError, match="corrupt") as info:
+        read_model(path)
+    assert "newer" not in str(info.value) and "older" not in str(info.value)

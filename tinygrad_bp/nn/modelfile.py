@@ -258,8 +258,13 @@ def _spec(path: Path, meta: np.ndarray) -> ModelSpec:
             f"{path}: not a tinygrad_bp model file (format {record.get('format')!r:.40}, "
             f"expected {FORMAT!r}); {RESAVE}"
         )
+    if isinstance(version, bool) or not isinstance(version, (int, float)) or version != version:
+        raise ModelFileError(
+            f"{path}: the architecture record is corrupt (version {version!r:.40}, expected "
+            f"the whole number {VERSION}); {RESAVE}"
+        )
     if version != VERSION:
-        age = "older" if isinstance(version, int) and version < VERSION else "newer"
+        age = "older" if version < VERSION else "newer"
         raise ModelFileError(
             f"{path}: model file format version {version} ({age}); this tinygrad_bp reads "
             f"version {VERSION} only"
