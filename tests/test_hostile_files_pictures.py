@@ -279,3 +279,24 @@ def test_a_version_that_is_not_a_number_is_called_corrupt_not_newer(tmp_path, ve
     with pytest.raises(ModelFileError, match="corrupt") as info:
         read_model(path)
     assert "newer" not in str(info.value) and "older" not in str(info.value)
+
+
+# -- train: no run of hours without asking, no plot written over the model ------------
+
+
+def test_train_refuses_a_run_of_hours_naming_the_flags(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data", "xor", "--epochs", "1000000000"]) == 2
+    err = capsys.readouterr().err
+    assert "hours" in err and "--epochs" in err and "--force" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_refuses_save_and_plot_on_one_file(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old.png").write_bytes(b"keep")
+    argv = ["train", "--data", "xor", "--layers", "2,4,1", "--epochs", "2"]
+    assert main([*argv, "--save", "old.png", "--plot", "./old.png"]) == 2
+    assert "--save and --plot" in capsys.readouterr().err
+    assert (tmp_path / "old.png").read_bytes() == b"keep"

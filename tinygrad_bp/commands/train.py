@@ -16,6 +16,7 @@ from ..nn.losses import LOSSES
 from ..nn.optim import OPTIMIZERS
 from ..nn.train import (
     TrainingDiverged,
+    estimate_tensor_seconds,
     estimate_value_seconds,
     evaluate,
     fit,
@@ -26,7 +27,7 @@ from ..nn.train import (
 from .args import activation_spec, bounded, layer_sizes, positive
 
 CLASSIFICATION = {"xor", "moons", "spirals"}
-VALUE_LIMIT_SECONDS = 120.0
+VALUE_LIMIT_SECONDS = 120.0  # either engine: longer runs need --force
 MAX_SAMPLES = 1_000_000
 MAX_PARAMETERS = 2_000_000
 
@@ -173,6 +174,12 @@ def _output_path(given: str | None, folder: str, default: str) -> Path | None:
     return path
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return a.samefile(b)
+    return a.resolve() == b.resolve()
+
+
 def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: int) -> None:
     """Refuse, before any work, what cannot train or would take too long."""
     if sizes[0] != n_in:
@@ -223,6 +230,15 @@ def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: 
                 f"({n} samples x {args.epochs} epochs, one graph node per number); "
                 "use --engine tensor (seconds), fewer --samples or --epochs, or --force"
             )
+    if args.engine == "tensor":
+        seconds = estimate_tensor_seconds(sizes, n, args.epochs, args.batch_size)
+        if seconds > VALUE_LIMIT_SECONDS and not args.force:
+            raise ValueError(
+                f"training would take about {_duration(seconds)} here ({args.epochs:,} epochs "
+                f"of {n:,} samples in batches of {min(args.batch_size, n)}, "
+                f"--layers {','.join(map(str, sizes))}); use fewer --epochs, a larger "
+                "--batch-size or smaller --layers, or --force"
+            )
     if args.plot is not None:
         from ..views.plot import FORMATS, PlotUnavailable, require_matplotlib
 
@@ -232,6 +248,12 @@ def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: 
             require_matplotlib()
         except PlotUnavailable as exc:
             raise ValueError(f"--plot: {exc}; or leave out --plot") from None
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:,.0f} hours"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -251,6 +273,11 @@ def run(args: argparse.Namespace) -> int:
     _check(args, sizes, len(X_train), loss, X.shape[1])
     save = _output_path(args.save, args.out, "model.npz")  # folders made before training
     plot = _output_path(args.plot, args.out, "training.png")
+    if save is not None and plot is not None and _same_file(save, plot):
+        raise ValueError(
+            f"--save and --plot both name {save}: the plot would replace the model; "
+            "give them different file names"
+        )
     cls = ValueMLP if args.engine == "value" else MLP
     model = cls(sizes, args.activation, args.output_activation, seed=args.seed)
     optimizer = OPTIMIZERS[args.optimizer](model.parameters(), args.lr)

@@ -25,6 +25,7 @@ from .optim import Optimizer
 __all__ = [
     "History",
     "TrainingDiverged",
+    "estimate_tensor_seconds",
     "estimate_value_seconds",
     "evaluate",
     "fit",
@@ -36,6 +37,11 @@ __all__ = [
 
 # Measured on the Value engine (benchmarks/bench_value.py): forward + backward per node.
 VALUE_SECONDS_PER_NODE = 2.2e-6
+# Measured with `tinygrad-bp train --json` (2 shared cores): the fixed cost of one Tensor
+# step (0.5 ms on a 2-16-16-1 net) and of one multiply-add of its matrix products
+# (forward and backward: 3 per weight and row; 27 ms a step on a 2-1000-1000-1 net, batch 32).
+TENSOR_SECONDS_PER_STEP = 5e-4
+TENSOR_SECONDS_PER_MULTIPLY_ADD = 2.5e-10
 
 
 class TrainingDiverged(ArithmeticError):
@@ -247,6 +253,16 @@ def score(model: Module, X: np.ndarray, y: np.ndarray, loss: str) -> tuple[str, 
 def value_nodes_per_sample(sizes: list[int]) -> int:
     """Rough size of one sample's Value graph: about 2 in + 3 nodes per neuron, and the loss."""
     return sum(n_out * (2 * n_in + 3) for n_in, n_out in zip(sizes, sizes[1:])) + 4 * sizes[-1]
+
+
+def estimate_tensor_seconds(
+    sizes: list[int], n_samples: int, epochs: int, batch_size: int
+) -> float:
+    """Rough Tensor-engine time: steps x (fixed cost + 3 multiply-adds per weight and row)."""
+    rows = min(batch_size, n_samples)
+    steps = epochs * -(-n_samples // rows)
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    return steps * (TENSOR_SECONDS_PER_STEP + 3 * rows * weights * TENSOR_SECONDS_PER_MULTIPLY_ADD)
 
 
 def estimate_value_seconds(sizes: list[int], n_samples: int, epochs: int) -> float:
