@@ -300,3 +300,27 @@ def test_train_refuses_save_and_plot_on_one_file(tmp_path, capsys, monkeypatch):
     assert main([*argv, "--save", "old.png", "--plot", "./old.png"]) == 2
     assert "--save and --plot" in capsys.readouterr().err
     assert (tmp_path / "old.png").read_bytes() == b"keep"
+
+
+# -- writing files: a folder as the target, a folder that is not there ----------------
+
+
+def test_atomic_write_names_the_target_not_its_temporary_file(tmp_path):
+    from tinygrad_bp.files import atomic_write
+
+    (tmp_path / "pic.svg").mkdir()
+    with pytest.raises(IsADirectoryError, match="pic.svg is a folder") as info:
+        atomic_write(tmp_path / "pic.svg", "x")
+    assert ".tmp" not in str(info.value)
+    with pytest.raises(FileNotFoundError, match="cannot write .*nowhere.*check the folder") as info:
+        atomic_write(tmp_path / "nowhere" / "pic.svg", "x")
+    assert ".tmp" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.svg"]  # nothing left behind
+
+
+def test_draw_writes_nothing_when_one_target_is_a_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "page.html").mkdir()
+    assert main(["draw", "--format", "dot", "-o", "g.dot", "--html", "page.html"]) == 2
+    assert "page.html is a folder" in capsys.readouterr().err
+    assert not (tmp_path / "g.dot").exists()

@@ -94,8 +94,15 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     """
     p = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    if p.is_dir():
+        raise IsADirectoryError(f"{p} is a folder, expected a file name; give a file name in it")
     folder = p.parent if str(p.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise type(exc)(
+            f"cannot write {p} ({exc.strerror or exc}); check the folder exists and is writable"
+        ) from None
     try:
         # mkstemp makes the file private (0600); give it the mode a plain open() would
         os.chmod(tmp, _existing_mode(p) or (0o666 & ~_umask()))

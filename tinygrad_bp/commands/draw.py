@@ -144,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
             "add --view network or leave out --show"
         )
     out = _out_path(args)
+    for target in (out, Path(args.html) if args.html else None):
+        if target is not None and target.is_dir():  # found before anything is written
+            raise ValueError(f"{target} is a folder, expected a file name; give a file name")
     if args.html and Path(args.html).suffix.lower() not in (".html", ".htm"):
         raise ValueError(
             f"--html {args.html}: the stepper is an HTML page; give a file ending in .html"
