@@ -324,3 +324,28 @@ def test_draw_writes_nothing_when_one_target_is_a_folder(tmp_path, capsys, monke
     assert main(["draw", "--format", "dot", "-o", "g.dot", "--html", "page.html"]) == 2
     assert "page.html is a folder" in capsys.readouterr().err
     assert not (tmp_path / "g.dot").exists()
+
+
+def test_decision_region_of_three_logits_is_where_class_1_wins_the_argmax():
+    from tinygrad_bp.views.plot import _boundary
+
+    model = nn.MLP([2, 3], "linear", seed=0)
+    # logits (0, x1, 5): class 1 wins only where x1 > 5, class 2 everywhere else
+    model.load_state_dict(
+        {
+            "layer1.weight": np.array([[0.0, 0], [1, 0], [0, 0]]),
+            "layer1.bias": np.array([0, 0, 5.0]),
+        }
+    )
+
+    class Axes:
+        def contourf(self, gx, gy, region, **kw):
+            self.gx, self.region = gx, region
+
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+    ax = Axes()
+    X = np.array([[-1.0, -1.0], [8.0, 1.0]])
+    _boundary(ax, model, X, np.array([0, 1]), "ce", "")
+    np.testing.assert_array_equal(ax.region, ax.gx > 5)  # argmax of (0, x1, 5) is 1

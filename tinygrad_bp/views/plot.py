@@ -46,7 +46,8 @@ def _boundary(ax, model, X, y, loss: str, title: str) -> None:
     ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 150)
     gx, gy = np.meshgrid(xs, ys)
     out = predict(model, np.c_[gx.ravel(), gy.ravel()])
-    score = out[:, 0] if out.shape[1] == 1 else out[:, 1] - out[:, 0]
+    # class 1 where score > threshold, as `score` counts it: its logit above every other's
+    score = out[:, 0] if out.shape[1] == 1 else out[:, 1] - np.delete(out, 1, axis=1).max(axis=1)
     threshold = 0.5 if loss not in ("bce", "ce") else 0.0
     ax.contourf(gx, gy, (score > threshold).reshape(gx.shape), alpha=0.3, cmap="coolwarm")
     if score.min() < threshold < score.max():
