@@ -16,6 +16,8 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_bp import nn
 from tinygrad_bp.cli import main
@@ -349,3 +351,51 @@ def test_decision_region_of_three_logits_is_where_class_1_wins_the_argmax():
     X = np.array([[-1.0, -1.0], [8.0, 1.0]])
     _boundary(ax, model, X, np.array([0, 1]), "ce", "")
     np.testing.assert_array_equal(ax.region, ax.gx > 5)  # argmax of (0, x1, 5) is 1
+
+
+# -- predict on large inputs: a bulk reader, the same numbers, a row limit ------------
+
+CSV_NUMBER = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.from_regex(
+        r"[+-]?(?:[0-9]{1,25}\.?[0-9]{0,25}|\.[0-9]{1,25})(?:[eE][+-]?[0-9]{1,3})?", fullmatch=True
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(CSV_NUMBER, CSV_NUMBER), min_size=1, max_size=20), st.booleans())
+def test_bulk_reader_gives_float_of_every_field(rows, header):
+    from tinygrad_bp.commands.predict import parse_csv
+
+    text = ("x1,x2\n" if header else "") + "".join(f"{a}, {b}\r\n" for a, b in rows)
+    expected = np.array([[float(a), float(b)] for a, b in rows])
+    if not np.isfinite(expected).all():  # 1e999: refused, naming the line
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            parse_csv(text, 2, "in.csv")
+        return
+    got = parse_csv(text, 2, "in.csv")
+    assert got.tobytes() == expected.tobytes()  # bit for bit, -0.0 included
+    # a comment line sends the same rows through the line-by-line reader
+    assert parse_csv("# rows\n" + text, 2, "in.csv").tobytes() == expected.tobytes()
+
+
+def test_bulk_reader_errors_still_name_the_line():
+    from tinygrad_bp.commands.predict import parse_csv
+
+    with pytest.raises(ValueError, match="line 3: 1 columns"):
+        parse_csv("1,2\n3,4\n5\n", 2, "in.csv")
+    with pytest.raises(ValueError, match=r"line 2: '1e5e5' is not a number"):
+        parse_csv("1,2\n1e5e5,4\n", 2, "in.csv")
+
+
+def test_predict_refuses_more_rows_than_its_limit_naming_the_flag(tmp_path, capsys, model_file):
+    csv = tmp_path / "in.csv"
+    csv.write_text("x1,x2\n" + "0.5,1\n" * 11)
+    assert main(["predict", str(model_file[0]), str(csv), "--max-rows", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "12 lines" in err and "10 rows" in err and "--max-rows" in err
+    assert main(["predict", str(model_file[0]), str(csv), "--max-rows", "11"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "y1" and len(out) == 12
+    assert float(out[1]) == model_file[1]([[0.5, 1.0]])[0, 0]

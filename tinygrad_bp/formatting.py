@@ -31,6 +31,10 @@ def json_safe(obj: Any) -> Any:
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":  # the same, in bulk
+        a = obj.astype(float) + 0.0  # -0.0 + 0.0 is 0.0
+        finite = np.isfinite(a)
+        return a.tolist() if finite.all() else np.where(finite, a, None).tolist()
     if isinstance(obj, np.ndarray):
         return json_safe(obj.tolist())
     if isinstance(obj, (bool, np.bool_)):
