@@ -399,3 +399,12 @@ def test_predict_refuses_more_rows_than_its_limit_naming_the_flag(tmp_path, caps
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "y1" and len(out) == 12
     assert float(out[1]) == model_file[1]([[0.5, 1.0]])[0, 0]
+
+
+def test_a_constant_minus_zero_is_labelled_0():
+    from tinygrad_bp.views.graph import read_graph
+
+    x = Value(2.0, "x")
+    out = x * -0.0
+    assert read_graph(out).labels()[-1] == "(x*0)"
+    assert "-0" not in draw(out).source

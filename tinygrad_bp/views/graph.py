@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.autograd import topological_order
+from ..formatting import fmt
 
 __all__ = [
     "DEFAULT_MAX_NODES",
@@ -119,7 +120,7 @@ class Graph:
                 out.append(str(n.name))
             elif n.is_leaf:
                 v = _number(n.value)
-                out.append(f"{v:g}" if n.role == "const" and v is not None else f"#{n.index}")
+                out.append(fmt(v, "g") if n.role == "const" and v is not None else f"#{n.index}")
             else:
                 args = [out[p] for p, _ in n.edges]
                 if len(args) == 2 and n.op in ("+", "-", "*", "/", "**"):
