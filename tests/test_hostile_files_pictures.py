@@ -408,3 +408,10 @@ def test_a_constant_minus_zero_is_labelled_0():
     out = x * -0.0
     assert read_graph(out).labels()[-1] == "(x*0)"
     assert "-0" not in draw(out).source
+
+
+def test_draw_format_agrees_with_the_other_spellings_of_its_extension(tmp_path, capsys):
+    for name, kind in (("g.gv", "dot"), ("page.htm", "html")):
+        assert main(["draw", "-o", str(tmp_path / name), "--format", kind]) == 0
+    assert (tmp_path / "g.gv").read_text().startswith("digraph")
+    assert (tmp_path / "page.htm").read_text().startswith("<!DOCTYPE html>")

@@ -114,7 +114,9 @@ def estimated_nodes(sizes, full: bool) -> int:
 def _out_path(args: argparse.Namespace) -> Path:
     if args.out:
         path = Path(args.out)
-        if args.format and path.suffix.lower().lstrip(".") != args.format:
+        from ..views.render import format_of
+
+        if args.format and format_of(path) != args.format:  # .gv is dot, .htm is html
             raise ValueError(
                 f"-o {args.out} does not end in .{args.format}, the --format asked for; "
                 "make them agree or leave one out"
