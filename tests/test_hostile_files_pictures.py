@@ -415,3 +415,12 @@ def test_draw_format_agrees_with_the_other_spellings_of_its_extension(tmp_path, 
         assert main(["draw", "-o", str(tmp_path / name), "--format", kind]) == 0
     assert (tmp_path / "g.gv").read_text().startswith("digraph")
     assert (tmp_path / "page.htm").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_draw_into_a_folder_that_is_a_file_names_the_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").write_text("a file, not a folder")
+    assert main(["draw", "--format", "dot"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot make the folder out" in err and "--out-dir" in err
+    assert (tmp_path / "out").read_text() == "a file, not a folder"

@@ -77,7 +77,14 @@ class Drawing:
         else:
             data = self.pipe(kind)
         if path.parent != Path(""):
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise type(exc)(
+                    f"cannot make the folder {path.parent} for {path.name} "
+                    f"({exc.strerror or exc}: a file may have the name of a folder on the way); "
+                    "give another folder (--out-dir or -o on the command line)"
+                ) from None
         atomic_write(path, data)
         if not quiet:
             print(f"wrote {path}")
