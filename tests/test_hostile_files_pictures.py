@@ -424,3 +424,23 @@ def test_draw_into_a_folder_that_is_a_file_names_the_folder(tmp_path, capsys, mo
     err = capsys.readouterr().err
     assert "cannot make the folder out" in err and "--out-dir" in err
     assert (tmp_path / "out").read_text() == "a file, not a folder"
+
+
+@pytest.mark.parametrize("max_mb", ["1e300", "1e308"])
+def test_predict_takes_an_enormous_size_limit_as_no_limit(tmp_path, capsys, model_file, max_mb):
+    csv = tmp_path / "in.csv"
+    csv.write_text("0.5,1\n")
+    assert main(["predict", str(model_file[0]), str(csv), "--max-mb", max_mb]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert float(out[1]) == model_file[1]([[0.5, 1.0]])[0, 0]
+
+
+def test_read_at_most_reads_pieces_up_to_one_byte_over_the_limit():
+    import io
+
+    from tinygrad_bp.files import read_at_most
+
+    data = bytes(range(256)) * 1000
+    assert read_at_most(io.BytesIO(data), 10**300) == data
+    assert read_at_most(io.BytesIO(data), 999) == data[:1000]
+    assert read_at_most(io.BytesIO(b""), 0) == b""

@@ -15,8 +15,9 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["FileLimitError", "MiB", "atomic_write", "read_bytes", "read_text"]
+__all__ = ["FileLimitError", "MiB", "atomic_write", "read_at_most", "read_bytes", "read_text"]
 
 MiB = 1 << 20
 
@@ -27,6 +28,19 @@ class FileLimitError(ValueError):
 
 def _size_words(n: int) -> str:
     return f"{n / MiB:g} MiB" if n >= MiB else f"{n} bytes"
+
+
+def read_at_most(stream: BinaryIO, limit: int) -> bytes:
+    """Up to `limit` + 1 bytes of `stream` (one more tells it is over the limit), read in
+    pieces: a limit of 10^300 bytes reads what is there instead of asking for that much."""
+    chunks, total = [], 0
+    while total <= limit:
+        chunk = stream.read(min(1 << 24, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def read_bytes(
@@ -59,7 +73,7 @@ def read_bytes(
         )
     try:
         with open(p, "rb") as f:
-            data = f.read(limit + 1)
+            data = read_at_most(f, limit)
     except OSError as exc:
         raise FileLimitError(
             f"{what} {p}: cannot read ({exc.strerror or exc}); check its permissions"

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from ..files import FileLimitError, MiB, read_text
+from ..files import FileLimitError, MiB, read_at_most, read_text
 from ..formatting import dumps
 from ..nn.modelfile import ENGINE_NAMES
 from ..nn.module import load_model
@@ -62,7 +62,7 @@ def read_input(source: str, limit: int) -> str:
         return read_text(source, limit, "input", "--max-mb")
     if sys.stdin is None:
         raise FileLimitError("standard input is closed; give INPUT.csv as a file name")
-    data = sys.stdin.buffer.read(limit + 1)
+    data = read_at_most(sys.stdin.buffer, limit)
     if len(data) > limit:
         raise FileLimitError(
             f"standard input: over the limit of {limit / MiB:g} MiB; raise it with --max-mb"
@@ -170,7 +170,7 @@ def _is_number(text: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    limit = int(args.max_mb * MiB)
+    limit = int(min(args.max_mb, 2.0**60) * MiB)  # past 2^60 MiB, any file fits
     engine = None if args.engine == "saved" else args.engine
     model = load_model(args.model, limit, engine, raise_hint="raise it with --max-mb")
     source = "standard input" if args.input == "-" else args.input
