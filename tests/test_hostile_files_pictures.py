@@ -444,3 +444,14 @@ def test_read_at_most_reads_pieces_up_to_one_byte_over_the_limit():
     assert read_at_most(io.BytesIO(data), 10**300) == data
     assert read_at_most(io.BytesIO(data), 999) == data[:1000]
     assert read_at_most(io.BytesIO(b""), 0) == b""
+
+
+def test_predict_row_limit_counts_lines_ended_by_a_lone_carriage_return(
+    tmp_path, capsys, model_file
+):
+    csv = tmp_path / "in.csv"
+    csv.write_bytes(b"0,1\r1,0\r2,2\r")  # three rows, old Mac line ends
+    assert main(["predict", str(model_file[0]), str(csv), "--max-rows", "1"]) == 2
+    assert "3 lines" in capsys.readouterr().err
+    assert main(["predict", str(model_file[0]), str(csv), "--max-rows", "3"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 4

@@ -175,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, limit, engine, raise_hint="raise it with --max-mb")
     source = "standard input" if args.input == "-" else args.input
     text = read_input(args.input, limit)
-    lines = text.count("\n") + (not text.endswith("\n"))
+    ends = max(text.count("\n"), text.count("\r"))  # \r alone ends lines too (old Macs)
+    lines = ends + (not text.endswith(("\n", "\r")))
     if lines > args.max_rows + 1:  # a header may come on top
         raise ValueError(
             f"{source}: {lines:,} lines, over the limit of {args.max_rows:,} rows (a few "
