@@ -94,3 +94,43 @@ def test_steps_equal_wherever_the_line_before_is_defined_are_correct(before, aft
 def test_rules_whose_claim_extends_the_derivative_are_correct():
     assert verify_rule("log(x)", "1/x").status == "correct"
     assert verify_rule("sqrt(x)", "1/(2*sqrt(x))").status == "correct"
+
+
+@pytest.mark.parametrize(
+    "f,claimed,x,true_derivative",
+    [
+        ("relu(x - 20)", "0", 30.0, 1.0),  # the kink lies beyond the points near 0
+        ("abs(x + 7)", "1", -10.0, -1.0),
+    ],
+)
+def test_a_rule_wrong_only_far_from_zero_is_wrong(f, claimed, x, true_derivative):
+    verdict = verify_rule(f, claimed)
+    assert verdict.status == "wrong"
+    assert verdict.x == x and verdict.actual == true_derivative
+
+
+@pytest.mark.parametrize(
+    "f,claimed",
+    [
+        # tanh' = 4/(e^x + e^-x)^2 and sigmoid' = e^-x/(1 + e^-x)^2 are tiny where the
+        # functions saturate; the engine's 1 - y**2 and y(1 - y) round them to 0 there
+        ("tanh(a*x)", "4*a/(exp(a*x) + exp(-a*x))**2"),
+        ("sigmoid(a*x)", "a*exp(-a*x)/(1 + exp(-a*x))**2"),
+        ("tanh(3*x)", "3*(1 - tanh(3*x)**2)"),
+        ("cosh(x)**2 - sinh(x)**2", "0"),
+    ],
+)
+def test_a_right_rule_where_functions_saturate_is_correct(f, claimed):
+    assert verify_rule(f, claimed).status == "correct"
+
+
+@pytest.mark.parametrize(
+    "before,after",
+    [
+        ("sigmoid(x**3)", "1/(1 + exp(-x**3))"),  # exp overflows far out: no value, no loss
+        ("-x**4", "log(exp(-x**4))"),  # exp(-x**4) rounds to 0 far out
+        ("1", "exp(-x**4)/exp(-x**4)"),
+    ],
+)
+def test_overflow_and_underflow_far_out_lose_no_domain(before, after):
+    assert verify_step(before, after).status == "correct"

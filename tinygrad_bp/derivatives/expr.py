@@ -37,7 +37,7 @@ from ..engine.ops import UnaryOp
 from ..engine.value import Value
 from .limits import DEFAULT, Limits
 
-__all__ = ["Expression", "ExpressionError", "UndefinedError", "parse"]
+__all__ = ["Expression", "ExpressionError", "OutOfRange", "UndefinedError", "parse"]
 
 Env = dict[str, Value]
 Compiled = Callable[[Env], Value]
@@ -49,6 +49,10 @@ class ExpressionError(ValueError):
 
 class UndefinedError(ArithmeticError):
     """The expression has no real value at this point (outside its domain)."""
+
+
+class OutOfRange(UndefinedError):
+    """The expression's value at this point is beyond the range of float64 (an overflow)."""
 
 
 # What evaluating an op outside its domain raises in the engine.
@@ -115,6 +119,8 @@ class Expression:
             )
         try:
             return self._fn(env)
+        except OverflowError as exc:
+            raise OutOfRange(str(exc)) from None
         except DOMAIN_ERRORS as exc:
             raise UndefinedError(str(exc)) from None
         except RecursionError:
@@ -124,7 +130,7 @@ class Expression:
         """The number at x, or `UndefinedError` where it is not a finite real number."""
         out = self.evaluate(x, constants).data
         if not math.isfinite(out):
-            raise UndefinedError(
+            raise (OutOfRange if math.isinf(out) else UndefinedError)(
                 f"{self.text} is {out} at x = {x}, not a finite number; pick an x in its domain"
             )
         return out
@@ -144,7 +150,7 @@ class Expression:
         out = self.evaluate(x, constants, diffs)
         value = out.data
         if not math.isfinite(value):
-            raise UndefinedError(
+            raise (OutOfRange if math.isinf(value) else UndefinedError)(
                 f"{self.text} is {value} at x = {x}, not a finite number; pick an x in its domain"
             )
         out.backward()
@@ -153,8 +159,9 @@ class Expression:
     def derivative_and_scale(
         self, x: float, constants: dict[str, float] | None = None
     ) -> tuple[float, float]:
-        """df/dx at x by reverse mode and the size of the terms it is made of, estimated as
-        the sum over the nodes v of |v df/dv| / |x| (see `value_and_scale`)."""
+        """df/dx at x by reverse mode and the size of the terms it is made of (see
+        `value_and_scale`): the sum over the nodes v of |df/dv dv/dx|, each dv/dx a
+        difference quotient."""
         if self.uses_diff:
             raise ExpressionError(
                 f"{self.text}: the derivative of an expression that contains diff(...) would "
@@ -166,11 +173,11 @@ class Expression:
         out.backward()
         grad = 0.0 if leaf.grad is None else leaf.grad  # None: no path from x to the result
         if not (math.isfinite(out.data) and math.isfinite(grad)):
-            raise UndefinedError(
+            raise (OutOfRange if math.isinf(out.data) or math.isinf(grad) else UndefinedError)(
                 f"d/dx {self.text} is not finite at x = {x} (value {out.data}, slope {grad}); "
                 "pick an x in its domain"
             )
-        return grad, _slope_terms(out, leaf.data)
+        return grad, _slope_terms(out, leaf.data, lambda xh: self.evaluate(xh, constants))
 
 
 def parse(text: str, limits: Limits = DEFAULT) -> Expression:
@@ -465,7 +472,8 @@ def _finite(fn: Compiled, piece: Callable[[], str]) -> Compiled:
     def checked(env: Env) -> Value:
         out = fn(env)
         if not math.isfinite(out.data):
-            raise ValueError(f"{piece()} is {out.data} here, not a finite number")
+            error = OverflowError if math.isinf(out.data) else ValueError
+            raise error(f"{piece()} is {out.data} here, not a finite number")
         return out
 
     return checked
@@ -482,7 +490,11 @@ def _diff(inner: Compiled, env: Env) -> Value:
     out.backward()
     node = Value._lift(0.0 if leaf.grad is None else leaf.grad)  # None: u does not depend on x
     if _DIFFS in env:
-        env[_DIFFS].append((node, _slope_terms(out, leaf.data)))  # type: ignore[attr-defined]
+        moved = {**env}
+        scale = _slope_terms(
+            out, leaf.data, lambda xh: inner({**moved, "x": Value(xh, "x", role="input")})
+        )
+        env[_DIFFS].append((node, scale))  # type: ignore[attr-defined]
     return node
 
 
@@ -494,7 +506,37 @@ def _terms(out: Value) -> float:
     return sum(abs(v.data * v.grad) for v in topological_order(out) if v.grad is not None)
 
 
-def _slope_terms(out: Value, x: float) -> float:
-    """The size of the terms of d(out)/dx: `_terms` over |x| (a slope is a value per unit
-    of x); where x = 0, no scale is known and 1 stands in."""
-    return _terms(out) / abs(x) if x else 1.0
+#: The size of the terms of the local derivatives computed as differences, from y = op(a).
+_LOCAL_TERMS: dict[str, Callable[[float], float]] = {
+    "tanh": lambda y: 1 + y * y,
+    "sigmoid": lambda y: abs(y) * (1 + abs(y)),
+}
+
+
+def _slope_terms(out: Value, x: float, build: Callable[[float], Value]) -> float:
+    """The size of the terms of d(out)/dx, after out.backward(): the sum over the nodes v
+    of |d(out)/dv| |dv/dx|, each dv/dx a difference quotient from `build` (the same
+    graph at x + h), plus |d(out)/dv| |da/dx| (the terms of v's local derivative) for
+    an op whose local derivative is a difference, 1 - y**2 of tanh and y (1 - y) of
+    sigmoid, which loses every digit where y is near 1.
+    Where the quotients cannot be had, the sum of |v d(out)/dv| over |x|."""
+    nodes = topological_order(out)
+    h = 1e-6 * max(abs(x), 1e-3)
+    try:
+        moved = topological_order(build(x + h))
+    except (ArithmeticError, ValueError):
+        moved = []
+    if len(moved) != len(nodes):
+        return _terms(out) / abs(x) if x else 1.0
+    slope = {
+        id(v): abs(w.data - v.data) / h if math.isfinite(w.data) else 0.0
+        for v, w in zip(nodes, moved)
+    }
+    total = 0.0
+    for v in nodes:
+        if v.grad is None:
+            continue
+        total += abs(v.grad) * slope[id(v)]
+        if v._op in _LOCAL_TERMS and v._a is not None:
+            total += abs(v.grad) * _LOCAL_TERMS[v._op](v.data) * slope.get(id(v._a), 0.0)
+    return total
