@@ -197,3 +197,21 @@ def test_one_key_per_student(tmp_path):
     r = run_cli("grade", str(sheets), "--key", str(sheets), "--json")
     assert r.returncode == 0, r.stderr
     assert [s["student"] for s in json.loads(r.stdout)["students"]] == ["student001-problem01"]
+
+
+def test_a_quantity_claimed_twice_counts_once_by_its_worst_verdict(tmp_path):
+    # v1 = 0.25 * 0.5 + 0.3 * 1.1 - 0.1 = 0.355 (the key's first neuron, by hand)
+    (tmp_path / "echo.toml").write_text(
+        '[names]\nh_in = "v1"\na = "v1"\nb = "v1"\n'
+        "[claims]\nv1 = 0.355\nh_in = 0.355\na = 0.355\nb = 0.355\n"
+        '"dE/dw11" = 5.0\n'
+    )
+    (tmp_path / "hedge.toml").write_text('[names]\nh_in = "v1"\n[claims]\nv1 = 0.355\nh_in = 0.5\n')
+    rep = grade_class(Key(KEY), submission_files(tmp_path))
+    rows = {r["student"]: r for r in rep.student_rows()}
+    assert rows["echo"]["score"] == 0.5 and rows["echo"]["claims"] == 2
+    assert rows["echo"]["ok"] == 1 and rows["echo"]["wrong"] == 1
+    assert rows["hedge"]["score"] == 0.0 and rows["hedge"]["wrong"] == 1
+    (v1,) = [q for q in rep.quantity_table() if q["quantity"] == "h_in (v1)"]
+    assert v1["claimed_by"] == 2 and v1["ok"] == 1 and v1["wrong"] == 1
+    assert "claimed more than once" in rep.summary()
