@@ -215,3 +215,17 @@ def test_a_quantity_claimed_twice_counts_once_by_its_worst_verdict(tmp_path):
     (v1,) = [q for q in rep.quantity_table() if q["quantity"] == "h_in (v1)"]
     assert v1["claimed_by"] == 2 and v1["ok"] == 1 and v1["wrong"] == 1
     assert "claimed more than once" in rep.summary()
+
+
+def test_arithmetic_names_the_inputs_that_were_not_written_down(tmp_path):
+    # dE/dw11 = -delta1 * x1: delta1 not written down, so the slip may be in it
+    (tmp_path / "lone.toml").write_text('[claims]\n"dE/dw11" = 5.0\nv1 = 0.355\n')
+    (tmp_path / "slip.toml").write_text("[claims]\nv1 = 0.365\n")
+    rep = grade_class(Key(KEY), submission_files(tmp_path))
+    v, _ = verdicts(rep, "lone")
+    assert v["dE/dw11"].slips == ["arithmetic"]
+    assert "or a slip in delta1 (not written down)" in v["dE/dw11"].explanation
+    assert "right inputs" not in v["dE/dw11"].explanation
+    # v1 = w11 x1 + w12 x2 + b1: every input given, so the inputs were right
+    v, _ = verdicts(rep, "slip")
+    assert v["v1"].explanation == "right formula, right inputs, multiplied out wrong"

@@ -250,10 +250,15 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
                 if all(status_of.get(s, "ok") in ("ok", "rounding") for s in inputs):
                     shown = f"{claim.key} = {q.formula([world[i] for i in q.inputs])}"
                     shown += f" = {fmt(carried, '.6g')}"
-                    v.diagnoses = [
-                        Candidate(("arithmetic",), carried, SLIPS["arithmetic"], lambda s=shown: s)
-                    ]
-                    v.explanation = SLIPS["arithmetic"]
+                    sentence = SLIPS["arithmetic"]
+                    hidden = _unwritten(g, claim.key, claimed)
+                    if hidden:  # the inputs were not all written down: they may hold the slip
+                        sentence = (
+                            "right formula, and the numbers written down are right; multiplied "
+                            f"out wrong, or a slip in {', '.join(hidden)} (not written down)"
+                        )
+                    v.diagnoses = [Candidate(("arithmetic",), carried, sentence, lambda s=shown: s)]
+                    v.explanation = sentence
                 else:
                     v.explanation = "neither the truth nor your earlier numbers give this"
         status_of[claim.key] = v.status
@@ -295,6 +300,15 @@ def _simplest(found: list[Candidate]) -> list[Candidate]:
             seen.add(c.ids)
             out.append(c)
     return out
+
+
+def _unwritten(g: Quantities, key: str, claimed: set[str]) -> list[str]:
+    """The inputs of `key` that are neither claimed nor given: not written down."""
+    return [
+        u
+        for u in dict.fromkeys(g.nodes[key].inputs)
+        if u not in claimed and g.nodes[u].kind != "given"
+    ]
 
 
 def _keys(g: Quantities, key: str, claimed: set[str]) -> list[str]:
