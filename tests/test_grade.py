@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -229,3 +230,27 @@ def test_arithmetic_names_the_inputs_that_were_not_written_down(tmp_path):
     # v1 = w11 x1 + w12 x2 + b1: every input given, so the inputs were right
     v, _ = verdicts(rep, "slip")
     assert v["v1"].explanation == "right formula, right inputs, multiplied out wrong"
+
+
+def test_an_imperfect_score_is_never_shown_as_100_or_0_percent(tmp_path):
+    from tinygrad_bp.slides.case import Verdict
+    from tinygrad_bp.teach.grade import ClassReport, Submission
+
+    def sub(name, statuses):
+        s = Submission(f"{name}.toml")
+        s.judgements = [Verdict(_Claim(f"q{k}"), st, 0.0, 0.0, []) for k, st in enumerate(statuses)]
+        return s
+
+    class _Claim:
+        def __init__(self, key):
+            self.key = self.name = key
+            self.text = "0"
+
+    # 399 right and 1 wrong of 400: 99.75%; 1 right of 400: 0.25%
+    subs = [sub("almost", ["ok"] * 399 + ["wrong"]), sub("barely", ["ok"] + ["wrong"] * 399)]
+    rep = ClassReport(Key(KEY), subs, 0.5, 0.02)
+    rows = {r["student"]: r for r in rep.student_rows()}
+    assert 0.99 <= rows["almost"]["score"] < 1 and 0 < rows["barely"]["score"] <= 0.01
+    text = rep.summary()
+    assert re.search(r"almost +99% ", text) and re.search(r"barely +1% ", text)
+    assert "100%" not in text and " 0% " not in text

@@ -187,7 +187,7 @@ class ClassReport:
                 {
                     "student": s.student,
                     "file": s.path,
-                    "score": None if score is None else round(score, 4),
+                    "score": None if score is None else _rounded(score, 4),
                     "claims": len(s.graded),
                     **s.counts,
                     "error": s.error,
@@ -220,7 +220,7 @@ class ClassReport:
             if s.error:
                 lines.append(f"  {row['student']:<{width}}  UNREADABLE: {s.error}")
                 continue
-            score = "  -  " if row["score"] is None else f"{row['score']:5.0%}"
+            score = "  -  " if row["score"] is None else f"{_rounded(row['score'], 2):5.0%}"
             c = s.counts
             lines.append(
                 f"  {row['student']:<{width}}  {score}  "
@@ -251,6 +251,17 @@ class ClassReport:
                 + ", ".join(f"{r['slip']}: {_count(r['students'], 'student')}" for r in slips)
             )
         return "\n".join(lines)
+
+
+def _rounded(score: float, digits: int) -> float:
+    """`score` rounded to `digits` decimals, but never to 1 (or 0) unless it is exactly that:
+    one wrong claim in 400 is 99.75%, shown 99%, not 100%."""
+    r = round(score, digits)
+    if r == 1 and score < 1:
+        return 1 - 10.0**-digits
+    if r == 0 and score > 0:
+        return 10.0**-digits
+    return r
 
 
 def _count(n: int, word: str) -> str:
