@@ -73,8 +73,11 @@ SOURCE_TITLES = {
 
 
 def _rel(a: float, b: float) -> float:
-    scale = max(abs(a), abs(b))
-    return 0.0 if a == b else abs(a - b) / scale
+    if a == b:
+        return 0.0
+    if not (np.isfinite(a) and np.isfinite(b)):  # one source has no number: no agreement
+        return float("inf")
+    return abs(a - b) / max(abs(a), abs(b))
 
 
 @dataclass

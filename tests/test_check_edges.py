@@ -1,4 +1,5 @@
-"""At a kink of relu or leaky_relu, E has no derivative: finite differences are not compared."""
+"""Where E is delicate: at a kink of relu or leaky_relu (no derivative: finite differences are
+not compared) and at a saturated sigmoid output under bce (finite, though y rounds to 1)."""
 
 from __future__ import annotations
 
@@ -89,3 +90,23 @@ def test_away_from_a_kink_finite_differences_are_compared():
     )
     assert result.agree and result.kinks == []
     assert all(r.numeric_compared for r in result.rows)
+
+
+def test_a_saturated_sigmoid_output_under_bce_has_its_true_finite_loss(tmp_path, capsys):
+    # sigmoid(40) rounds to 1.0, so ln(1 - y) was ln 0 and E "inf"; PyTorch's stable
+    # binary_cross_entropy_with_logits gives E = 40 + ln(1 + e^-40) and dE/dw = sigmoid(40)
+    w = torch.tensor(40.0, dtype=torch.float64, requires_grad=True)
+    E = torch.nn.functional.binary_cross_entropy_with_logits(w * 1.0, torch.tensor(0.0).double())
+    E.backward()
+    path = tmp_path / "saturated.toml"
+    path.write_text(
+        '[network]\neta = 0.5\nloss = "bce"\n\n[[layer]]\nW = [[40.0]]\nb = [0.0]\n'
+        'activation = "sigmoid"\n\n[[data]]\nx = [1.0]\nd = [0.0]\n\n'
+        f'[claims]\nE = {E.item()!r}\n"dE/dw11" = {w.grad.item()!r}\ndelta1 = -1\n'
+    )
+    main(["check", str(path), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    got = {c["quantity"]: c for c in out["claims"]}
+    assert got["E"]["status"] == "ok" and got["E"]["true"] == pytest.approx(E.item(), rel=1e-15)
+    assert got["dE/dw11"]["true"] == pytest.approx(w.grad.item(), rel=1e-15)
+    assert got["delta1"]["status"] == "ok"  # delta = e = d - y = -1
