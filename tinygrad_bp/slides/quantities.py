@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine.ops import UNARY, Activation
+from ..engine.ops import Activation
 from ..formatting import fmt
 from .network import Network, loss_value
 
@@ -77,18 +77,21 @@ class Quantity:
         return self.render([num(v) for v in values]) if self.render else num(self.value)
 
 
-_sigmoid = UNARY["sigmoid"].scalar
-_softplus = UNARY["softplus"].scalar
+def _log_sigmoid(v: float) -> float:
+    """ln sigmoid(v) = -ln(1 + e^-v), computed without rounding sigmoid(v) to 1 or 0."""
+    return -(max(-v, 0.0) + math.log1p(math.exp(-abs(v))))
 
 
-def _bce_of_sigmoid(ys: Sequence[float], ds: Sequence[float], vs: Sequence[float]) -> float:
-    """bce of sigmoid outputs: -sum d ln y + (1 - d) ln(1 - y), with ln y = -softplus(-v)
-    and ln(1 - y) = -softplus(v) where y = sigmoid(v) (float64 rounds sigmoid(40) to 1,
+def _bce_of_sigmoid(
+    ys: Sequence[float], ds: Sequence[float], vs: Sequence[float], sigmoid: Activation
+) -> float:
+    """bce of sigmoid outputs: -sum d ln y + (1 - d) ln(1 - y), with ln y = ln sigmoid(v)
+    and ln(1 - y) = ln sigmoid(-v) where y = sigmoid(v) (float64 rounds sigmoid(40) to 1,
     and ln(1 - y) to ln 0, while E is 40); from y itself where y is another number."""
     total = 0.0
     for y, d, v in zip(ys, ds, vs):
-        if y == _sigmoid(v):
-            ln_y, ln_1y = -_softplus(-v), -_softplus(v)
+        if y == float(sigmoid.f(v)):
+            ln_y, ln_1y = _log_sigmoid(v), _log_sigmoid(-v)
         else:
             ln_y = math.log(y) if y > 0 else -math.inf
             ln_1y = math.log(1 - y) if y < 1 else -math.inf
@@ -272,7 +275,9 @@ class Quantities:
                     name,
                     "E",
                     (*ys, *ds, *vs),
-                    lambda a, m=m: _bce_of_sigmoid(a[:m], a[m : 2 * m], a[2 * m :]),
+                    lambda a, m=m, f=net.layers[-1].act: _bce_of_sigmoid(
+                        a[:m], a[m : 2 * m], a[2 * m :], f
+                    ),
                     lambda s, m=m: f"bce(y = {', '.join(s[:m])}; d = {', '.join(s[m : 2 * m])})",
                     order,
                     {"loss": loss},
