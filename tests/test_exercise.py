@@ -150,3 +150,29 @@ def test_docs_excerpt_is_what_the_sheet_gives(tmp_path):
     assert len(quoted) == 4
     for line in quoted:
         assert line in solution
+
+
+# an output neuron's delta = -dE/dv_j as the sheet states it, worked by hand per loss
+OUTPUT_DELTA = {
+    "half_sse": ("delta_j = e_j f'(v_j)", lambda e, y, fp, m: e * fp),
+    "sse": ("delta_j = 2 e_j f'(v_j)", lambda e, y, fp, m: 2 * e * fp),
+    "mse": ("delta_j = 2/m e_j f'(v_j)", lambda e, y, fp, m: 2 / m * e * fp),
+    "bce": ("delta_j = e_j / (y_j (1 - y_j)) f'(v_j)", lambda e, y, fp, m: e / (y * (1 - y)) * fp),
+}
+
+
+@pytest.mark.parametrize("loss", sorted(OUTPUT_DELTA))
+def test_the_sheet_states_the_output_delta_the_key_uses(loss):
+    from tinygrad_bp.teach.exercise import exercise_sheet
+    from tinygrad_bp.teach.render import render_doc
+
+    exercises = make_exercises([2, 2, 2], ["tanh", "sigmoid"], seed=5, loss=loss)
+    sheet = render_doc(exercise_sheet(exercises, "t"), "md").replace("\\_", "_")
+    words, formula = OUTPUT_DELTA[loss]
+    assert words in sheet and "delta_j = e_j f'(v_j) at an output" not in sheet
+    values = exercises[0].solution.values()
+    ((_, d),) = exercises[0].problem.data
+    for j in (3, 4):
+        y, fp = values[f"y{j}"], values[f"f'(v{j})"]
+        e = d[j - 3] - y
+        assert values[f"delta{j}"] == pytest.approx(formula(e, y, fp, 2), rel=1e-12)

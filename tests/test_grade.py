@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -197,3 +198,59 @@ def test_one_key_per_student(tmp_path):
     r = run_cli("grade", str(sheets), "--key", str(sheets), "--json")
     assert r.returncode == 0, r.stderr
     assert [s["student"] for s in json.loads(r.stdout)["students"]] == ["student001-problem01"]
+
+
+def test_a_quantity_claimed_twice_counts_once_by_its_worst_verdict(tmp_path):
+    # v1 = 0.25 * 0.5 + 0.3 * 1.1 - 0.1 = 0.355 (the key's first neuron, by hand)
+    (tmp_path / "echo.toml").write_text(
+        '[names]\nh_in = "v1"\na = "v1"\nb = "v1"\n'
+        "[claims]\nv1 = 0.355\nh_in = 0.355\na = 0.355\nb = 0.355\n"
+        '"dE/dw11" = 5.0\n'
+    )
+    (tmp_path / "hedge.toml").write_text('[names]\nh_in = "v1"\n[claims]\nv1 = 0.355\nh_in = 0.5\n')
+    rep = grade_class(Key(KEY), submission_files(tmp_path))
+    rows = {r["student"]: r for r in rep.student_rows()}
+    assert rows["echo"]["score"] == 0.5 and rows["echo"]["claims"] == 2
+    assert rows["echo"]["ok"] == 1 and rows["echo"]["wrong"] == 1
+    assert rows["hedge"]["score"] == 0.0 and rows["hedge"]["wrong"] == 1
+    (v1,) = [q for q in rep.quantity_table() if q["quantity"] == "h_in (v1)"]
+    assert v1["claimed_by"] == 2 and v1["ok"] == 1 and v1["wrong"] == 1
+    assert "claimed more than once" in rep.summary()
+
+
+def test_arithmetic_names_the_inputs_that_were_not_written_down(tmp_path):
+    # dE/dw11 = -delta1 * x1: delta1 not written down, so the slip may be in it
+    (tmp_path / "lone.toml").write_text('[claims]\n"dE/dw11" = 5.0\nv1 = 0.355\n')
+    (tmp_path / "slip.toml").write_text("[claims]\nv1 = 0.365\n")
+    rep = grade_class(Key(KEY), submission_files(tmp_path))
+    v, _ = verdicts(rep, "lone")
+    assert v["dE/dw11"].slips == ["arithmetic"]
+    assert "or a slip in delta1 (not written down)" in v["dE/dw11"].explanation
+    assert "right inputs" not in v["dE/dw11"].explanation
+    # v1 = w11 x1 + w12 x2 + b1: every input given, so the inputs were right
+    v, _ = verdicts(rep, "slip")
+    assert v["v1"].explanation == "right formula, right inputs, multiplied out wrong"
+
+
+def test_an_imperfect_score_is_never_shown_as_100_or_0_percent(tmp_path):
+    from tinygrad_bp.slides.case import Verdict
+    from tinygrad_bp.teach.grade import ClassReport, Submission
+
+    def sub(name, statuses):
+        s = Submission(f"{name}.toml")
+        s.judgements = [Verdict(_Claim(f"q{k}"), st, 0.0, 0.0, []) for k, st in enumerate(statuses)]
+        return s
+
+    class _Claim:
+        def __init__(self, key):
+            self.key = self.name = key
+            self.text = "0"
+
+    # 399 right and 1 wrong of 400: 99.75%; 1 right of 400: 0.25%
+    subs = [sub("almost", ["ok"] * 399 + ["wrong"]), sub("barely", ["ok"] + ["wrong"] * 399)]
+    rep = ClassReport(Key(KEY), subs, 0.5, 0.02)
+    rows = {r["student"]: r for r in rep.student_rows()}
+    assert 0.99 <= rows["almost"]["score"] < 1 and 0 < rows["barely"]["score"] <= 0.01
+    text = rep.summary()
+    assert re.search(r"almost +99% ", text) and re.search(r"barely +1% ", text)
+    assert "100%" not in text and " 0% " not in text

@@ -203,3 +203,29 @@ def test_fifo_is_refused_without_hanging(tmp_path):
     os.mkfifo(fifo)
     r = run_cli("solve", str(fifo))
     assert r.returncode == 2 and "not a regular file" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "x,digits,by_hand",
+    [
+        (0.25 * 0.5 + 0.3 * 1.1 - 0.1, 2, "0.36"),  # 0.355 exactly; its float is 0.35499999...
+        (0.345, 2, "0.35"),  # half up, as by hand (not half to even)
+        (-0.355, 2, "-0.36"),
+        (0.1 + 0.2, 1, "0.3"),
+        (2.675, 3, "2.68"),  # Python's round(2.675, 2) is 2.67
+        (0.000420, 3, "0.000420"),
+    ],
+)
+def test_numbers_are_rounded_as_the_decimal_is_by_hand(x, digits, by_hand):
+    from tinygrad_bp.teach.expr import round_sig, shown
+
+    assert shown(x, digits) == by_hand
+    assert round_sig(x, digits) == float(by_hand)
+
+
+def test_the_worked_solution_rounds_0_355_up():
+    # h_in = 0.25 * 0.5 + 0.3 * 1.1 - 0.1 = 0.355: to 2 digits 0.36, as the notes' hand work
+    out = run_cli(
+        "solve", str(ROOT / "examples" / "cases" / "worked_example_1.toml"), "--digits", "2"
+    )
+    assert "= 0.36$" in out.stdout and "= 0.35$" not in out.stdout

@@ -11,7 +11,10 @@ Both sides are evaluated at many points x where both are defined, and at
 several values of each constant (a, b, ...). A rule compares its right side with
 the true derivative of its left side (reverse mode on a Value graph). A step
 compares with the line before it; after a wrong line, with the last line that
-held, so that one slip is reported once and the derivation can recover.
+held, so that one slip is reported once and the derivation can recover. A claim
+with no value at a point (other than a simple one like x = 1) where what it claims
+to equal has one is wrong there. Numbers agree to RTOL relatively, or to ATOL times
+the size of the terms they are made of (sum of |v d(out)/dv| over the graph).
 
 The work is bounded (`Limits`): with more constants than ``max_combinations``
 allows, a fixed sample of their combinations is tried (and the verdict says so),
@@ -29,7 +32,7 @@ import numpy as np
 
 from ..files import read_text
 from ..formatting import fmt
-from .expr import Expression, ExpressionError, UndefinedError, parse
+from .expr import Expression, ExpressionError, OutOfRange, UndefinedError, parse
 from .limits import DEFAULT, Limits
 
 __all__ = [
@@ -43,15 +46,20 @@ __all__ = [
 ]
 
 RTOL = 1e-7
-ATOL = 1e-9
+ATOL = 1e-9  # relative to the size of the terms the two numbers are made of
 MIN_POINTS = 5  # fewer common points than this and no verdict can be given
 CONSTANT_VALUES = (0.5, 2.0, 3.7)
 _NICE = [0.5, -0.5, 1.0, -1.0, 1.5, -1.5, 2.0, -2.0, 0.25, -0.25, 3.0, -3.0, 0.1, -0.1]
+_NICE += [10.0, -10.0, 30.0, -30.0, 100.0, -100.0]  # far out: a kink at x = 20 is not missed
+# A claim is wrong where it has no value and what it equals has one only at a point this
+# close to 0 (farther out, exp(-x**4) and the like round to 0 and are not a domain's edge).
+LOSS_RANGE = 3.0
 
 
 def sample_points(n_random: int = 60, seed: int = 0) -> list[float]:
     """Simple points first (so a reported counterexample is easy to check by hand), then random
-    ones spread over [-5, 5] and over several orders of magnitude on both sides of 0."""
+    ones spread over [-5, 5] and over several orders of magnitude on both sides of 0 (the
+    simple ones reach out to +-100)."""
     rng = np.random.default_rng(seed)
     spread = np.r_[rng.uniform(-5, 5, n_random // 2), np.exp(rng.uniform(-4, 2.5, n_random // 4))]
     spread = np.r_[spread, -np.exp(rng.uniform(-4, 2.5, n_random // 4))]
@@ -83,7 +91,7 @@ class Verdict:
     agreeing: int = 0
     x: float | None = None
     constants: dict[str, float] | None = None
-    claimed: float | None = None
+    claimed: float | None = None  # None for a wrong one: the claim has no value at x
     actual: float | None = None
     compared_with: int | None = None  # for a step: the line it was compared with
     note: str = ""
@@ -115,24 +123,24 @@ class Verdict:
         where = f"x = {fmt(self.x, 'g')}" + "".join(
             f", {k} = {fmt(v, 'g')}" for k, v in (self.constants or {}).items()
         )
+        claimed = "undefined" if self.claimed is None else fmt(self.claimed, ".10g")
         if self.kind == "rule":
-            detail = (
-                f"claimed {fmt(self.claimed, '.10g')}, true derivative {fmt(self.actual, '.10g')}"
-            )
+            detail = f"claimed {claimed}, true derivative {fmt(self.actual, '.10g')}"
         else:
-            detail = (
-                f"this line {fmt(self.claimed, '.10g')}, "
-                f"line {self.compared_with} {fmt(self.actual, '.10g')}"
-            )
-        agree = f"; the two agree at {self.agreeing} of {self.points} sample points"
+            detail = f"this line {claimed}, line {self.compared_with} {fmt(self.actual, '.10g')}"
+        agree = f"; the two agree at {self.agreeing} of {self.points} sample points" + (
+            " where both are defined" if self.claimed is None else ""
+        )
         return f"{head}\n    WRONG at {where}: {detail}{agree if self.agreeing else ''}"
 
     def _note(self) -> str:
         return f"; {self.note}" if self.note else ""
 
 
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= ATOL + RTOL * max(abs(a), abs(b))
+def _close(a: float, b: float, terms: float) -> bool:
+    """a and b agree: relatively, or (where they are results of cancellation, like
+    sin(x)**2 + cos(x)**2 - 1) to within a small share of the `terms` they are made of."""
+    return abs(a - b) <= ATOL * terms + RTOL * max(abs(a), abs(b))
 
 
 class _Checker:
@@ -158,12 +166,20 @@ class _Checker:
         return lhs, rhs
 
     def rule(self, lhs: Expression, rhs: Expression, line: int, text: str) -> Verdict:
-        return self.judge(line, text, "rule", rhs.value, lhs.derivative, (lhs, rhs))
+        return self.judge(
+            line, text, "rule", rhs.value_and_scale, lhs.derivative_and_scale, (lhs, rhs)
+        )
 
     def step(self, before: Expression, after: Expression, line: int, compared_with: int) -> Verdict:
         text = f"= {after.text}"
         return self.judge(
-            line, text, "step", after.value, before.value, (before, after), compared_with
+            line,
+            text,
+            "step",
+            after.value_and_scale,
+            before.value_and_scale,
+            (before, after),
+            compared_with,
         )
 
     def constant_sets(self, exprs: tuple[Expression, ...]) -> tuple[list[dict[str, float]], int]:
@@ -195,18 +211,30 @@ class _Checker:
                 )
             )
         defined = agreeing = 0
-        first_wrong = None
+        first_wrong = lost = None
+        lost_between = False  # a point lost that is not one of the simple ones
         for constants in sets:
             for x in POINTS:
                 try:
-                    claimed = claimed_fn(x, constants)
-                    actual = actual_fn(x, constants)
+                    actual, actual_terms = actual_fn(x, constants)
                 except UndefinedError:
                     continue
                 except ExpressionError as exc:  # too deep for Python's stack to evaluate
                     raise VerifyError(f"line {line}: {exc}") from None
+                try:
+                    claimed, claimed_terms = claimed_fn(x, constants)
+                except OutOfRange:
+                    continue
+                except UndefinedError:
+                    # the claim has no value where what it claims to equal has one; a single
+                    # point like x = 1 of (x**2 - 1)/(x - 1) is met only among the simple points
+                    lost = lost or (x, constants, None, actual)
+                    lost_between |= x not in _NICE and abs(x) <= LOSS_RANGE
+                    continue
+                except ExpressionError as exc:
+                    raise VerifyError(f"line {line}: {exc}") from None
                 defined += 1
-                if _close(claimed, actual):
+                if _close(claimed, actual, max(claimed_terms, actual_terms)):
                     agreeing += 1
                 elif first_wrong is None:
                     first_wrong = (x, constants, claimed, actual)
@@ -218,7 +246,10 @@ class _Checker:
                 f"the constants took {len(sets)} of the {total:,} combinations of their values "
                 f"({self.limits.how_to_raise('max_combinations')} tries more)"
             )
-        if defined < MIN_POINTS:
+        if not lost_between:
+            lost = None
+        first_wrong = first_wrong or lost
+        if defined < MIN_POINTS and lost is None:
             verdict.status = "undetermined"
             verdict.note = (
                 "the two sides are nowhere both defined"

@@ -18,7 +18,9 @@ the numbers of a network, used by ``compare --json`` and ``check --json``::
       "parameters": {"w11": {"value": ..., "gradient": {"rules": ..., "value_engine": ...,
                                                         "tensor_engine": ..., "numeric": ...},
                              "delta": ..., "new": ..., "analytic_disagreement": ...,
-                             "numeric_error": ..., "agree": true}, ...},
+                             "numeric_error": ..., "numeric_compared": true,
+                             "agree": true}, ...},
+      "kinks":      [],
       "agree":      true
     }
 
@@ -27,11 +29,13 @@ NaN and infinity are written as null (`tinygrad_bp.formatting.dumps`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
 
+from ..engine.ops import Activation
 from ..formatting import fmt
 from .rules import forward, four_rules, numeric_gradients
 from .twolayer import TwoLayerNet
@@ -42,6 +46,7 @@ __all__ = [
     "Comparison",
     "ParameterRow",
     "compare",
+    "kink_notes",
     "numeric_atol",
     "parameter_limit",
 ]
@@ -55,6 +60,9 @@ NUMERIC_ATOL = 1e-7
 NUMERIC_RTOL = 1e-5
 # Above this many parameters `compare` refuses (finite differences cost P forward passes).
 DEFAULT_MAX_PARAMS = 20_000
+# A pre-activation this close to a kink (relative to the largest forward number) may
+# cross it when finite differences move a parameter by their step of 1e-6.
+KINK_MARGIN = 1e-4
 
 SOURCE_TITLES = {
     "value_engine": "Value engine",
@@ -65,8 +73,11 @@ SOURCE_TITLES = {
 
 
 def _rel(a: float, b: float) -> float:
-    scale = max(abs(a), abs(b))
-    return 0.0 if a == b else abs(a - b) / scale
+    if a == b:
+        return 0.0
+    if not (np.isfinite(a) and np.isfinite(b)):  # one source has no number: no agreement
+        return float("inf")
+    return abs(a - b) / max(abs(a), abs(b))
 
 
 @dataclass
@@ -80,6 +91,9 @@ class ParameterRow:
     new: float
     # finite differences of E carry about 1e-16 |E| / eps of rounding: scaled by |E|
     numeric_atol: float = NUMERIC_ATOL
+    # False where a pre-activation sits at a kink: E has no derivative, and finite
+    # differences give the mean of the two one-sided slopes
+    numeric_compared: bool = True
 
     def __getattr__(self, source: str) -> float:
         # row.value_engine, row.rules, ... read the gradient of that source
@@ -107,8 +121,8 @@ class ParameterRow:
     def agree(self) -> bool:
         a = [v for k, v in self.gradients.items() if k != "numeric"]
         analytic = self.analytic_disagreement <= ANALYTIC_RTOL or max(a) - min(a) <= ANALYTIC_ATOL
-        numeric = self.numeric_error <= self.numeric_atol + NUMERIC_RTOL * abs(
-            self.gradients["rules"]
+        numeric = not self.numeric_compared or self.numeric_error <= (
+            self.numeric_atol + NUMERIC_RTOL * abs(self.gradients["rules"])
         )
         return bool(analytic and numeric)
 
@@ -120,6 +134,7 @@ class ParameterRow:
             "new": self.new,
             "analytic_disagreement": self.analytic_disagreement,
             "numeric_error": self.numeric_error,
+            "numeric_compared": self.numeric_compared,
             "agree": self.agree,
         }
 
@@ -134,6 +149,7 @@ class Comparison:
     forward: dict[str, float]
     backward: dict[str, float] = field(default_factory=dict)
     rows: list[ParameterRow] = field(default_factory=list)
+    kinks: list[str] = field(default_factory=list)  # see `kink_notes`
 
     @property
     def E(self) -> float:
@@ -143,6 +159,15 @@ class Comparison:
     def agree(self) -> bool:
         return all(row.agree for row in self.rows)
 
+    @property
+    def sources(self) -> str:
+        """What `agree` compared, in words."""
+        if self.kinks:
+            return (
+                "autodiff and the closed-form rules (finite differences are not compared at a kink)"
+            )
+        return "autodiff, the closed-form rules and finite differences"
+
     def to_dict(self) -> dict:
         return {
             "network": self.network,
@@ -150,6 +175,7 @@ class Comparison:
             "forward": dict(self.forward),
             "backward": dict(self.backward),
             "parameters": {row.name: row.to_dict() for row in self.rows},
+            "kinks": list(self.kinks),
             "agree": self.agree,
         }
 
@@ -186,16 +212,39 @@ class Comparison:
                 + f"{r.analytic_disagreement:>18.1e}{mark}"
             )
         worst = max((r.analytic_disagreement for r in self.rows), default=0.0)
-        worst_num = max((r.numeric_error for r in self.rows), default=0.0)
+        worst_num = max((r.numeric_error for r in self.rows if r.numeric_compared), default=0.0)
+        lines += ["", *self.kinks] if self.kinks else []
         lines += [
             "",
             f"largest relative disagreement between the analytic gradients: {worst:.2e} "
             f"(tolerance {ANALYTIC_RTOL:g}); largest |rules - finite diff|: {worst_num:.2e}",
-            "AGREE: autodiff, the closed-form rules and finite differences"
-            if self.agree
-            else "DISAGREE: see the rows marked <--",
+            f"AGREE: {self.sources}" if self.agree else "DISAGREE: see the rows marked <--",
         ]
         return "\n".join(lines)
+
+
+def kink_notes(pre: Iterable[tuple[str, float, Activation]], scale: float) -> list[str]:
+    """One sentence per pre-activation v at a kink of its activation f (f' jumps at 0:
+    relu, leaky_relu, elu with alpha != 1), within KINK_MARGIN * max(1, scale) of it.
+    There E has no derivative in the parameters before v; the rules and autodiff take
+    f'(0) from the right-hand or left-hand side as the engine's table says, and finite
+    differences the mean of the two sides, so they are not compared."""
+    margin = KINK_MARGIN * max(1.0, scale)
+    notes = []
+    for name, v, act in pre:
+        left, right = (float(act.df(t)) for t in (-1e-12, 1e-12))
+        if abs(v) <= margin and abs(left - right) > 1e-6 * max(1.0, abs(left), abs(right)):
+            notes.append(
+                f"{name} = {fmt(v, 'g')} is at the kink of {act.spec} (slope {fmt(left, 'g')} "
+                f"on the left, {fmt(right, 'g')} on the right): E has no derivative there; "
+                f"the rules and autodiff take f'(0) = {fmt(float(act.df(0.0)), 'g')}, finite "
+                "differences average the two sides and are not compared"
+            )
+    return notes
+
+
+def _scale(values: Iterable[float]) -> float:
+    return max((abs(v) for v in values if np.isfinite(v)), default=1.0)
 
 
 def _vec(a) -> str:
@@ -255,10 +304,17 @@ def compare(
         back = sum(net.W2[k, r] * backward[num.delta(j)] for k, j in enumerate(num.outputs()))
         backward[num.delta(i)] = backward[num.fprime(i)] * back
     result = Comparison(description, [{"x": x.tolist(), "d": d.tolist()}], float(eta), q, backward)
+    pre = [
+        (num.v(j), q[num.v(j)], act)
+        for layer, act in enumerate((net.hidden_act, net.output_act))
+        for j in num.neurons(layer)
+    ]
+    result.kinks = kink_notes(pre, _scale([*x, *q.values()]))
     atol = numeric_atol(q["E"])
     for name in net.parameter_names:
         grads = {source: float(by[name]) for source, by in sources.items()}
         delta = -eta * grads["rules"]
         row = ParameterRow(name, values[name], grads, delta, values[name] + delta, atol)
+        row.numeric_compared = not result.kinks
         result.rows.append(row)
     return result

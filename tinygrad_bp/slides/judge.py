@@ -32,7 +32,7 @@ import numpy as np
 
 from ..formatting import fmt
 from .casefile import Case, Claim
-from .compare import Comparison, ParameterRow, numeric_atol
+from .compare import Comparison, ParameterRow, kink_notes, numeric_atol
 from .quantities import PHASES, Quantities
 from .slips import SLIPS, Candidate, candidates
 
@@ -156,9 +156,10 @@ class CheckResult:
             lines += ["", self.comparison.table()]
         else:
             lines.append(
-                "gradients of the first pass: autodiff, the closed-form rules and finite "
-                + ("differences agree" if self.agree else "differences DISAGREE (--numbers)")
+                f"gradients of the first pass: {self.comparison.sources} "
+                + ("agree" if self.agree else "DISAGREE (--numbers)")
             )
+            lines += self.comparison.kinks
         width = max([len(_label(v)) for v in self.verdicts] + [5])
         head = f"  {'claim':<{width}}  {'written':>12}  {'true':>12}  {'your numbers give':>17}"
         phase = None
@@ -249,10 +250,15 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
                 if all(status_of.get(s, "ok") in ("ok", "rounding") for s in inputs):
                     shown = f"{claim.key} = {q.formula([world[i] for i in q.inputs])}"
                     shown += f" = {fmt(carried, '.6g')}"
-                    v.diagnoses = [
-                        Candidate(("arithmetic",), carried, SLIPS["arithmetic"], lambda s=shown: s)
-                    ]
-                    v.explanation = SLIPS["arithmetic"]
+                    sentence = SLIPS["arithmetic"]
+                    hidden = _unwritten(g, claim.key, claimed)
+                    if hidden:  # the inputs were not all written down: they may hold the slip
+                        sentence = (
+                            "right formula, and the numbers written down are right; multiplied "
+                            f"out wrong, or a slip in {', '.join(hidden)} (not written down)"
+                        )
+                    v.diagnoses = [Candidate(("arithmetic",), carried, sentence, lambda s=shown: s)]
+                    v.explanation = sentence
                 else:
                     v.explanation = "neither the truth nor your earlier numbers give this"
         status_of[claim.key] = v.status
@@ -294,6 +300,15 @@ def _simplest(found: list[Candidate]) -> list[Candidate]:
             seen.add(c.ids)
             out.append(c)
     return out
+
+
+def _unwritten(g: Quantities, key: str, claimed: set[str]) -> list[str]:
+    """The inputs of `key` that are neither claimed nor given: not written down."""
+    return [
+        u
+        for u in dict.fromkeys(g.nodes[key].inputs)
+        if u not in claimed and g.nodes[u].kind != "given"
+    ]
 
 
 def _keys(g: Quantities, key: str, claimed: set[str]) -> list[str]:
@@ -340,10 +355,20 @@ def _comparison(case: Case, truth: dict[str, float]) -> Comparison:
     back = {k: truth[k] for k, q in first if q.kind in ("fprime", "delta")}
     data = [{"x": x.tolist(), "d": d.tolist()} for x, d in case.data]
     result = Comparison(description, data, case.eta, fwd, back)
+    pre = [
+        (k, truth[k], net.layers[q.info["layer"]].act)
+        for k, q in first
+        if q.kind == "v"
+        and not (q.info.get("layer") == len(net.layers) - 1 and net.loss == "softmax_ce")
+    ]
+    scale = max((abs(v) for v in fwd.values() if math.isfinite(v)), default=1.0)
+    result.kinks = kink_notes(pre, max([scale, *(abs(v) for x, _ in case.data for v in x)]))
     values = net.parameters()
     for p in net.parameter_names:
         grads = {"rules": truth[f"dE/d{p}"], "value_engine": by_engine[p], "numeric": by_fd[p]}
         new = truth[g.param(p, 1)]
         atol = numeric_atol(fwd["E"])
-        result.rows.append(ParameterRow(p, values[p], grads, truth[f"Delta_{p}"], new, atol))
+        row = ParameterRow(p, values[p], grads, truth[f"Delta_{p}"], new, atol)
+        row.numeric_compared = not result.kinks
+        result.rows.append(row)
     return result

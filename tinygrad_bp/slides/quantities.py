@@ -77,6 +77,38 @@ class Quantity:
         return self.render([num(v) for v in values]) if self.render else num(self.value)
 
 
+def _log_sigmoid(v: float) -> float:
+    """ln sigmoid(v) = -ln(1 + e^-v), computed without rounding sigmoid(v) to 1 or 0."""
+    return -(max(-v, 0.0) + math.log1p(math.exp(-abs(v))))
+
+
+def _bce_of_sigmoid(
+    ys: Sequence[float], ds: Sequence[float], vs: Sequence[float], sigmoid: Activation
+) -> float:
+    """bce of sigmoid outputs: -sum d ln y + (1 - d) ln(1 - y), with ln y = ln sigmoid(v)
+    and ln(1 - y) = ln sigmoid(-v) where y = sigmoid(v) (float64 rounds sigmoid(40) to 1,
+    and ln(1 - y) to ln 0, while E is 40); from y itself where y is another number."""
+    total = 0.0
+    for y, d, v in zip(ys, ds, vs):
+        if y == float(sigmoid.f(v)):
+            ln_y, ln_1y = _log_sigmoid(v), _log_sigmoid(-v)
+        else:
+            ln_y = math.log(y) if y > 0 else -math.inf
+            ln_1y = math.log(1 - y) if y < 1 else -math.inf
+        total -= (d * ln_y if d != 0 else 0.0) + ((1 - d) * ln_1y if d != 1 else 0.0)
+    return total
+
+
+def _bce_delta(a: Sequence[float], sigmoid: bool) -> float:
+    """delta = e / (y (1 - y)) f'(v) of a bce output; the sigmoid's f'(v) = y (1 - y)
+    cancels exactly, delta = e, also where float64 rounds y to 0 or 1."""
+    e, y, fp = a
+    denom = y * (1 - y)
+    if sigmoid and denom == 0:
+        return e
+    return e / denom * fp
+
+
 def _sum(xs: Sequence[float]) -> float:
     return float(math.fsum(xs))
 
@@ -215,10 +247,10 @@ class Quantities:
                     )
                 )
             )
-        self._add_loss(net, nm("E"), es, ys, ds, n, bool(etag))
+        self._add_loss(net, nm("E"), es, ys, ds, n, bool(etag), vs)
         self._backward(net, n, etag, xtag, es, ys, ds)
 
-    def _add_loss(self, net, name, es, ys, ds, n, per_example) -> None:
+    def _add_loss(self, net, name, es, ys, ds, n, per_example, vs) -> None:
         loss = net.loss
         order = (n, 0, len(net.layers), 3, 0)
         if loss in ("half_sse", "sse", "mse"):
@@ -237,6 +269,21 @@ class Quantities:
             )
             return
         m = len(ys)
+        if loss == "bce" and net.layers[-1].act.name == "sigmoid":
+            self.add(
+                Quantity(
+                    name,
+                    "E",
+                    (*ys, *ds, *vs),
+                    lambda a, m=m, f=net.layers[-1].act: _bce_of_sigmoid(
+                        a[:m], a[m : 2 * m], a[2 * m :], f
+                    ),
+                    lambda s, m=m: f"bce(y = {', '.join(s[:m])}; d = {', '.join(s[m : 2 * m])})",
+                    order,
+                    {"loss": loss},
+                )
+            )
+            return
         self.add(
             Quantity(
                 name,
@@ -276,7 +323,9 @@ class Quantities:
                         )
                     )
                 if last:
-                    self._output_delta(nm(num_.delta(j)), loss, m, es[r], ys[r], fp, ds, n, j, l)
+                    self._output_delta(
+                        nm(num_.delta(j)), loss, m, es[r], ys[r], fp, ds, n, j, l, layer.act
+                    )
                 else:
                     ks = num_.neurons(l + 1)
                     ws = [self.param(num_.weight(l + 1, c, r), n) for c in range(len(ks))]
@@ -300,7 +349,7 @@ class Quantities:
                     )
             self._gradients(net, n, etag, xtag, l, phase_order)
 
-    def _output_delta(self, name, loss, m, e, y, fp, ds, n, j, l) -> None:
+    def _output_delta(self, name, loss, m, e, y, fp, ds, n, j, l, act=None) -> None:
         order = (n, 1, 1, 1, j)
         info = {"neuron": j, "output": True, "loss": loss}
         if loss in ("half_sse", "sse", "mse"):
@@ -320,7 +369,7 @@ class Quantities:
                 name,
                 "delta",
                 (e, y, fp),
-                lambda a: a[0] / (a[1] * (1 - a[1])) * a[2],
+                lambda a, s=act is not None and act.name == "sigmoid": _bce_delta(a, s),
                 lambda s: f"{s[0]} / ({s[1]} * (1 - {s[1]})) * {s[2]}",
                 order,
                 info,

@@ -172,8 +172,8 @@ def exercise_sheet(exercises: list[Exercise], title: str) -> Doc:
     doc.add(
         "p",
         "Neurons are numbered consecutively, hidden layers first; w_ji is the weight from "
-        "input (or neuron) i into neuron j; e_j = d_j - y_j; delta_j = e_j f'(v_j) at an "
-        "output neuron. Give every answer to "
+        "input (or neuron) i into neuron j; e_j = d_j - y_j; delta_j = -dE/dv_j, the local "
+        "gradient (at an output neuron as each problem says). Give every answer to "
         f"{exercises[0].solution.digits if exercises else 4} significant digits.",
     )
     for ex in exercises:

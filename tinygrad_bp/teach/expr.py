@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ..formatting import fmt
@@ -52,8 +53,9 @@ GREEK = {"delta": "δ", "Delta": "Δ", "eta": "η", "sigma": "σ", "partial": "�
 
 
 def shown(x: float, digits: int) -> str:
-    """`x` as written with `digits` significant digits, trailing zeros kept: 0.000420, 1.00."""
-    text = fmt(x, f"#.{digits}g")
+    """`x` as written with `digits` significant digits, trailing zeros kept: 0.000420, 1.00;
+    rounded as a person rounds the decimal number, half up (0.355 -> 0.36, see `round_sig`)."""
+    text = fmt(round_sig(x, digits), f"#.{digits}g")
     mantissa, e, exponent = text.partition("e")
     if mantissa.endswith("."):
         mantissa = mantissa[:-1]
@@ -61,10 +63,15 @@ def shown(x: float, digits: int) -> str:
 
 
 def round_sig(x: float, digits: int) -> float:
-    """`x` rounded to `digits` significant digits (what a person writes down)."""
+    """`x` rounded to `digits` significant digits (what a person writes down): the shortest
+    decimal that reads back as x (0.355 for 0.25 * 0.5 + 0.3 * 1.1 - 0.1, whose float is
+    0.35499999999999998...) rounded half away from zero, 0.355 -> 0.36, as by hand."""
     if x == 0 or not math.isfinite(x):
         return x
-    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
+    d = Decimal(repr(float(x)))
+    step = Decimal(1).scaleb(d.adjusted() - digits + 1)
+    rounded = float(d.quantize(step, rounding=ROUND_HALF_UP))
+    return rounded if math.isfinite(rounded) else x  # 1.8e308 is past the largest float
 
 
 # -- labels: how a quantity is written ------------------------------

@@ -8,7 +8,9 @@ cannot be read (or names a quantity the network does not have) is reported with
 the reason and the run goes on.
 
 Score = (ok + follows + `rounding_credit` x rounding) / claims: an error carried
-forward is not a new mistake, so it costs nothing.
+forward is not a new mistake, so it costs nothing. A quantity claimed more than
+once (under several names) counts once, with its worst verdict: writing the same
+number again, or a second guess, earns nothing.
 """
 
 from __future__ import annotations
@@ -107,8 +109,24 @@ class Submission:
     error: str = ""  # why the file could not be graded
 
     @property
+    def graded(self) -> list[Verdict]:
+        """One judgement per quantity: of a quantity claimed more than once, the worst."""
+        worst: dict[str, Verdict] = {}
+        for j in self.judgements:
+            seen = worst.get(j.claim.key)
+            if seen is None or STATUSES.index(j.status) > STATUSES.index(seen.status):
+                worst[j.claim.key] = j
+        return list(worst.values())
+
+    @property
+    def repeated(self) -> dict[str, int]:
+        """Quantities claimed more than once, and how many times."""
+        c = Counter(j.claim.key for j in self.judgements)
+        return {k: n for k, n in c.items() if n > 1}
+
+    @property
     def counts(self) -> dict[str, int]:
-        c = Counter(j.status for j in self.judgements)
+        c = Counter(j.status for j in self.graded)
         return {s: c.get(s, 0) for s in STATUSES}
 
     def score(self, rounding_credit: float) -> float | None:
@@ -116,7 +134,7 @@ class Submission:
             return None
         c = self.counts
         good = c["ok"] + c["follows"] + rounding_credit * c["rounding"]
-        return good / len(self.judgements)
+        return good / len(self.graded)
 
     @property
     def student(self) -> str:
@@ -138,7 +156,7 @@ class ClassReport:
         """Per quantity: how many students claimed it and how many got each status."""
         rows: dict[str, Counter] = {}
         for s in self.graded:
-            for j in s.judgements:
+            for j in s.graded:
                 rows.setdefault(self.key.written(j.claim.key), Counter())[j.status] += 1
         table = [
             {"quantity": q, "claimed_by": sum(c.values()), **{st: c.get(st, 0) for st in STATUSES}}
@@ -151,7 +169,7 @@ class ClassReport:
         claims, students = Counter(), Counter()
         for s in self.graded:
             seen = set()
-            for j in s.judgements:
+            for j in s.graded:
                 for slip in j.slips:
                     claims[slip] += 1
                     seen.add(slip)
@@ -169,8 +187,8 @@ class ClassReport:
                 {
                     "student": s.student,
                     "file": s.path,
-                    "score": None if score is None else round(score, 4),
-                    "claims": len(s.judgements),
+                    "score": None if score is None else _rounded(score, 4),
+                    "claims": len(s.graded),
                     **s.counts,
                     "error": s.error,
                 }
@@ -202,12 +220,17 @@ class ClassReport:
             if s.error:
                 lines.append(f"  {row['student']:<{width}}  UNREADABLE: {s.error}")
                 continue
-            score = "  -  " if row["score"] is None else f"{row['score']:5.0%}"
+            score = "  -  " if row["score"] is None else f"{_rounded(row['score'], 2):5.0%}"
             c = s.counts
             lines.append(
                 f"  {row['student']:<{width}}  {score}  "
                 + "  ".join(f"{st} {c[st]}" for st in STATUSES)
             )
+            if s.repeated:
+                lines.append(
+                    "      claimed more than once, counted once by the worst verdict: "
+                    + ", ".join(f"{self.key.written(k)} ({n} times)" for k, n in s.repeated.items())
+                )
             for j in s.judgements:
                 if j.status == "wrong":
                     slips = ", ".join(j.slips) or "no diagnosis"
@@ -228,6 +251,17 @@ class ClassReport:
                 + ", ".join(f"{r['slip']}: {_count(r['students'], 'student')}" for r in slips)
             )
         return "\n".join(lines)
+
+
+def _rounded(score: float, digits: int) -> float:
+    """`score` rounded to `digits` decimals, but never to 1 (or 0) unless it is exactly that:
+    one wrong claim in 400 is 99.75%, shown 99%, not 100%."""
+    r = round(score, digits)
+    if r == 1 and score < 1:
+        return 1 - 10.0**-digits
+    if r == 0 and score > 0:
+        return 10.0**-digits
+    return r
 
 
 def _count(n: int, word: str) -> str:

@@ -80,12 +80,22 @@ LOSS_WORDS = {
     "softmax_ce": "E = -sum of d_j ln y_j with y = softmax(v) at the output",
 }
 
+#: delta_j = -dE/dv_j of an output neuron j under each loss (m outputs).
+OUTPUT_DELTA_WORDS = {
+    "half_sse": "delta_j = e_j f'(v_j)",
+    "sse": "delta_j = 2 e_j f'(v_j)",
+    "mse": "delta_j = 2/m e_j f'(v_j) with m outputs",
+    "bce": "delta_j = e_j / (y_j (1 - y_j)) f'(v_j)",
+    "softmax_ce": "delta_j = d_j - y_j sum_k d_k",
+}
+
 
 def problem_blocks(doc: Doc, problem: Problem, renderers: dict[str, Renderer]) -> None:
     """The statement: network, activations, loss, learning rate, examples, starting values."""
     sizes = [problem.n_inputs] + [layer.size for layer in problem.layers]
     items = [
-        "network " + "-".join(map(str, sizes)) + f", loss {LOSS_WORDS[problem.loss]}, "
+        "network " + "-".join(map(str, sizes)) + f", loss {LOSS_WORDS[problem.loss]} "
+        f"(at an output neuron {OUTPUT_DELTA_WORDS[problem.loss]}), "
         f"learning rate eta = {problem.eta:g}, {problem.mode} updates, {problem.steps} step(s)"
     ]
     for l, layer in enumerate(problem.layers):
