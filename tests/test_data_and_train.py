@@ -229,3 +229,13 @@ def test_fit_refuses_targets_that_do_not_match_the_examples(trace):
     for model, y, loss, message in cases:
         with pytest.raises(ValueError, match=message):
             fit(model, X, y, loss, SGD(model.parameters()), epochs=1, trace=trace)
+
+
+@pytest.mark.parametrize("loss,layers", [("bce", "2,4,1"), ("ce", "2,4,2")])
+def test_train_refuses_a_sigmoid_output_under_a_squashing_loss(loss, layers, capsys):
+    # bce and ce take logits: a sigmoid output layer would squash them twice
+    argv = ["train", "--data", "xor", "--loss", loss, "--layers", layers, "--epochs", "1"]
+    assert main(argv + ["--output-activation", "sigmoid"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "squashed twice" in err and "--output-activation" in err
+    assert main(argv + ["--json"]) == 0  # the default linear output trains

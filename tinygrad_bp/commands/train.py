@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..engine.ops import activation_names
+from ..engine.ops import activation, activation_names
 from ..engine.trace import MAX_NODES as MAX_TRACE_NODES
 from ..formatting import dumps, fmt
 from ..nn import MLP, ValueMLP
@@ -201,6 +201,13 @@ def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: 
         raise ValueError(
             f"--loss ce needs one output per class (2 or more), got {sizes[-1]}; end --layers "
             "with the number of classes or use --loss bce"
+        )
+    if loss in ("bce", "ce") and activation(args.output_activation).name == "sigmoid":
+        squash = "sigmoid" if loss == "bce" else "softmax"
+        raise ValueError(
+            f"--loss {loss} applies the {squash} to the outputs itself; with "
+            "--output-activation sigmoid the outputs would be squashed twice: leave "
+            "--output-activation out (linear)"
         )
     n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
     if n_params > MAX_PARAMETERS and not args.force:
