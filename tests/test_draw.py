@@ -165,6 +165,20 @@ def test_jupyter_reprs():
     assert ex._repr_markdown_().startswith("**dout/da**") and "<pre>" in ex._repr_html_()
 
 
+def test_jupyter_repr_without_any_graphviz_is_text_saying_why(monkeypatch):
+    from tinygrad_bp.views import render
+
+    monkeypatch.setattr(render, "has_dot", lambda: False)
+    monkeypatch.setattr(render, "has_wasm", lambda: False)
+    *_, out = small_graph()
+    bundle = draw(out)._repr_mimebundle_()
+    assert list(bundle) == ["text/plain"]
+    assert (
+        bundle["text/plain"].startswith("<Drawing of")
+        and "no picture: SVG needs" in bundle["text/plain"]
+    )
+
+
 def test_big_graph_is_refused_quickly_with_advice():
     x = Value(1.0, "x")
     y = x

@@ -118,10 +118,13 @@ class Drawing:
         return self.pipe("svg").decode("utf-8")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        bundle = {"image/svg+xml": self._repr_svg_(), "text/plain": repr(self)}
-        if self.caption:
-            bundle["text/plain"] += "\n" + self.caption
-        return bundle
+        from .render import RenderError
+
+        text = repr(self) + ("\n" + self.caption if self.caption else "")
+        try:
+            return {"image/svg+xml": self._repr_svg_(), "text/plain": text}
+        except RenderError as exc:  # nothing here draws SVG: the text, and why no picture
+            return {"text/plain": f"{text}\n(no picture: {exc})"}
 
     def __repr__(self) -> str:
         n = len(self.graph.nodes) if self.graph else 0
