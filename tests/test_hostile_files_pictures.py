@@ -455,3 +455,16 @@ def test_predict_row_limit_counts_lines_ended_by_a_lone_carriage_return(
     assert "3 lines" in capsys.readouterr().err
     assert main(["predict", str(model_file[0]), str(csv), "--max-rows", "3"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 4
+
+
+def test_atomic_write_through_a_symbolic_link_replaces_the_file_it_points_to(tmp_path):
+    from tinygrad_bp.files import atomic_write
+
+    target = tmp_path / "data" / "model.json"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "model.json"
+    link.symlink_to(target)
+    assert atomic_write(link, "new") == link
+    assert link.is_symlink() and target.read_text() == "new"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["model.json"]  # no temporary left

@@ -103,10 +103,13 @@ def read_text(path: str | os.PathLike, limit: int, what: str = "file", raise_wit
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write `data` to `path` through a temporary file and a rename; returns the path.
 
-    Either the whole new file is there afterwards or the old one is untouched.
-    Raises `OSError` (with the path) when the folder cannot be written.
+    Either the whole new file is there afterwards or the old one is untouched. A
+    symbolic link is followed: the file it points to is replaced. Raises `OSError`
+    (with the path) when the folder cannot be written.
     """
-    p = Path(path)
+    given = p = Path(path)
+    if p.is_symlink():  # write where the link points: the link stays a link
+        p = Path(os.path.realpath(p))
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if p.is_dir():
         raise IsADirectoryError(f"{p} is a folder, expected a file name; give a file name in it")
@@ -131,7 +134,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
         except OSError:
             pass
         raise
-    return p
+    return given
 
 
 def _umask() -> int:
