@@ -637,8 +637,9 @@ class Tensor(Node):
             isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
         ):
             t = _new(Tensor)
-            try:
-                t.data = _quietly(np.array, x, dtype)
+            try:  # a cast that can overflow (to float32, or from a wider float) runs quietly
+                plain = type(x) in (int, float) and dtype == np.float64
+                t.data = np.array(x, dtype=dtype) if plain else _quietly(np.array, x, dtype)
             except OverflowError:  # an int beyond float64
                 t.data = np.array(np.inf)
             if not np.isfinite(t.data):
