@@ -27,7 +27,7 @@ from ..nn.train import (
 from .args import activation_spec, bounded, layer_sizes, positive
 
 CLASSIFICATION = {"xor", "moons", "spirals"}
-VALUE_LIMIT_SECONDS = 120.0  # either engine: longer runs need --force
+TIME_LIMIT_SECONDS = 120.0  # either engine: longer runs need --force
 MAX_SAMPLES = 1_000_000
 MAX_PARAMETERS = 2_000_000
 
@@ -231,15 +231,15 @@ def _check(args: argparse.Namespace, sizes: list[int], n: int, loss: str, n_in: 
             )
     if args.engine == "value":
         seconds = estimate_value_seconds(sizes, n, args.epochs)
-        if seconds > VALUE_LIMIT_SECONDS and not args.force:
+        if seconds > TIME_LIMIT_SECONDS and not args.force:
             raise ValueError(
-                f"the Value engine would take about {seconds / 60:.0f} minutes here "
+                f"the Value engine would take about {_duration(seconds)} here "
                 f"({n} samples x {args.epochs} epochs, one graph node per number); "
                 "use --engine tensor (seconds), fewer --samples or --epochs, or --force"
             )
     if args.engine == "tensor":
         seconds = estimate_tensor_seconds(sizes, n, args.epochs, args.batch_size)
-        if seconds > VALUE_LIMIT_SECONDS and not args.force:
+        if seconds > TIME_LIMIT_SECONDS and not args.force:
             raise ValueError(
                 f"training would take about {_duration(seconds)} here ({args.epochs:,} epochs "
                 f"of {n:,} samples in batches of {min(args.batch_size, n)}, "
