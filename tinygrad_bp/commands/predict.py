@@ -96,8 +96,8 @@ def parse_csv(text: str, n_inputs: int, source: str) -> np.ndarray:
         try:
             values = [_number(f) for f in fields]
         except ValueError:
-            if header and len(fields) == n_inputs and not any(map(_is_number, fields)):
-                continue  # a header line: one name per column
+            if header and _is_header(fields, n_inputs):
+                continue
             bad = next(f for f in fields if not _is_number(f))
             raise ValueError(
                 f"{source}, line {number}: {bad!r} is not a number; give comma-separated "
@@ -133,10 +133,9 @@ def _bulk(text: str, n_inputs: int) -> np.ndarray | None:
     """
     first, _, rest = text.partition("\n")
     if _NOT_PLAIN.search(first):
-        fields = [_unquote(f.strip()) for f in first.split(",")]
-        if len(fields) != n_inputs or any(map(_is_number, fields)):
+        if not _is_header([_unquote(f.strip()) for f in first.split(",")], n_inputs):
             return None
-        text = rest  # a header line
+        text = rest
     if _NOT_PLAIN.search(text):
         return None
     try:
@@ -159,14 +158,19 @@ def _unquote(field: str) -> str:
     return field[1:-1].strip() if len(field) >= 2 and field[0] == field[-1] == '"' else field
 
 
+def _is_number(text: str) -> bool:
+    return bool(_NUMBER.fullmatch(text))
+
+
 def _number(text: str) -> float:
-    if not _NUMBER.fullmatch(text):
+    if not _is_number(text):
         raise ValueError(text)
     return float(text)
 
 
-def _is_number(text: str) -> bool:
-    return bool(_NUMBER.fullmatch(text))
+def _is_header(fields: list[str], n_inputs: int) -> bool:
+    """A header line: one name per column, none of them a number."""
+    return len(fields) == n_inputs and not any(map(_is_number, fields))
 
 
 def run(args: argparse.Namespace) -> int:
