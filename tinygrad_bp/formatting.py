@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dumps", "fmt", "html_report", "json_safe"]
+__all__ = ["dumps", "finite_list", "fmt", "html_report", "json_safe"]
 
 
 def fmt(x: float, spec: str = ".6g") -> str:
@@ -25,6 +25,12 @@ def fmt(x: float, spec: str = ".6g") -> str:
     return text
 
 
+def finite_list(a: np.ndarray) -> list:
+    """``a.tolist()`` with NaN and the infinities as None (JSON null)."""
+    finite = np.isfinite(a)
+    return a.tolist() if finite.all() else np.where(finite, a, None).tolist()
+
+
 def json_safe(obj: Any) -> Any:
     """A copy of `obj` that JSON can carry: numpy to Python, NaN and infinity to None."""
     if isinstance(obj, dict):
@@ -32,9 +38,7 @@ def json_safe(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [json_safe(v) for v in obj]
     if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":  # the same, in bulk
-        a = obj.astype(float) + 0.0  # -0.0 + 0.0 is 0.0
-        finite = np.isfinite(a)
-        return a.tolist() if finite.all() else np.where(finite, a, None).tolist()
+        return finite_list(obj.astype(float) + 0.0)  # -0.0 + 0.0 is 0.0
     if isinstance(obj, np.ndarray):
         return json_safe(obj.tolist())
     if isinstance(obj, (bool, np.bool_)):

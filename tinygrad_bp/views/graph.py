@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.autograd import topological_order
-from ..formatting import fmt
+from ..formatting import finite_list, fmt
 
 __all__ = [
     "DEFAULT_MAX_NODES",
@@ -187,10 +187,7 @@ def _plain(x: Any) -> Any:
     v = _number(x)
     if v is not None and np.ndim(x) == 0:
         return v if math.isfinite(v) else None
-    a = np.asarray(x, dtype=float)
-    if np.isfinite(a).all():
-        return a.tolist()
-    return np.where(np.isfinite(a), a, None).tolist()
+    return finite_list(np.asarray(x, dtype=float))
 
 
 def graph_to_dict(root: Any, max_nodes: int | None = 100_000) -> dict[str, Any]:
