@@ -128,12 +128,15 @@ class Expression:
 
     def value(self, x: float, constants: dict[str, float] | None = None) -> float:
         """The number at x, or `UndefinedError` where it is not a finite real number."""
-        out = self.evaluate(x, constants).data
-        if not math.isfinite(out):
-            raise (OutOfRange if math.isinf(out) else UndefinedError)(
-                f"{self.text} is {out} at x = {x}, not a finite number; pick an x in its domain"
+        return self._finite(self.evaluate(x, constants).data, x)
+
+    def _finite(self, value: float, x: float) -> float:
+        """`value`, or `OutOfRange` (infinite) or `UndefinedError` (NaN) naming x."""
+        if not math.isfinite(value):
+            raise (OutOfRange if math.isinf(value) else UndefinedError)(
+                f"{self.text} is {value} at x = {x}, not a finite number; pick an x in its domain"
             )
-        return out
+        return value
 
     def derivative(self, x: float, constants: dict[str, float] | None = None) -> float:
         """d/dx at x, by reverse mode on the Value graph."""
@@ -148,11 +151,7 @@ class Expression:
         small because large terms cancel."""
         diffs: list[tuple[Value, float]] = []
         out = self.evaluate(x, constants, diffs)
-        value = out.data
-        if not math.isfinite(value):
-            raise (OutOfRange if math.isinf(value) else UndefinedError)(
-                f"{self.text} is {value} at x = {x}, not a finite number; pick an x in its domain"
-            )
+        value = self._finite(out.data, x)
         out.backward()
         return value, _terms(out) + sum(abs(node.grad or 0.0) * scale for node, scale in diffs)
 
