@@ -28,6 +28,7 @@ import tracemalloc
 
 from tinygrad_bp import Value
 from tinygrad_bp.engine.autograd import next_seq
+from tinygrad_bp.engine.untracked import NATIVE
 
 SIZES = [2, 16, 16, 1]
 TARGETS = {"micrograd, gc on": 15.0, "micrograd, gc off": 2.0, "PyTorch": 10.0}  # all "at least"
@@ -295,6 +296,12 @@ def main() -> None:
 
     print(f"workload: 2-16-16-1 relu MLP, 100 samples, forward + backward: {nodes} of our nodes")
     print(f"micrograd: {micro_label}")
+    print(
+        "our nodes: "
+        + ("not tracked by the collector (the C helper is built)" if NATIVE else
+           "tracked by the collector (plain Python class: the C helper is not built or "
+           "TINYGRAD_BP_PURE_PYTHON is set)")
+    )  # fmt: skip
     for mode, label in MODES.items():
         times = {k: [] for k in runs}
         # Alternate in blocks of steps, so machine noise hits every engine alike while

@@ -37,6 +37,7 @@ from .autograd import (
     next_seq,
 )
 from .ops import BINARY, UNARY, BinaryOp, UnaryOp, as_method, bind_params, first_refusal, op_label
+from .untracked import untracked
 
 __all__ = ["Value"]
 
@@ -596,3 +597,7 @@ def _unary_method(op: UnaryOp) -> Callable[..., Value]:
 
 for _op in UNARY.values():
     setattr(Value, _op.name, _unary_method(_op))
+
+
+# Nodes the cyclic garbage collector does not track, when the C helper is built.
+Value = untracked(Value)

@@ -1,0 +1,173 @@
+"""Value nodes the cyclic garbage collector does not track (`engine/untracked.py`).
+
+With the C helper built, building a graph costs the collector nothing, every
+field of a freed node is released (tracemalloc comes back to where it was), a
+chain far deeper than the C stack is freed, and the pure-Python classes give
+bit-for-bit the same numbers.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import os
+import pickle
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from tinygrad_bp import Value
+from tinygrad_bp.engine.untracked import NATIVE, untracked
+
+ROOT = Path(__file__).resolve().parent.parent
+native = pytest.mark.skipif(not NATIVE, reason="the C helper is not built")
+
+
+def test_ci_builds_the_helper():
+    """The benchmarks' figures assume the helper; the CI machine has a compiler."""
+    if os.environ.get("CI") != "true":
+        pytest.skip("checked in CI only")
+    assert NATIVE
+
+
+def _graph(n: int) -> Value:
+    w, b, v = Value(0.5, "w"), Value(0.1, "b"), Value(0.3, "x", role="input")
+    for _ in range(n):
+        v = (v * w + b).relu() * 1.5 - 0.25
+    return v
+
+
+@native
+def test_nodes_are_not_tracked():
+    leaf = Value(1.0)
+    out = (leaf * 2.0 + leaf).tanh()
+    assert not gc.is_tracked(leaf) and not gc.is_tracked(out)
+
+
+@native
+def test_building_a_graph_triggers_no_collection():
+    collections = []
+
+    def watch(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(watch)
+    try:
+        root = _graph(20_000)  # 100,000 nodes: about 140 young collections if tracked
+        root.backward()
+    finally:
+        gc.callbacks.remove(watch)
+    assert collections == []
+
+
+def _held_after(build) -> int:
+    """Bytes still allocated after `build()`'s result is dropped."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        result = build()
+        assert tracemalloc.get_traced_memory()[0] - before > 100_000  # it did hold memory
+        del result
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def _trained():
+    root = _graph(2000)
+    root.backward()
+    str(root.parents)  # unfolds a folded constant into a node of its own
+    return root
+
+
+def test_a_freed_graph_releases_every_field():
+    """Values, gradients, names, operands and unfolded constants all go back."""
+    assert _held_after(_trained) < 10_000  # a free list keeps about 3 kB
+
+
+def test_a_subclass_node_is_freed_too():
+    class Named(Value):
+        __slots__ = ("note",)
+
+    def build():
+        x = Named(2.0)
+        x.note = "x" * 500_000
+        return (x * x).exp()
+
+    assert _held_after(build) < 10_000
+
+
+def test_a_chain_deeper_than_the_c_stack_is_freed():
+    code = (
+        "from tinygrad_bp import Value\n"
+        "w, b, v = Value(0.5), Value(0.1), Value(0.3)\n"
+        "for _ in range(2_000_000):\n"
+        "    v = (v * w + b).relu()\n"
+        "del v\n"
+        "print('freed')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout == "freed\n", r.stderr[-2000:]
+
+
+def test_copy_and_pickle_keep_every_field():
+    a = Value(2.0, "a", role="input")
+    out = a * 3.0
+    for twin in (copy.copy(out), pickle.loads(pickle.dumps(out))):
+        assert (twin.data, twin.op, twin.name) == (6.0, "*", None)
+        assert twin.parents[0].data == 2.0 and twin.local_grads == (3.0, 2.0)
+
+
+def test_untracked_needs_slots():
+    class Loose:
+        pass
+
+    if NATIVE:
+        with pytest.raises(TypeError, match="__slots__"):
+            untracked(Loose)
+    else:
+        assert untracked(Loose) is Loose
+
+
+def test_the_pure_python_classes_give_the_same_numbers():
+    code = (
+        "import sys\n"
+        "from tinygrad_bp import Value\n"
+        "from tinygrad_bp.engine.untracked import NATIVE\n"
+        "assert not NATIVE\n"
+        "w, b, v = Value(0.5), Value(0.1), Value(0.3)\n"
+        "for i in range(200):\n"
+        "    v = ((v * w + b).tanh() * 1.5 - 0.25) ** 2 / (1.0 + w)\n"
+        "v.backward()\n"
+        "print(repr([v.data, w.grad, b.grad]))\n"
+    )
+    env = {**os.environ, "TINYGRAD_BP_PURE_PYTHON": "1"}
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    w, b, v = Value(0.5), Value(0.1), Value(0.3)
+    for _ in range(200):
+        v = ((v * w + b).tanh() * 1.5 - 0.25) ** 2 / (1.0 + w)
+    v.backward()
+    assert r.stdout.strip() == repr([v.data, w.grad, b.grad])
+
+
+@native
+def test_the_value_tests_pass_on_the_pure_python_classes():
+    """The engine's own tests, run again on the classes a machine without a compiler gets."""
+    files = ["test_value_engine.py", "test_value_ops.py", "test_value_properties.py",
+             "test_trace.py", "test_engine_threads.py"]  # fmt: skip
+    env = {**os.environ, "TINYGRAD_BP_PURE_PYTHON": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         *(str(ROOT / "tests" / f) for f in files)],
+        capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:]

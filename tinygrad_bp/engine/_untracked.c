@@ -1,0 +1,191 @@
+/* Node classes that Python's cyclic garbage collector does not track.
+ *
+ * A class written in Python always takes part in the cyclic collector: every
+ * instance is tracked, so building a graph of N nodes triggers about N / 700
+ * young collections and, once enough nodes survive them, full collections that
+ * walk every object of the process. A graph node only ever points to nodes made
+ * before it, so its references cannot form a cycle and the collector has
+ * nothing to find there.
+ *
+ * `make_type(name, slots)` builds a class whose instances hold exactly the
+ * named attributes (like `__slots__`) and no collector header. Its methods are
+ * set on it from Python. Freeing a node frees the nodes that only it kept
+ * alive with a loop instead of recursion, so a chain of 10^7 nodes is freed
+ * without exhausting the C stack.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <string.h>
+
+static void node_dealloc(PyObject *self);
+
+/* The attributes of a node of a class made here: they follow the object header. */
+static PyObject **
+fields_of(PyObject *obj, Py_ssize_t *count)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    /* a Python subclass may add its own attributes past ours: count ours only */
+    while (tp->tp_dealloc != node_dealloc) {
+        tp = tp->tp_base;
+    }
+    *count = (tp->tp_basicsize - (Py_ssize_t)sizeof(PyObject)) / (Py_ssize_t)sizeof(PyObject *);
+    return (PyObject **)((char *)obj + sizeof(PyObject));
+}
+
+static void
+node_dealloc(PyObject *self)
+{
+    PyObject *local[64];
+    PyObject **stack = local;
+    Py_ssize_t depth = 0, room = 64;
+    PyObject *obj = self;
+
+    for (;;) {
+        PyTypeObject *tp = Py_TYPE(obj);
+        Py_ssize_t count;
+        PyObject **fields = fields_of(obj, &count);
+        for (Py_ssize_t i = 0; i < count; i++) {
+            PyObject *v = fields[i];
+            if (v == NULL) {
+                continue;
+            }
+            fields[i] = NULL;
+            /* A node of one of these classes that this field alone keeps alive is
+               freed by this loop, not by a nested call. */
+            if (Py_REFCNT(v) == 1 && Py_TYPE(v)->tp_dealloc == node_dealloc) {
+                if (depth == room) {
+                    Py_ssize_t bigger = room * 2;
+                    PyObject **grown = PyMem_Malloc((size_t)bigger * sizeof(PyObject *));
+                    if (grown == NULL) {
+                        Py_DECREF(v); /* out of memory: free it the recursive way */
+                        continue;
+                    }
+                    memcpy(grown, stack, (size_t)depth * sizeof(PyObject *));
+                    if (stack != local) {
+                        PyMem_Free(stack);
+                    }
+                    stack = grown;
+                    room = bigger;
+                }
+                Py_SET_REFCNT(v, 0);
+                stack[depth++] = v;
+            }
+            else {
+                Py_DECREF(v);
+            }
+        }
+        tp->tp_free(obj);
+        Py_DECREF(tp); /* an instance of a heap type holds a reference to it */
+        if (depth == 0) {
+            break;
+        }
+        obj = stack[--depth];
+    }
+    if (stack != local) {
+        PyMem_Free(stack);
+    }
+}
+
+static char *
+copy_text(PyObject *text)
+{
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
+    if (utf8 == NULL) {
+        return NULL;
+    }
+    char *out = PyMem_Malloc((size_t)size + 1);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(out, utf8, (size_t)size + 1);
+    return out;
+}
+
+PyDoc_STRVAR(make_type_doc,
+"make_type(name, slots) -> type\n\n"
+"A class named `name` (module.Class) whose instances hold the attributes\n"
+"`slots` (a tuple of str) and are not tracked by the cyclic garbage collector.");
+
+static PyObject *
+make_type(PyObject *module, PyObject *args)
+{
+    PyObject *name, *slots;
+    if (!PyArg_ParseTuple(args, "UO!:make_type", &name, &PyTuple_Type, &slots)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(slots);
+    if (n < 1 || n > 64) {
+        PyErr_SetString(PyExc_ValueError, "make_type needs 1 to 64 slot names");
+        return NULL;
+    }
+    /* The class keeps pointing at these names: they live as long as the process,
+       as the classes made here do (one per engine class, made at import). */
+    PyMemberDef *members = PyMem_Calloc((size_t)n + 1, sizeof(PyMemberDef));
+    char *type_name = copy_text(name);
+    if (members == NULL || type_name == NULL) {
+        PyMem_Free(members);
+        PyMem_Free(type_name);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *slot = PyTuple_GET_ITEM(slots, i);
+        if (!PyUnicode_Check(slot)) {
+            PyErr_SetString(PyExc_TypeError, "make_type: slot names must be str");
+            return NULL;
+        }
+        char *slot_name = copy_text(slot);
+        if (slot_name == NULL) {
+            return NULL;
+        }
+        members[i].name = slot_name;
+        members[i].type = T_OBJECT_EX; /* unset: AttributeError, as with __slots__ */
+        members[i].offset = (Py_ssize_t)(sizeof(PyObject) + (size_t)i * sizeof(PyObject *));
+        members[i].flags = 0;
+        members[i].doc = NULL;
+    }
+    PyType_Slot type_slots[] = {
+        {Py_tp_dealloc, (void *)node_dealloc},
+        {Py_tp_members, members},
+        {0, NULL},
+    };
+    PyType_Spec spec = {
+        .name = type_name,
+        .basicsize = (int)(sizeof(PyObject) + (size_t)n * sizeof(PyObject *)),
+        .itemsize = 0,
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+        .slots = type_slots,
+    };
+    PyObject *made = PyType_FromSpec(&spec);
+    if (made != NULL) {
+        /* messages name the class as they name a Python class: "Value", not
+           "module.Value" (the type owns the buffer this points into) */
+        PyTypeObject *tp = (PyTypeObject *)made;
+        const char *dot = strrchr(tp->tp_name, '.');
+        if (dot != NULL) {
+            tp->tp_name = dot + 1;
+        }
+    }
+    return made;
+}
+
+static PyMethodDef methods[] = {
+    {"make_type", make_type, METH_VARARGS, make_type_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "tinygrad_bp.engine._untracked",
+    .m_doc = "Node classes that the cyclic garbage collector does not track.",
+    .m_size = 0,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__untracked(void)
+{
+    return PyModule_Create(&module_def);
+}
