@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tinygrad_bp import Value
-from tinygrad_bp.engine.untracked import NATIVE, untracked
+from tinygrad_bp.engine.untracked import NATIVE, blank_maker, untracked
 
 ROOT = Path(__file__).resolve().parent.parent
 native = pytest.mark.skipif(not NATIVE, reason="the C helper is not built")
@@ -124,12 +124,29 @@ def test_copy_and_pickle_keep_every_field():
         assert twin.parents[0].data == 2.0 and twin.local_grads == (3.0, 2.0)
 
 
+class _Base:
+    __slots__ = ("a",)
+
+
+class _Plain(_Base):
+    __slots__ = ("b", "c")
+
+
+@pytest.mark.parametrize("cls", [Value, _Plain, untracked(_Plain)], ids=["Value", "plain", "made"])
+def test_a_blank_node_has_every_slot_none(cls):
+    node = blank_maker(cls)()
+    assert type(node) is cls
+    names = ("a", "b", "c") if "Plain" in cls.__name__ else ("data", "grad", "name", "_a", "_b")
+    assert all(getattr(node, name) is None for name in names)
+    assert not gc.is_tracked(node) or not NATIVE or cls is _Plain
+
+
 def test_untracked_needs_slots():
     class Loose:
         pass
 
     if NATIVE:
-        with pytest.raises(TypeError, match="__slots__"):
+        with pytest.raises(TypeError, match="needs __slots__"):
             untracked(Loose)
     else:
         assert untracked(Loose) is Loose

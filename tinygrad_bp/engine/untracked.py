@@ -9,26 +9,29 @@ references cannot form a cycle, and the collector has nothing to find there.
 
 `untracked(cls)` remakes a slotted class with the same attributes and methods
 as a class of the C helper `_untracked`, whose instances the collector never
-sees. Without the helper (no C compiler at install time, or the environment
-variable ``TINYGRAD_BP_PURE_PYTHON=1``) it returns the class unchanged: the
-same code runs either way, only the collector's work differs.
+sees; `blank_maker(cls)` gives the fastest way to make an instance with every
+slot None, which the engine then fills in. Without the helper (no C compiler
+at install time, or the environment variable ``TINYGRAD_BP_PURE_PYTHON=1``)
+`untracked` returns the class unchanged: the same code runs either way, only
+the collector's work differs.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from types import MemberDescriptorType
 from typing import TypeVar
 
 try:
-    from ._untracked import make_type
+    from . import _untracked
 except ImportError:  # not built: plain Python classes
-    make_type = None
+    _untracked = None
 
-__all__ = ["NATIVE", "untracked"]
+__all__ = ["NATIVE", "blank_maker", "untracked"]
 
 #: Whether node classes are untracked (the C helper is built and not switched off).
-NATIVE = make_type is not None and os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") in ("", "0")
+NATIVE = _untracked is not None and os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") in ("", "0")
 
 # What a class statement puts in a class's namespace that is not an attribute to copy.
 _NOT_COPIED = {"__slots__", "__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"}
@@ -46,10 +49,8 @@ def untracked(cls: C) -> C:
     if not NATIVE:
         return cls
     chain = cls.__mro__[-2::-1]  # from the base under `object` down to `cls`
-    if any("__slots__" not in vars(klass) for klass in chain):
-        raise TypeError(f"untracked() needs __slots__ on every class of {cls.__qualname__}")
-    slots = tuple(name for klass in chain for name in vars(klass)["__slots__"])
-    made = make_type(f"{cls.__module__}.{cls.__name__}", slots)
+    slots = _slots(cls)
+    made = _untracked.make_type(f"{cls.__module__}.{cls.__name__}", slots)
     for klass in chain:
         for key, attr in vars(klass).items():
             if key in _NOT_COPIED or isinstance(attr, MemberDescriptorType):
@@ -59,3 +60,29 @@ def untracked(cls: C) -> C:
     made.__doc__ = cls.__doc__
     made.__slots__ = slots  # read by copy and pickle, as for a slotted class
     return made
+
+
+def blank_maker(cls: type) -> Callable[[], object]:
+    """A function of no arguments that returns a new `cls` with every slot None.
+
+    For a class made by `untracked` the C helper does it in one call; otherwise a
+    compiled Python function stores the Nones.
+    """
+    if NATIVE:
+        try:
+            return _untracked.blank_maker(cls)
+        except TypeError:  # not one of the helper's classes
+            pass
+    stores = " = ".join(f"out.{name}" for name in _slots(cls))
+    source = f"def blank():\n    out = new(cls)\n    {stores} = None\n    return out\n"
+    scope = {"new": object.__new__, "cls": cls}
+    exec(source, scope)
+    return scope["blank"]
+
+
+def _slots(cls: type) -> tuple[str, ...]:
+    """Every slot of `cls` and its bases, the base's first."""
+    chain = cls.__mro__[-2::-1]
+    if any("__slots__" not in vars(klass) for klass in chain):
+        raise TypeError(f"{cls.__qualname__} needs __slots__ on every class of its hierarchy")
+    return tuple(name for klass in chain for name in vars(klass)["__slots__"])

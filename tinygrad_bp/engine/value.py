@@ -37,7 +37,7 @@ from .autograd import (
     next_seq,
 )
 from .ops import BINARY, UNARY, BinaryOp, UnaryOp, as_method, bind_params, first_refusal, op_label
-from .untracked import untracked
+from .untracked import blank_maker, untracked
 
 __all__ = ["Value"]
 
@@ -63,9 +63,6 @@ def _check_number(data: object, what: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{what} got a non-finite number ({value}); use a finite float")
     return value
-
-
-_new = object.__new__
 
 
 class Value(Node):
@@ -111,27 +108,16 @@ class Value(Node):
     def _result(
         data: float, op: str, a: Value, da: float, b: Value | None = None, db: object = None
     ) -> Value:
-        out = _new(Value)
+        out = _blank()
         out.data = data
-        out.grad = None
-        out.name = None
         out._op = op
-        out._g = None
         out._seq = next_seq()
         m = mode()
-        if m == RECORD:  # the common case: recording, no anomaly mode
-            out._a = a
-            out._da = da
-            out._b = b
-            out._db = db
-            return out
         if m & RECORD:
             out._a = a
             out._da = da
             out._b = b
             out._db = db
-        else:
-            out._a = out._b = out._da = out._db = None
         if m & ANOMALY and not math.isfinite(data):
             raise AnomalyError(
                 f"operation '{op}' produced a non-finite value ({data}), expected a finite "
@@ -154,11 +140,8 @@ class Value(Node):
             raise ValueError(
                 f"cannot combine a Value with a non-finite number ({other}); use a finite number"
             )
-        out = _new(Value)
+        out = _blank()
         out.data = other
-        out.grad = None
-        out.name = None
-        out._a = out._b = out._da = out._db = out._g = None
         out._op = "const"
         out._seq = next_seq()
         return out
@@ -212,7 +195,7 @@ class Value(Node):
         """
 
         def method(self: Value, other: Operand) -> Value:
-            out = _new(Value)
+            out = _blank()
             if isinstance(other, Value):
                 out.data = self.data + sign * other.data
                 db = sign
@@ -221,14 +204,11 @@ class Value(Node):
                 db = other if type(other) is float and other - other == 0.0 else _constant(other)
                 out.data = self.data + sign * db
                 other = None
-            out.grad = out.name = out._g = None
             out._op = symbol
             out._seq = next_seq()
             m = mode()
             if m & RECORD:
                 out._a, out._b, out._da, out._db = self, other, 1.0, db
-            else:
-                out._a = out._b = out._da = out._db = None
             if m & ANOMALY:
                 _check_finite(out)
             return out
@@ -243,7 +223,7 @@ class Value(Node):
 
     def __mul__(self, other: Operand) -> Value:
         """a * b; d/da = b, d/db = a."""
-        out = _new(Value)
+        out = _blank()
         a = self.data
         if isinstance(other, Value):
             b = other.data
@@ -252,14 +232,11 @@ class Value(Node):
             b = db = other if type(other) is float and other - other == 0.0 else _constant(other)
             other = None
         out.data = a * b
-        out.grad = out.name = out._g = None
         out._op = "*"
         out._seq = next_seq()
         m = mode()
         if m & RECORD:
             out._a, out._b, out._da, out._db = self, other, b, db
-        else:
-            out._a = out._b = out._da = out._db = None
         if m & ANOMALY:
             _check_finite(out)
         return out
@@ -563,16 +540,13 @@ def _unary_method(op: UnaryOp) -> Callable[..., Value]:
                 y, d = _ieee_unary(op, x, {})
             if masks and not d:
                 d = None  # a dead unit passes no gradient at all
-            out = _new(Value)  # Value._result, in place
+            out = _blank()  # Value._result, in place
             out.data = y
-            out.grad = out.name = out._g = out._b = None
             out._op = name
             out._seq = next_seq()
             m = mode()
             if m & RECORD:
-                out._a, out._da, out._db = self, d, None
-            else:
-                out._a = out._da = out._db = None
+                out._a, out._da = self, d
             if m & ANOMALY:
                 _check_finite(out)
             return out
@@ -601,3 +575,5 @@ for _op in UNARY.values():
 
 # Nodes the cyclic garbage collector does not track, when the C helper is built.
 Value = untracked(Value)
+# A new Value with every slot None: each operation fills in the rest.
+_blank = blank_maker(Value)
