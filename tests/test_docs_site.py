@@ -49,3 +49,5 @@ def test_mkdocs_build_strict(tmp_path):
     assert (site / "model-files" / "index.html").exists()
     reference = (site / "reference" / "index.html").read_text()
     assert "load_state_from" in reference and "to_torch" in reference  # from the docstrings
+    # Value's page is its class's, methods included (not one line for a rebound name)
+    assert 'id="tinygrad_bp.engine.value.Value.backward"' in reference
