@@ -188,3 +188,21 @@ def test_the_value_tests_pass_on_the_pure_python_classes():
         capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
     )  # fmt: skip
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_the_helper_compiles_without_a_warning(tmp_path):
+    """-Wall -Wextra -Werror on the Python running the tests (CI runs several versions)."""
+    import shutil
+    import sysconfig
+
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    include = sysconfig.get_paths()["include"]
+    if compiler is None or not (Path(include) / "Python.h").exists():
+        pytest.skip("no C compiler or no Python headers")
+    source = ROOT / "tinygrad_bp" / "engine" / "_untracked.c"
+    r = subprocess.run(
+        [compiler, "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{include}",
+         str(source), "-o", str(tmp_path / "_untracked.so")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]

@@ -112,7 +112,7 @@ PyDoc_STRVAR(make_type_doc,
 "`slots` (a tuple of str) and are not tracked by the cyclic garbage collector.");
 
 static PyObject *
-make_type(PyObject *module, PyObject *args)
+make_type(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *name, *slots;
     if (!PyArg_ParseTuple(args, "UO!:make_type", &name, &PyTuple_Type, &slots)) {
@@ -174,7 +174,7 @@ make_type(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-make_blank(PyObject *cls, PyObject *unused)
+make_blank(PyObject *cls, PyObject *Py_UNUSED(unused))
 {
     PyTypeObject *tp = (PyTypeObject *)cls;
     PyObject *obj = tp->tp_alloc(tp, 0); /* zeroed; holds a reference to its class */
@@ -200,7 +200,7 @@ PyDoc_STRVAR(blank_maker_doc,
 "make_type) with every attribute None.");
 
 static PyObject *
-blank_maker(PyObject *module, PyObject *cls)
+blank_maker(PyObject *Py_UNUSED(module), PyObject *cls)
 {
     if (!PyType_Check(cls) || ((PyTypeObject *)cls)->tp_dealloc != node_dealloc) {
         PyErr_SetString(PyExc_TypeError, "blank_maker needs a class made by make_type");
