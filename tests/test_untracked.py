@@ -206,3 +206,19 @@ def test_the_helper_compiles_without_a_warning(tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
+
+
+def test_value_keeps_its_place_in_the_class_hierarchy():
+    """The remade class is a subclass of `Node`, as the class statement says, with or
+    without the helper: isinstance, the MRO and type hints read the same."""
+    import typing
+
+    from tinygrad_bp.engine.autograd import Node
+    from tinygrad_bp.engine.tensor import Tensor
+
+    assert [c.__name__ for c in Value.__mro__] == ["Value", "Node", "object"]
+    assert isinstance(Value(1.0), Node) and isinstance(Tensor([1.0]), Node)
+    assert Value in Node.__subclasses__() and Tensor in Node.__subclasses__()
+    assert set(typing.get_type_hints(Value)) == {"_parents", "_op", "_g"}  # Node's, inherited
+    assert "__annotations__" not in vars(Value) or not vars(Value)["__annotations__"]
+    assert not gc.is_tracked(Value(1.0)) or not NATIVE

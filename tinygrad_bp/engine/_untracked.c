@@ -7,8 +7,9 @@
  * before it, so its references cannot form a cycle and the collector has
  * nothing to find there.
  *
- * `make_type(name, slots)` builds a class whose instances hold exactly the
- * named attributes (like `__slots__`) and no collector header. Its methods are
+ * `make_type(name, slots, base)` builds a class whose instances hold exactly the
+ * named attributes (like `__slots__`), after those of its base class if that was
+ * made here too, and no collector header. Its methods are
  * set on it from Python. Freeing a node frees the nodes that only it kept
  * alive with a loop instead of recursion, so a chain of 10^7 nodes is freed
  * without exhausting the C stack. `blank_maker(cls)` gives a function that
@@ -27,7 +28,8 @@ static PyObject **
 fields_of(PyObject *obj, Py_ssize_t *count)
 {
     PyTypeObject *tp = Py_TYPE(obj);
-    /* a Python subclass may add its own attributes past ours: count ours only */
+    /* a Python subclass may add its own attributes past ours: count ours only (those
+       of a made base class included: every class made here holds only objects) */
     while (tp->tp_dealloc != node_dealloc) {
         tp = tp->tp_base;
     }
@@ -107,16 +109,26 @@ copy_text(PyObject *text)
 }
 
 PyDoc_STRVAR(make_type_doc,
-"make_type(name, slots) -> type\n\n"
+"make_type(name, slots, base=None) -> type\n\n"
 "A class named `name` (module.Class) whose instances hold the attributes\n"
-"`slots` (a tuple of str) and are not tracked by the cyclic garbage collector.");
+"`slots` (a tuple of str) and are not tracked by the cyclic garbage collector.\n"
+"`base`, a class made here, gives it a base class and that class's attributes first.");
 
 static PyObject *
 make_type(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *name, *slots;
-    if (!PyArg_ParseTuple(args, "UO!:make_type", &name, &PyTuple_Type, &slots)) {
+    PyObject *name, *slots, *base = Py_None;
+    if (!PyArg_ParseTuple(args, "UO!|O:make_type", &name, &PyTuple_Type, &slots, &base)) {
         return NULL;
+    }
+    /* the attributes follow the header, then those of each class down from the base */
+    Py_ssize_t start = (Py_ssize_t)sizeof(PyObject);
+    if (base != Py_None) {
+        if (!PyType_Check(base) || ((PyTypeObject *)base)->tp_dealloc != node_dealloc) {
+            PyErr_SetString(PyExc_TypeError, "make_type: base must be a class made by make_type");
+            return NULL;
+        }
+        start = ((PyTypeObject *)base)->tp_basicsize;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(slots);
     if (n < 1 || n > 64) {
@@ -144,7 +156,7 @@ make_type(PyObject *Py_UNUSED(module), PyObject *args)
         }
         members[i].name = slot_name;
         members[i].type = T_OBJECT_EX; /* unset: AttributeError, as with __slots__ */
-        members[i].offset = (Py_ssize_t)(sizeof(PyObject) + (size_t)i * sizeof(PyObject *));
+        members[i].offset = start + i * (Py_ssize_t)sizeof(PyObject *);
         members[i].flags = 0;
         members[i].doc = NULL;
     }
@@ -155,12 +167,20 @@ make_type(PyObject *Py_UNUSED(module), PyObject *args)
     };
     PyType_Spec spec = {
         .name = type_name,
-        .basicsize = (int)(sizeof(PyObject) + (size_t)n * sizeof(PyObject *)),
+        .basicsize = (int)(start + n * (Py_ssize_t)sizeof(PyObject *)),
         .itemsize = 0,
         .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
         .slots = type_slots,
     };
-    PyObject *made = PyType_FromSpec(&spec);
+    PyObject *made;
+    if (base == Py_None) {
+        made = PyType_FromSpec(&spec);
+    }
+    else {
+        PyObject *bases = PyTuple_Pack(1, base);
+        made = bases == NULL ? NULL : PyType_FromSpecWithBases(&spec, bases);
+        Py_XDECREF(bases);
+    }
     if (made != NULL) {
         /* messages name the class as they name a Python class: "Value", not
            "module.Value" (the type owns the buffer this points into) */

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .untracked import untracked
+
 __all__ = [
     "AnomalyError",
     "Node",
@@ -230,6 +232,11 @@ class Node:
         """Reset the gradient of this node and of every node it was computed from."""
         for node in topological_order(self):
             node._clear_grad()
+
+
+# Untracked by the garbage collector when the C helper is built (see `untracked`), so
+# that `Value`, remade the same way, can keep Node as its base class.
+Node = untracked(Node)  # type: ignore[misc]
 
 
 def _shared_walk(root: Node, seed: Any, anomaly: int) -> None:

@@ -38,19 +38,27 @@ _NOT_COPIED = {"__slots__", "__dict__", "__weakref__", "__module__", "__qualname
 
 C = TypeVar("C", bound=type)
 
+# The classes `untracked` made: a class remade later inherits from the nearest of them.
+_MADE: set[type] = set()
+
 
 def untracked(cls: C) -> C:
     """`cls` (every class of its hierarchy slotted, no ``__dict__``) as an untracked class.
 
-    The new class has `cls`'s slots, in order, and every attribute of `cls` and its
-    bases but `object`; it does not inherit from them. Its instances can be
-    subclassed in Python (a subclass's instances are tracked again).
+    The new class inherits from the nearest base remade by `untracked` (so
+    ``Value.__mro__`` and `isinstance` read as in the class statement), and has the
+    slots and every attribute of `cls` and of its bases below that one, which it
+    does not inherit from. Its instances can be subclassed in Python (a subclass's
+    instances are tracked again).
     """
     if not NATIVE:
         return cls
-    chain = cls.__mro__[-2::-1]  # from the base under `object` down to `cls`
-    slots = _slots(cls)
-    made = _untracked.make_type(f"{cls.__module__}.{cls.__name__}", slots)
+    mro = cls.__mro__
+    base = next((klass for klass in mro[1:] if klass in _MADE), object)
+    chain = mro[mro.index(base) - 1 :: -1]  # from the class under `base` down to `cls`
+    slots = _slots(chain)
+    name = f"{cls.__module__}.{cls.__name__}"
+    made = _untracked.make_type(name, slots, None if base is object else base)
     for klass in chain:
         for key, attr in vars(klass).items():
             if key in _NOT_COPIED or isinstance(attr, MemberDescriptorType):
@@ -59,6 +67,7 @@ def untracked(cls: C) -> C:
     made.__qualname__ = cls.__qualname__
     made.__doc__ = cls.__doc__
     made.__slots__ = slots  # read by copy and pickle, as for a slotted class
+    _MADE.add(made)
     return made
 
 
@@ -73,16 +82,15 @@ def blank_maker(cls: type) -> Callable[[], object]:
             return _untracked.blank_maker(cls)
         except TypeError:  # not one of the helper's classes
             pass
-    stores = " = ".join(f"out.{name}" for name in _slots(cls))
+    stores = " = ".join(f"out.{name}" for name in _slots(cls.__mro__[-2::-1]))
     source = f"def blank():\n    out = new(cls)\n    {stores} = None\n    return out\n"
     scope = {"new": object.__new__, "cls": cls}
     exec(source, scope)
     return scope["blank"]
 
 
-def _slots(cls: type) -> tuple[str, ...]:
-    """Every slot of `cls` and its bases, the base's first."""
-    chain = cls.__mro__[-2::-1]
+def _slots(chain: tuple[type, ...]) -> tuple[str, ...]:
+    """Every slot of the classes of `chain` (a base first, then its subclasses)."""
     if any("__slots__" not in vars(klass) for klass in chain):
-        raise TypeError(f"{cls.__qualname__} needs __slots__ on every class of its hierarchy")
+        raise TypeError(f"{chain[-1].__qualname__} needs __slots__ on every class of its hierarchy")
     return tuple(name for klass in chain for name in vars(klass)["__slots__"])
