@@ -222,3 +222,40 @@ def test_value_keeps_its_place_in_the_class_hierarchy():
     assert set(typing.get_type_hints(Value)) == {"_parents", "_op", "_g"}  # Node's, inherited
     assert "__annotations__" not in vars(Value) or not vars(Value)["__annotations__"]
     assert not gc.is_tracked(Value(1.0)) or not NATIVE
+
+
+class _Private:
+    __slots__ = ("__secret", "plain")
+
+    def __init__(self) -> None:
+        self.__secret = 7
+        self.plain = 1
+
+    def secret(self) -> int:
+        return self.__secret
+
+
+def test_a_private_slot_keeps_its_mangled_name():
+    """``__slots__ = ("__secret",)`` makes the attribute ``_Private__secret``."""
+    made = untracked(_Private)
+    assert made().secret() == 7
+    assert blank_maker(made)()._Private__secret is None
+
+
+@pytest.mark.parametrize("slot", ["__weakref__", "__dict__"])
+def test_a_class_with_weakref_or_dict_slots_is_refused(slot):
+    """An untracked class holds only plain attributes: weak references and a __dict__
+    would silently be missing."""
+    loose = type("Loose", (), {"__slots__": ("a", slot)})
+    if NATIVE:
+        with pytest.raises(TypeError, match=slot):
+            untracked(loose)
+    else:
+        assert untracked(loose) is loose
+
+
+def test_a_blank_of_a_class_without_slots_of_its_own():
+    class Empty:
+        __slots__ = ()
+
+    assert type(blank_maker(Empty)()) is Empty

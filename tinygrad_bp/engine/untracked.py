@@ -33,6 +33,9 @@ __all__ = ["NATIVE", "blank_maker", "untracked"]
 #: Whether node classes are untracked (the C helper is built and not switched off).
 NATIVE = _untracked is not None and os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") in ("", "0")
 
+# Slots that ask the interpreter for a weak reference list or a __dict__, not an attribute.
+_SPECIAL = {"__weakref__", "__dict__"}
+
 # What a class statement puts in a class's namespace that is not an attribute to copy.
 _NOT_COPIED = {"__slots__", "__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"}
 
@@ -57,6 +60,12 @@ def untracked(cls: C) -> C:
     base = next((klass for klass in mro[1:] if klass in _MADE), object)
     chain = mro[mro.index(base) - 1 :: -1]  # from the class under `base` down to `cls`
     slots = _slots(chain)
+    special = _SPECIAL.intersection(slots)
+    if special:
+        raise TypeError(
+            f"{cls.__qualname__} has the slot {special.pop()}, which an untracked class "
+            "cannot provide; remove it from __slots__"
+        )
     name = f"{cls.__module__}.{cls.__name__}"
     made = _untracked.make_type(name, slots, None if base is object else base)
     for klass in chain:
@@ -82,8 +91,9 @@ def blank_maker(cls: type) -> Callable[[], object]:
             return _untracked.blank_maker(cls)
         except TypeError:  # not one of the helper's classes
             pass
-    stores = " = ".join(f"out.{name}" for name in _slots(cls.__mro__[-2::-1]))
-    source = f"def blank():\n    out = new(cls)\n    {stores} = None\n    return out\n"
+    names = [name for name in _slots(cls.__mro__[-2::-1]) if name not in _SPECIAL]
+    stores = "".join(f"out.{name} = " for name in names)
+    source = f"def blank():\n    out = new(cls)\n    {stores}None\n    return out\n"
     scope = {"new": object.__new__, "cls": cls}
     exec(source, scope)
     return scope["blank"]
@@ -93,4 +103,17 @@ def _slots(chain: tuple[type, ...]) -> tuple[str, ...]:
     """Every slot of the classes of `chain` (a base first, then its subclasses)."""
     if any("__slots__" not in vars(klass) for klass in chain):
         raise TypeError(f"{chain[-1].__qualname__} needs __slots__ on every class of its hierarchy")
-    return tuple(name for klass in chain for name in vars(klass)["__slots__"])
+    return tuple(_mangled(klass, name) for klass in chain for name in _own_slots(klass))
+
+
+def _own_slots(klass: type) -> tuple[str, ...]:
+    names = vars(klass)["__slots__"]
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
+def _mangled(klass: type, name: str) -> str:
+    """The attribute a slot named `name` in `klass` makes: ``__x`` in ``Foo`` is ``_Foo__x``."""
+    owner = klass.__name__.lstrip("_")
+    if name.startswith("__") and not name.endswith("__") and owner:
+        return f"_{owner}{name}"
+    return name
