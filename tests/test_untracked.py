@@ -259,3 +259,25 @@ def test_a_blank_of_a_class_without_slots_of_its_own():
         __slots__ = ()
 
     assert type(blank_maker(Empty)()) is Empty
+
+
+def test_class_assignment_between_value_and_a_subclass_is_as_documented():
+    """docs/errors-and-limits.md: refused with the helper (a subclass's nodes are
+    tracked, Value's are not), allowed without it; between subclasses it works."""
+
+    class Sub(Value):
+        __slots__ = ()
+
+    class Other(Value):
+        __slots__ = ()
+
+    node = Value(1.0) * 2.0
+    if NATIVE:
+        with pytest.raises(TypeError, match="deallocator differs"):
+            node.__class__ = Sub
+    else:
+        node.__class__ = Sub
+        assert type(node) is Sub
+    sub = Sub(3.0)
+    sub.__class__ = Other
+    assert type(sub) is Other and (sub * 2.0).data == 6.0
