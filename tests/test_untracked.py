@@ -281,3 +281,14 @@ def test_class_assignment_between_value_and_a_subclass_is_as_documented():
     sub = Sub(3.0)
     sub.__class__ = Other
     assert type(sub) is Other and (sub * 2.0).data == 6.0
+
+
+def test_the_api_reference_reads_value_and_node_as_classes():
+    """mkdocstrings reads the source (griffe): remaking the classes must leave them
+    classes there, with their methods, not module attributes."""
+    griffe = pytest.importorskip("griffe")
+    loader = griffe.GriffeLoader(search_paths=[str(ROOT)])
+    engine = loader.load("tinygrad_bp.engine")
+    value, node = engine["value"]["Value"], engine["autograd"]["Node"]
+    assert value.is_class and node.is_class
+    assert "backward" in value.members and "zero_grad" in node.members

@@ -127,6 +127,9 @@ def all_finite(x: Any) -> bool:
     return bool(np.isfinite(x).all())
 
 
+# Untracked by the garbage collector when the C helper is built (see `untracked`), so
+# that `Value`, remade the same way, keeps Node as its base class.
+@untracked
 class Node:
     """Base class of graph nodes. Subclasses provide `data`, `grad` and the hooks below.
 
@@ -232,11 +235,6 @@ class Node:
         """Reset the gradient of this node and of every node it was computed from."""
         for node in topological_order(self):
             node._clear_grad()
-
-
-# Untracked by the garbage collector when the C helper is built (see `untracked`), so
-# that `Value`, remade the same way, can keep Node as its base class.
-Node = untracked(Node)  # type: ignore[misc]
 
 
 def _shared_walk(root: Node, seed: Any, anomaly: int) -> None:

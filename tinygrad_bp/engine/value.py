@@ -65,6 +65,8 @@ def _check_number(data: object, what: str) -> float:
     return value
 
 
+# Nodes the cyclic garbage collector does not track, when the C helper is built.
+@untracked
 class Value(Node):
     """A scalar in a computation graph.
 
@@ -573,7 +575,5 @@ for _op in UNARY.values():
     setattr(Value, _op.name, _unary_method(_op))
 
 
-# Nodes the cyclic garbage collector does not track, when the C helper is built.
-Value = untracked(Value)
 # A new Value with every slot None: each operation fills in the rest.
 _blank = blank_maker(Value)
