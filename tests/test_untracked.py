@@ -103,9 +103,11 @@ def test_a_subclass_node_is_freed_too():
     assert _held_after(build) < 10_000
 
 
-def test_a_chain_deeper_than_the_c_stack_is_freed():
+@pytest.mark.parametrize("finalizer", ["", "Value.__del__ = lambda self: None\n"])
+def test_a_chain_deeper_than_the_c_stack_is_freed(finalizer):
     code = (
         "from tinygrad_bp import Value\n"
+        f"{finalizer}"
         "w, b, v = Value(0.5), Value(0.1), Value(0.3)\n"
         "for _ in range(2_000_000):\n"
         "    v = (v * w + b).relu()\n"
@@ -292,3 +294,47 @@ def test_the_api_reference_reads_value_and_node_as_classes():
     value, node = engine["value"]["Value"], engine["autograd"]["Node"]
     assert value.is_class and node.is_class
     assert "backward" in value.members and "zero_grad" in node.members
+
+
+class _Finalized:
+    __slots__ = ("a", "tag")
+    freed: list = []
+    kept: list = []
+
+    def __del__(self) -> None:
+        _Finalized.freed.append(self.tag)
+        if self.tag == "keep":
+            _Finalized.kept.append(self)  # resurrected: it must stay whole
+
+
+def test_del_runs_on_an_untracked_class_as_on_a_plain_one():
+    """__del__ written in the class, or set on it later, runs once per freed node, for a
+    chain too; a node it resurrects keeps its attributes."""
+    made = untracked(_Finalized)
+    _Finalized.freed.clear()
+    head = None
+    for i in range(1000):
+        node = made()
+        node.a, node.tag = head, i
+        head = node
+    del node, head
+    assert sorted(_Finalized.freed) == list(range(1000))
+    keep = made()
+    keep.a, keep.tag = made(), "keep"
+    keep.a.a, keep.a.tag = None, "inner"
+    del keep
+    survivor = _Finalized.kept.pop()
+    assert survivor.tag == "keep" and survivor.a.tag == "inner"
+    survivor.tag = "done"
+    del survivor
+
+    class Later:
+        __slots__ = ("a",)
+
+    later = untracked(Later)
+    calls = []
+    later.__del__ = lambda self: calls.append(self.a)
+    node = later()
+    node.a = 5
+    del node
+    assert calls == [5]

@@ -47,6 +47,11 @@ node_dealloc(PyObject *self)
 
     for (;;) {
         PyTypeObject *tp = Py_TYPE(obj);
+        /* __del__ (set in the class or later; a subclass's dealloc has run it already) */
+        if (tp->tp_dealloc == node_dealloc && tp->tp_finalize != NULL &&
+            PyObject_CallFinalizerFromDealloc(obj) < 0) {
+            goto next; /* resurrected: it lives on, whole */
+        }
         Py_ssize_t count;
         PyObject **fields = fields_of(obj, &count);
         for (Py_ssize_t i = 0; i < count; i++) {
@@ -81,6 +86,7 @@ node_dealloc(PyObject *self)
         }
         tp->tp_free(obj);
         Py_DECREF(tp); /* an instance of a heap type holds a reference to it */
+    next:
         if (depth == 0) {
             break;
         }
