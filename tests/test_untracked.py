@@ -338,3 +338,23 @@ def test_del_runs_on_an_untracked_class_as_on_a_plain_one():
     node.a = 5
     del node
     assert calls == [5]
+
+
+def test_the_collector_sees_the_value_attributes_of_a_tracked_subclass():
+    """A subclass's nodes are tracked: a cycle through one of Value's own attributes of
+    such a node is collected as without the helper, and the class can go too."""
+    import weakref
+
+    def make():
+        class Sub(Value):
+            __slots__ = ("note",)
+
+        node = Sub(1.0)
+        node.grad = [node]
+        Sub.default = Sub(0.0)  # an instance held by its own class
+        return weakref.ref(Sub), any(type(r) is list for r in gc.get_referents(node))
+
+    alive, sees_grad = make()
+    assert sees_grad
+    gc.collect()
+    assert alive() is None

@@ -97,6 +97,32 @@ node_dealloc(PyObject *self)
     }
 }
 
+/* Instances of a class made here are never tracked, but those of a Python subclass
+   are: the collector reaches our attributes of theirs through these, as for a slotted
+   Python class, and the class through them (a subclass leaves that to its base). */
+static int
+node_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_ssize_t count;
+    PyObject **fields = fields_of(self, &count);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_VISIT(fields[i]);
+    }
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int
+node_clear(PyObject *self)
+{
+    Py_ssize_t count;
+    PyObject **fields = fields_of(self, &count);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_CLEAR(fields[i]);
+    }
+    return 0;
+}
+
 static char *
 copy_text(PyObject *text)
 {
@@ -168,6 +194,8 @@ make_type(PyObject *Py_UNUSED(module), PyObject *args)
     }
     PyType_Slot type_slots[] = {
         {Py_tp_dealloc, (void *)node_dealloc},
+        {Py_tp_traverse, (void *)node_traverse},
+        {Py_tp_clear, (void *)node_clear},
         {Py_tp_members, members},
         {0, NULL},
     };
