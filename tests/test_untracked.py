@@ -358,3 +358,22 @@ def test_the_collector_sees_the_value_attributes_of_a_tracked_subclass():
     assert sees_grad
     gc.collect()
     assert alive() is None
+
+
+@native
+def test_a_refused_make_type_keeps_no_memory():
+    from tinygrad_bp.engine import _untracked
+
+    def refuse():
+        refused = 0
+        for _ in range(200):
+            for bad in (("ok", 1), ("ok",) * 65, ("ok", "\udc80")):
+                try:
+                    _untracked.make_type("m.Bad", bad)
+                except (TypeError, ValueError):
+                    refused += 1
+        assert refused == 600
+        return list(range(30_000))  # _held_after wants to see memory held while it runs
+
+    refuse()  # first calls cache what they may
+    assert _held_after(refuse) < 2_000

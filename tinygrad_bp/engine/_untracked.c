@@ -140,6 +140,17 @@ copy_text(PyObject *text)
     return out;
 }
 
+static void
+free_members(PyMemberDef *members, Py_ssize_t n)
+{
+    if (members != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyMem_Free((char *)members[i].name);
+        }
+    }
+    PyMem_Free(members);
+}
+
 PyDoc_STRVAR(make_type_doc,
 "make_type(name, slots, base=None) -> type\n\n"
 "A class named `name` (module.Class) whose instances hold the attributes\n"
@@ -174,16 +185,20 @@ make_type(PyObject *Py_UNUSED(module), PyObject *args)
     if (members == NULL || type_name == NULL) {
         PyMem_Free(members);
         PyMem_Free(type_name);
-        return PyErr_NoMemory();
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory(); /* a name not UTF-8: its error */
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *slot = PyTuple_GET_ITEM(slots, i);
+        char *slot_name = NULL;
         if (!PyUnicode_Check(slot)) {
             PyErr_SetString(PyExc_TypeError, "make_type: slot names must be str");
-            return NULL;
         }
-        char *slot_name = copy_text(slot);
+        else {
+            slot_name = copy_text(slot);
+        }
         if (slot_name == NULL) {
+            free_members(members, i);
+            PyMem_Free(type_name);
             return NULL;
         }
         members[i].name = slot_name;
@@ -215,7 +230,12 @@ make_type(PyObject *Py_UNUSED(module), PyObject *args)
         made = bases == NULL ? NULL : PyType_FromSpecWithBases(&spec, bases);
         Py_XDECREF(bases);
     }
-    if (made != NULL) {
+    if (made == NULL) {
+        free_members(members, n);
+        PyMem_Free(type_name);
+        return NULL;
+    }
+    {
         /* messages name the class as they name a Python class: "Value", not
            "module.Value" (the type owns the buffer this points into) */
         PyTypeObject *tp = (PyTypeObject *)made;
