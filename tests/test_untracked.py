@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import json
 import os
 import pickle
 import subprocess
@@ -377,3 +378,44 @@ def test_a_refused_make_type_keeps_no_memory():
 
     refuse()  # first calls cache what they may
     assert _held_after(refuse) < 2_000
+
+
+_INTROSPECTION = """
+import copy, inspect, json, pickle, pydoc, typing
+from tinygrad_bp import Value
+from tinygrad_bp.engine.autograd import Node
+v = Value(2.0, "v")
+out = (v * 3.0 + v).tanh()
+def error(f):
+    try:
+        f()
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+print(json.dumps({
+    "help": pydoc.render_doc(Value, renderer=pydoc.plaintext),
+    "mro": [c.__qualname__ for c in Value.__mro__],
+    "node": isinstance(out, Node),
+    "dir": dir(out),
+    "vars": sorted(vars(Value)),
+    "hints": sorted(typing.get_type_hints(Value)),
+    "signature": str(inspect.signature(Value)),
+    "repr": [repr(out), repr(copy.deepcopy(out)), repr(pickle.loads(pickle.dumps(out)))],
+    "errors": [error(lambda: setattr(v, "foo", 1)), error(lambda: v.foo),
+               error(lambda: vars(v)), error(lambda: Value()), error(lambda: v + "x")],
+}))
+"""
+
+
+@native
+def test_introspection_reads_the_same_without_the_helper():
+    """help(Value), the MRO, dir(), type hints, the signature, repr and error messages."""
+    runs = []
+    for pure in ("0", "1"):
+        env = {**os.environ, "TINYGRAD_BP_PURE_PYTHON": pure}
+        r = subprocess.run([sys.executable, "-c", _INTROSPECTION], capture_output=True,
+                           text=True, timeout=60, env=env, cwd=ROOT)  # fmt: skip
+        assert r.returncode == 0, r.stderr[-2000:]
+        runs.append(json.loads(r.stdout))
+    native_run, pure_run = runs
+    for key in pure_run:
+        assert native_run[key] == pure_run[key], key
