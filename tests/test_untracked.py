@@ -419,3 +419,56 @@ def test_introspection_reads_the_same_without_the_helper():
     native_run, pure_run = runs
     for key in pure_run:
         assert native_run[key] == pure_run[key], key
+
+
+def test_threads_build_backpropagate_and_free_graphs_sharing_parameters():
+    """Frees run while other threads build and walk (a subclass's __del__ hands the
+    interpreter to another thread in the middle of freeing a chain); the parameters'
+    gradients are the sum of every thread's, as when the same work runs in one thread."""
+    import math
+    import threading
+    import time
+
+    class Yielding(Value):
+        __slots__ = ()
+
+        def __del__(self) -> None:
+            time.sleep(0)
+
+    def work(params, k, errors):
+        try:
+            for _ in range(20):
+                v = Yielding(0.3)
+                for i in range(200):
+                    v = (v * params[i % 4] + params[(i + k) % 4]).tanh()
+                    if i % 40 == 0:
+                        v = Yielding(0.0) + v
+                v.backward()
+                del v
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    def grads(threaded):
+        params = [Value(0.2 * i - 0.3) for i in range(4)]
+        errors = []
+        runs = [(params, k, errors) for k in range(4)]
+        if threaded:
+            threads = [threading.Thread(target=work, args=run) for run in runs]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        else:
+            for run in runs:
+                work(*run)
+        assert errors == []
+        return [p.grad for p in params]
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threaded = grads(True)
+    finally:
+        sys.setswitchinterval(interval)
+    for got, want in zip(threaded, grads(False)):
+        assert math.isclose(got, want, rel_tol=1e-9)
