@@ -472,3 +472,23 @@ def test_threads_build_backpropagate_and_free_graphs_sharing_parameters():
         sys.setswitchinterval(interval)
     for got, want in zip(threaded, grads(False)):
         assert math.isclose(got, want, rel_tol=1e-9)
+
+
+def test_a_helper_built_from_an_older_source_is_not_used():
+    """A compiled helper left from before the C file changed (an editable install not
+    rebuilt) must not break the import: the engine runs on the plain classes."""
+    code = (
+        "import sys, types\n"
+        "old = types.ModuleType('tinygrad_bp.engine._untracked')\n"
+        "def make_type(name, slots):\n"
+        "    raise AssertionError('an old helper was called')\n"
+        "old.make_type = make_type\n"
+        "sys.modules[old.__name__] = old\n"
+        "from tinygrad_bp import Value\n"
+        "from tinygrad_bp.engine.untracked import NATIVE\n"
+        "v = Value(2.0)\n"
+        "(v * v).backward()\n"
+        "print(NATIVE, v.grad)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == "False 4.0\n", r.stderr[-2000:]

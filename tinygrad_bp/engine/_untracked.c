@@ -300,5 +300,12 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__untracked(void)
 {
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+    /* the interface untracked.py expects: raised with every change to it (make_type's
+       base argument is 2), so that a stale build is left unused rather than misused */
+    if (module != NULL && PyModule_AddIntConstant(module, "API", 2) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

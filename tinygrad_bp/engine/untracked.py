@@ -23,9 +23,15 @@ from collections.abc import Callable
 from types import MemberDescriptorType
 from typing import TypeVar
 
+# The helper's interface, as `_untracked.API` states it. A helper compiled from an older
+# C file (an editable install not rebuilt since) is not used: `pip install .` again.
+_API = 2
+
 try:
     from . import _untracked
 except ImportError:  # not built: plain Python classes
+    _untracked = None
+if getattr(_untracked, "API", None) != _API:
     _untracked = None
 
 __all__ = ["NATIVE", "blank_maker", "untracked"]
