@@ -492,3 +492,20 @@ def test_a_helper_built_from_an_older_source_is_not_used():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout == "False 4.0\n", r.stderr[-2000:]
+
+
+def test_a_class_with_its_own_metaclass_is_refused():
+    """The remade class's metaclass is `type`: an ABC would silently lose its checks."""
+    import abc
+
+    class Shape(abc.ABC):
+        __slots__ = ("a",)
+
+        @abc.abstractmethod
+        def area(self) -> float: ...
+
+    if NATIVE:
+        with pytest.raises(TypeError, match="metaclass"):
+            untracked(Shape)
+    else:
+        assert untracked(Shape) is Shape

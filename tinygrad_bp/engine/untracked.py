@@ -62,6 +62,11 @@ def untracked(cls: C) -> C:
     """
     if not NATIVE:
         return cls
+    if type(cls) is not type:
+        raise TypeError(
+            f"{cls.__qualname__} has the metaclass {type(cls).__qualname__}, which an untracked "
+            "class cannot keep; give it none"
+        )
     mro = cls.__mro__
     base = next((klass for klass in mro[1:] if klass in _MADE), object)
     chain = mro[mro.index(base) - 1 :: -1]  # from the class under `base` down to `cls`
