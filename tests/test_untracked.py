@@ -566,3 +566,17 @@ def test_every_kind_of_graph_is_given_back(build):
     finally:
         tracemalloc.stop()
     assert held < 20_000
+
+
+def test_a_free_threaded_build_uses_the_plain_classes():
+    """The helper frees a chain by reading and setting reference counts, which a
+    free-threaded interpreter (abiflags "t") splits between threads."""
+    code = (
+        "import sys\n"
+        "sys.abiflags = 't'\n"
+        "from tinygrad_bp import Value\n"
+        "from tinygrad_bp.engine.untracked import NATIVE\n"
+        "print(NATIVE, type(Value(1.0) * 2.0).__mro__[1].__name__)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == "False Node\n", r.stderr[-2000:]

@@ -19,6 +19,7 @@ the collector's work differs.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from types import MemberDescriptorType
 from typing import TypeVar
@@ -27,10 +28,16 @@ from typing import TypeVar
 # C file (an editable install not rebuilt since) is not used: `pip install .` again.
 _API = 2
 
-try:
-    from . import _untracked
-except ImportError:  # not built: plain Python classes
-    _untracked = None
+# The helper frees a chain of nodes by reading and setting reference counts, which a
+# free-threaded interpreter (abiflags "t", Python 3.13+) splits between threads.
+_FREE_THREADED = "t" in getattr(sys, "abiflags", "")
+
+_untracked = None
+if not _FREE_THREADED:
+    try:
+        from . import _untracked
+    except ImportError:  # not built: plain Python classes
+        pass
 if getattr(_untracked, "API", None) != _API:
     _untracked = None
 
