@@ -682,3 +682,13 @@ def test_check_reads_a_list_index_as_the_replay_does():
     idx[0] = 2  # the replay reads the list at each call, as eagerly: x[[2, 1]]
     assert step([1.0, 2.0, 3.0]).output == 5.0
     step.check([1.0, 2.0, 3.0])  # the same graph, on the list as it is now
+
+
+def test_reads_sees_every_argument_a_derivative_loads():
+    """Python 3.13 loads two locals in one instruction (LOAD_FAST_LOAD_FAST, whose
+    argval is a pair): ``1 - y * y`` reads y. Missed, the replay passed None for it."""
+    from tinygrad_bp.engine.ops import UNARY, reads
+
+    assert reads(lambda x, y: 1 - y * y, 2) == (False, True)
+    assert reads(lambda a, b, out: a * b, 3) == (True, True, False)
+    assert reads(UNARY["tanh"].grad, 2)[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import json
 import os
 import pickle
 import subprocess
@@ -103,9 +104,11 @@ def test_a_subclass_node_is_freed_too():
     assert _held_after(build) < 10_000
 
 
-def test_a_chain_deeper_than_the_c_stack_is_freed():
+@pytest.mark.parametrize("finalizer", ["", "Value.__del__ = lambda self: None\n"])
+def test_a_chain_deeper_than_the_c_stack_is_freed(finalizer):
     code = (
         "from tinygrad_bp import Value\n"
+        f"{finalizer}"
         "w, b, v = Value(0.5), Value(0.1), Value(0.3)\n"
         "for _ in range(2_000_000):\n"
         "    v = (v * w + b).relu()\n"
@@ -188,3 +191,392 @@ def test_the_value_tests_pass_on_the_pure_python_classes():
         capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
     )  # fmt: skip
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_the_helper_compiles_without_a_warning(tmp_path):
+    """-Wall -Wextra -Werror on the Python running the tests (CI runs several versions)."""
+    import shutil
+    import sysconfig
+
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    include = sysconfig.get_paths()["include"]
+    if compiler is None or not (Path(include) / "Python.h").exists():
+        pytest.skip("no C compiler or no Python headers")
+    source = ROOT / "tinygrad_bp" / "engine" / "_untracked.c"
+    r = subprocess.run(
+        [compiler, "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{include}",
+         str(source), "-o", str(tmp_path / "_untracked.so")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def test_value_keeps_its_place_in_the_class_hierarchy():
+    """The remade class is a subclass of `Node`, as the class statement says, with or
+    without the helper: isinstance, the MRO and type hints read the same."""
+    import typing
+
+    from tinygrad_bp.engine.autograd import Node
+    from tinygrad_bp.engine.tensor import Tensor
+
+    assert [c.__name__ for c in Value.__mro__] == ["Value", "Node", "object"]
+    assert isinstance(Value(1.0), Node) and isinstance(Tensor([1.0]), Node)
+    assert Value in Node.__subclasses__() and Tensor in Node.__subclasses__()
+    assert set(typing.get_type_hints(Value)) == {"_parents", "_op", "_g"}  # Node's, inherited
+    assert "__annotations__" not in vars(Value) or not vars(Value)["__annotations__"]
+    assert not gc.is_tracked(Value(1.0)) or not NATIVE
+
+
+class _Private:
+    __slots__ = ("__secret", "plain")
+
+    def __init__(self) -> None:
+        self.__secret = 7
+        self.plain = 1
+
+    def secret(self) -> int:
+        return self.__secret
+
+
+def test_a_private_slot_keeps_its_mangled_name():
+    """``__slots__ = ("__secret",)`` makes the attribute ``_Private__secret``."""
+    made = untracked(_Private)
+    assert made().secret() == 7
+    assert blank_maker(made)()._Private__secret is None
+
+
+@pytest.mark.parametrize("slot", ["__weakref__", "__dict__"])
+def test_a_class_with_weakref_or_dict_slots_is_refused(slot):
+    """An untracked class holds only plain attributes: weak references and a __dict__
+    would silently be missing."""
+    loose = type("Loose", (), {"__slots__": ("a", slot)})
+    if NATIVE:
+        with pytest.raises(TypeError, match=slot):
+            untracked(loose)
+    else:
+        assert untracked(loose) is loose
+
+
+def test_a_blank_of_a_class_without_slots_of_its_own():
+    class Empty:
+        __slots__ = ()
+
+    assert type(blank_maker(Empty)()) is Empty
+
+
+def test_class_assignment_between_value_and_a_subclass_is_as_documented():
+    """docs/errors-and-limits.md: refused with the helper (a subclass's nodes are
+    tracked, Value's are not), allowed without it; between subclasses it works."""
+
+    class Sub(Value):
+        __slots__ = ()
+
+    class Other(Value):
+        __slots__ = ()
+
+    node = Value(1.0) * 2.0
+    if NATIVE:
+        with pytest.raises(TypeError, match="deallocator differs"):
+            node.__class__ = Sub
+    else:
+        node.__class__ = Sub
+        assert type(node) is Sub
+    sub = Sub(3.0)
+    sub.__class__ = Other
+    assert type(sub) is Other and (sub * 2.0).data == 6.0
+
+
+def test_the_api_reference_reads_value_and_node_as_classes():
+    """mkdocstrings reads the source (griffe): remaking the classes must leave them
+    classes there, with their methods, not module attributes."""
+    griffe = pytest.importorskip("griffe")
+    loader = griffe.GriffeLoader(search_paths=[str(ROOT)])
+    engine = loader.load("tinygrad_bp.engine")
+    value, node = engine["value"]["Value"], engine["autograd"]["Node"]
+    assert value.is_class and node.is_class
+    assert "backward" in value.members and "zero_grad" in node.members
+
+
+class _Finalized:
+    __slots__ = ("a", "tag")
+    freed: list = []
+    kept: list = []
+
+    def __del__(self) -> None:
+        _Finalized.freed.append(self.tag)
+        if self.tag == "keep":
+            _Finalized.kept.append(self)  # resurrected: it must stay whole
+
+
+def test_del_runs_on_an_untracked_class_as_on_a_plain_one():
+    """__del__ written in the class, or set on it later, runs once per freed node, for a
+    chain too; a node it resurrects keeps its attributes."""
+    made = untracked(_Finalized)
+    _Finalized.freed.clear()
+    head = None
+    for i in range(1000):
+        node = made()
+        node.a, node.tag = head, i
+        head = node
+    del node, head
+    assert sorted(_Finalized.freed) == list(range(1000))
+    keep = made()
+    keep.a, keep.tag = made(), "keep"
+    keep.a.a, keep.a.tag = None, "inner"
+    del keep
+    survivor = _Finalized.kept.pop()
+    assert survivor.tag == "keep" and survivor.a.tag == "inner"
+    survivor.tag = "done"
+    del survivor
+
+    class Later:
+        __slots__ = ("a",)
+
+    later = untracked(Later)
+    calls = []
+    later.__del__ = lambda self: calls.append(self.a)
+    node = later()
+    node.a = 5
+    del node
+    assert calls == [5]
+
+
+def test_the_collector_sees_the_value_attributes_of_a_tracked_subclass():
+    """A subclass's nodes are tracked: a cycle through one of Value's own attributes of
+    such a node is collected as without the helper, and the class can go too."""
+    import weakref
+
+    def make():
+        class Sub(Value):
+            __slots__ = ("note",)
+
+        node = Sub(1.0)
+        node.grad = [node]
+        Sub.default = Sub(0.0)  # an instance held by its own class
+        return weakref.ref(Sub), any(type(r) is list for r in gc.get_referents(node))
+
+    alive, sees_grad = make()
+    assert sees_grad
+    gc.collect()
+    assert alive() is None
+
+
+@native
+def test_a_refused_make_type_keeps_no_memory():
+    from tinygrad_bp.engine import _untracked
+
+    def refuse():
+        refused = 0
+        for _ in range(200):
+            for bad in (("ok", 1), ("ok",) * 65, ("ok", "\udc80")):
+                try:
+                    _untracked.make_type("m.Bad", bad)
+                except (TypeError, ValueError):
+                    refused += 1
+        assert refused == 600
+        return list(range(30_000))  # _held_after wants to see memory held while it runs
+
+    refuse()  # first calls cache what they may
+    assert _held_after(refuse) < 2_000
+
+
+_INTROSPECTION = """
+import copy, inspect, json, pickle, pydoc, typing
+from tinygrad_bp import Value
+from tinygrad_bp.engine.autograd import Node
+v = Value(2.0, "v")
+out = (v * 3.0 + v).tanh()
+def error(f):
+    try:
+        f()
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+print(json.dumps({
+    "help": pydoc.render_doc(Value, renderer=pydoc.plaintext),
+    "mro": [c.__qualname__ for c in Value.__mro__],
+    "node": isinstance(out, Node),
+    "dir": dir(out),
+    "vars": sorted(vars(Value)),
+    "hints": sorted(typing.get_type_hints(Value)),
+    "signature": str(inspect.signature(Value)),
+    "repr": [repr(out), repr(copy.deepcopy(out)), repr(pickle.loads(pickle.dumps(out)))],
+    "errors": [error(lambda: setattr(v, "foo", 1)), error(lambda: v.foo),
+               error(lambda: vars(v)), error(lambda: Value()), error(lambda: v + "x")],
+}))
+"""
+
+
+@native
+def test_introspection_reads_the_same_without_the_helper():
+    """help(Value), the MRO, dir(), type hints, the signature, repr and error messages."""
+    runs = []
+    for pure in ("0", "1"):
+        env = {**os.environ, "TINYGRAD_BP_PURE_PYTHON": pure}
+        r = subprocess.run([sys.executable, "-c", _INTROSPECTION], capture_output=True,
+                           text=True, timeout=60, env=env, cwd=ROOT)  # fmt: skip
+        assert r.returncode == 0, r.stderr[-2000:]
+        runs.append(json.loads(r.stdout))
+    native_run, pure_run = runs
+    for key in pure_run:
+        assert native_run[key] == pure_run[key], key
+
+
+def test_threads_build_backpropagate_and_free_graphs_sharing_parameters():
+    """Frees run while other threads build and walk (a subclass's __del__ hands the
+    interpreter to another thread in the middle of freeing a chain); the parameters'
+    gradients are the sum of every thread's, as when the same work runs in one thread."""
+    import math
+    import threading
+    import time
+
+    class Yielding(Value):
+        __slots__ = ()
+
+        def __del__(self) -> None:
+            time.sleep(0)
+
+    def work(params, k, errors):
+        try:
+            for _ in range(20):
+                v = Yielding(0.3)
+                for i in range(200):
+                    v = (v * params[i % 4] + params[(i + k) % 4]).tanh()
+                    if i % 40 == 0:
+                        v = Yielding(0.0) + v
+                v.backward()
+                del v
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    def grads(threaded):
+        params = [Value(0.2 * i - 0.3) for i in range(4)]
+        errors = []
+        runs = [(params, k, errors) for k in range(4)]
+        if threaded:
+            threads = [threading.Thread(target=work, args=run) for run in runs]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        else:
+            for run in runs:
+                work(*run)
+        assert errors == []
+        return [p.grad for p in params]
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threaded = grads(True)
+    finally:
+        sys.setswitchinterval(interval)
+    for got, want in zip(threaded, grads(False)):
+        assert math.isclose(got, want, rel_tol=1e-9)
+
+
+def test_a_helper_built_from_an_older_source_is_not_used():
+    """A compiled helper left from before the C file changed (an editable install not
+    rebuilt) must not break the import: the engine runs on the plain classes."""
+    code = (
+        "import sys, types\n"
+        "old = types.ModuleType('tinygrad_bp.engine._untracked')\n"
+        "def make_type(name, slots):\n"
+        "    raise AssertionError('an old helper was called')\n"
+        "old.make_type = make_type\n"
+        "sys.modules[old.__name__] = old\n"
+        "from tinygrad_bp import Value\n"
+        "from tinygrad_bp.engine.untracked import NATIVE\n"
+        "v = Value(2.0)\n"
+        "(v * v).backward()\n"
+        "print(NATIVE, v.grad)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == "False 4.0\n", r.stderr[-2000:]
+
+
+def test_a_class_with_its_own_metaclass_is_refused():
+    """The remade class's metaclass is `type`: an ABC would silently lose its checks."""
+    import abc
+
+    class Shape(abc.ABC):
+        __slots__ = ("a",)
+
+        @abc.abstractmethod
+        def area(self) -> float: ...
+
+    if NATIVE:
+        with pytest.raises(TypeError, match="metaclass"):
+            untracked(Shape)
+    else:
+        assert untracked(Shape) is Shape
+
+
+def _drawn_and_explained():
+    from tinygrad_bp import draw, explain
+    from tinygrad_bp.views.graph import graph_to_dict
+
+    w = Value(0.5, "w")
+    root = _graph(3) * w
+    root.backward()
+    return root, str(draw(root).source), explain(root, w), graph_to_dict(root), _graph(3000)
+
+
+def _refused_half_way():
+    from tinygrad_bp import AnomalyError, detect_anomaly
+
+    root = _graph(3000)
+    errors = []
+    with detect_anomaly():
+        for scale in (1e308, 1.0):
+            try:
+                (root * scale * 1e308).exp()
+            except (AnomalyError, ArithmeticError, ValueError) as exc:
+                errors.append(type(exc))
+    assert errors
+    return root, errors
+
+
+def _traced():
+    from tinygrad_bp import trace
+
+    def step(x, w):
+        v = x
+        for _ in range(300):
+            v = (v * w + 0.1).tanh()
+        return v
+
+    traced = trace(step, 0.3, 0.5)
+    return traced, traced(0.2, 0.4)
+
+
+@pytest.mark.parametrize("build", [_drawn_and_explained, _refused_half_way, _traced])
+def test_every_kind_of_graph_is_given_back(build):
+    """Drawings and exports of a graph, ops refused half-way under detect_anomaly, and
+    traces (their input leaves are a subclass) hold nothing once dropped."""
+    build()  # first calls fill the caches they may
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        result = build()
+        assert tracemalloc.get_traced_memory()[0] - before > 100_000  # it did hold memory
+        del result
+        gc.collect()  # a trace holds reference cycles of its own (not through nodes)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 20_000
+
+
+def test_a_free_threaded_build_uses_the_plain_classes():
+    """The helper frees a chain by reading and setting reference counts, which a
+    free-threaded interpreter (abiflags "t") splits between threads."""
+    code = (
+        "import sys\n"
+        "sys.abiflags = 't'\n"
+        "from tinygrad_bp import Value\n"
+        "from tinygrad_bp.engine.untracked import NATIVE\n"
+        "print(NATIVE, type(Value(1.0) * 2.0).__mro__[1].__name__)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == "False Node\n", r.stderr[-2000:]

@@ -7,8 +7,9 @@
  * before it, so its references cannot form a cycle and the collector has
  * nothing to find there.
  *
- * `make_type(name, slots)` builds a class whose instances hold exactly the
- * named attributes (like `__slots__`) and no collector header. Its methods are
+ * `make_type(name, slots, base)` builds a class whose instances hold exactly the
+ * named attributes (like `__slots__`), after those of its base class if that was
+ * made here too, and no collector header. Its methods are
  * set on it from Python. Freeing a node frees the nodes that only it kept
  * alive with a loop instead of recursion, so a chain of 10^7 nodes is freed
  * without exhausting the C stack. `blank_maker(cls)` gives a function that
@@ -27,7 +28,8 @@ static PyObject **
 fields_of(PyObject *obj, Py_ssize_t *count)
 {
     PyTypeObject *tp = Py_TYPE(obj);
-    /* a Python subclass may add its own attributes past ours: count ours only */
+    /* a Python subclass may add its own attributes past ours: count ours only (those
+       of a made base class included: every class made here holds only objects) */
     while (tp->tp_dealloc != node_dealloc) {
         tp = tp->tp_base;
     }
@@ -45,6 +47,11 @@ node_dealloc(PyObject *self)
 
     for (;;) {
         PyTypeObject *tp = Py_TYPE(obj);
+        /* __del__ (set in the class or later; a subclass's dealloc has run it already) */
+        if (tp->tp_dealloc == node_dealloc && tp->tp_finalize != NULL &&
+            PyObject_CallFinalizerFromDealloc(obj) < 0) {
+            goto next; /* resurrected: it lives on, whole */
+        }
         Py_ssize_t count;
         PyObject **fields = fields_of(obj, &count);
         for (Py_ssize_t i = 0; i < count; i++) {
@@ -79,6 +86,7 @@ node_dealloc(PyObject *self)
         }
         tp->tp_free(obj);
         Py_DECREF(tp); /* an instance of a heap type holds a reference to it */
+    next:
         if (depth == 0) {
             break;
         }
@@ -87,6 +95,32 @@ node_dealloc(PyObject *self)
     if (stack != local) {
         PyMem_Free(stack);
     }
+}
+
+/* Instances of a class made here are never tracked, but those of a Python subclass
+   are: the collector reaches our attributes of theirs through these, as for a slotted
+   Python class, and the class through them (a subclass leaves that to its base). */
+static int
+node_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_ssize_t count;
+    PyObject **fields = fields_of(self, &count);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_VISIT(fields[i]);
+    }
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static int
+node_clear(PyObject *self)
+{
+    Py_ssize_t count;
+    PyObject **fields = fields_of(self, &count);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_CLEAR(fields[i]);
+    }
+    return 0;
 }
 
 static char *
@@ -106,17 +140,38 @@ copy_text(PyObject *text)
     return out;
 }
 
+static void
+free_members(PyMemberDef *members, Py_ssize_t n)
+{
+    if (members != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyMem_Free((char *)members[i].name);
+        }
+    }
+    PyMem_Free(members);
+}
+
 PyDoc_STRVAR(make_type_doc,
-"make_type(name, slots) -> type\n\n"
+"make_type(name, slots, base=None) -> type\n\n"
 "A class named `name` (module.Class) whose instances hold the attributes\n"
-"`slots` (a tuple of str) and are not tracked by the cyclic garbage collector.");
+"`slots` (a tuple of str) and are not tracked by the cyclic garbage collector.\n"
+"`base`, a class made here, gives it a base class and that class's attributes first.");
 
 static PyObject *
-make_type(PyObject *module, PyObject *args)
+make_type(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *name, *slots;
-    if (!PyArg_ParseTuple(args, "UO!:make_type", &name, &PyTuple_Type, &slots)) {
+    PyObject *name, *slots, *base = Py_None;
+    if (!PyArg_ParseTuple(args, "UO!|O:make_type", &name, &PyTuple_Type, &slots, &base)) {
         return NULL;
+    }
+    /* the attributes follow the header, then those of each class down from the base */
+    Py_ssize_t start = (Py_ssize_t)sizeof(PyObject);
+    if (base != Py_None) {
+        if (!PyType_Check(base) || ((PyTypeObject *)base)->tp_dealloc != node_dealloc) {
+            PyErr_SetString(PyExc_TypeError, "make_type: base must be a class made by make_type");
+            return NULL;
+        }
+        start = ((PyTypeObject *)base)->tp_basicsize;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(slots);
     if (n < 1 || n > 64) {
@@ -130,38 +185,57 @@ make_type(PyObject *module, PyObject *args)
     if (members == NULL || type_name == NULL) {
         PyMem_Free(members);
         PyMem_Free(type_name);
-        return PyErr_NoMemory();
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory(); /* a name not UTF-8: its error */
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *slot = PyTuple_GET_ITEM(slots, i);
+        char *slot_name = NULL;
         if (!PyUnicode_Check(slot)) {
             PyErr_SetString(PyExc_TypeError, "make_type: slot names must be str");
-            return NULL;
         }
-        char *slot_name = copy_text(slot);
+        else {
+            slot_name = copy_text(slot);
+        }
         if (slot_name == NULL) {
+            free_members(members, i);
+            PyMem_Free(type_name);
             return NULL;
         }
         members[i].name = slot_name;
         members[i].type = T_OBJECT_EX; /* unset: AttributeError, as with __slots__ */
-        members[i].offset = (Py_ssize_t)(sizeof(PyObject) + (size_t)i * sizeof(PyObject *));
+        members[i].offset = start + i * (Py_ssize_t)sizeof(PyObject *);
         members[i].flags = 0;
         members[i].doc = NULL;
     }
     PyType_Slot type_slots[] = {
         {Py_tp_dealloc, (void *)node_dealloc},
+        {Py_tp_traverse, (void *)node_traverse},
+        {Py_tp_clear, (void *)node_clear},
         {Py_tp_members, members},
         {0, NULL},
     };
     PyType_Spec spec = {
         .name = type_name,
-        .basicsize = (int)(sizeof(PyObject) + (size_t)n * sizeof(PyObject *)),
+        .basicsize = (int)(start + n * (Py_ssize_t)sizeof(PyObject *)),
         .itemsize = 0,
         .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
         .slots = type_slots,
     };
-    PyObject *made = PyType_FromSpec(&spec);
-    if (made != NULL) {
+    PyObject *made;
+    if (base == Py_None) {
+        made = PyType_FromSpec(&spec);
+    }
+    else {
+        PyObject *bases = PyTuple_Pack(1, base);
+        made = bases == NULL ? NULL : PyType_FromSpecWithBases(&spec, bases);
+        Py_XDECREF(bases);
+    }
+    if (made == NULL) {
+        free_members(members, n);
+        PyMem_Free(type_name);
+        return NULL;
+    }
+    {
         /* messages name the class as they name a Python class: "Value", not
            "module.Value" (the type owns the buffer this points into) */
         PyTypeObject *tp = (PyTypeObject *)made;
@@ -174,7 +248,7 @@ make_type(PyObject *module, PyObject *args)
 }
 
 static PyObject *
-make_blank(PyObject *cls, PyObject *unused)
+make_blank(PyObject *cls, PyObject *Py_UNUSED(unused))
 {
     PyTypeObject *tp = (PyTypeObject *)cls;
     PyObject *obj = tp->tp_alloc(tp, 0); /* zeroed; holds a reference to its class */
@@ -200,7 +274,7 @@ PyDoc_STRVAR(blank_maker_doc,
 "make_type) with every attribute None.");
 
 static PyObject *
-blank_maker(PyObject *module, PyObject *cls)
+blank_maker(PyObject *Py_UNUSED(module), PyObject *cls)
 {
     if (!PyType_Check(cls) || ((PyTypeObject *)cls)->tp_dealloc != node_dealloc) {
         PyErr_SetString(PyExc_TypeError, "blank_maker needs a class made by make_type");
@@ -226,5 +300,12 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__untracked(void)
 {
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+    /* the interface untracked.py expects: raised with every change to it (make_type's
+       base argument is 2), so that a stale build is left unused rather than misused */
+    if (module != NULL && PyModule_AddIntConstant(module, "API", 2) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

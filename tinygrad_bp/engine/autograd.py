@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .untracked import untracked
+
 __all__ = [
     "AnomalyError",
     "Node",
@@ -125,6 +127,9 @@ def all_finite(x: Any) -> bool:
     return bool(np.isfinite(x).all())
 
 
+# Untracked by the garbage collector when the C helper is built (see `untracked`), so
+# that `Value`, remade the same way, keeps Node as its base class.
+@untracked
 class Node:
     """Base class of graph nodes. Subclasses provide `data`, `grad` and the hooks below.
 

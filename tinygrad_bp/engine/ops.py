@@ -153,7 +153,11 @@ def reads(fn: Callable, n: int) -> tuple[bool, ...]:
         return (True,) * n
     names = code.co_varnames[: code.co_argcount]
     used = set(code.co_cellvars)  # an argument a nested function reads
-    used.update(i.argval for i in dis.get_instructions(code) if i.opname.startswith("LOAD_"))
+    for ins in dis.get_instructions(code):
+        if ins.opname.startswith("LOAD_"):
+            # Python 3.13's LOAD_FAST_LOAD_FAST loads two locals: its argval is a pair
+            pair = ins.opname.startswith("LOAD_FAST") and isinstance(ins.argval, tuple)
+            used.update(ins.argval if pair else (ins.argval,))
     return tuple(i >= len(names) or names[i] in used for i in range(n))
 
 

@@ -19,13 +19,26 @@ the collector's work differs.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from types import MemberDescriptorType
 from typing import TypeVar
 
-try:
-    from . import _untracked
-except ImportError:  # not built: plain Python classes
+# The helper's interface, as `_untracked.API` states it. A helper compiled from an older
+# C file (an editable install not rebuilt since) is not used: `pip install .` again.
+_API = 2
+
+# The helper frees a chain of nodes by reading and setting reference counts, which a
+# free-threaded interpreter (abiflags "t", Python 3.13+) splits between threads.
+_FREE_THREADED = "t" in getattr(sys, "abiflags", "")
+
+_untracked = None
+if not _FREE_THREADED:
+    try:
+        from . import _untracked
+    except ImportError:  # not built: plain Python classes
+        pass
+if getattr(_untracked, "API", None) != _API:
     _untracked = None
 
 __all__ = ["NATIVE", "blank_maker", "untracked"]
@@ -33,24 +46,46 @@ __all__ = ["NATIVE", "blank_maker", "untracked"]
 #: Whether node classes are untracked (the C helper is built and not switched off).
 NATIVE = _untracked is not None and os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") in ("", "0")
 
+# Slots that ask the interpreter for a weak reference list or a __dict__, not an attribute.
+_SPECIAL = {"__weakref__", "__dict__"}
+
 # What a class statement puts in a class's namespace that is not an attribute to copy.
 _NOT_COPIED = {"__slots__", "__dict__", "__weakref__", "__module__", "__qualname__", "__doc__"}
 
 C = TypeVar("C", bound=type)
 
+# The classes `untracked` made: a class remade later inherits from the nearest of them.
+_MADE: set[type] = set()
+
 
 def untracked(cls: C) -> C:
     """`cls` (every class of its hierarchy slotted, no ``__dict__``) as an untracked class.
 
-    The new class has `cls`'s slots, in order, and every attribute of `cls` and its
-    bases but `object`; it does not inherit from them. Its instances can be
-    subclassed in Python (a subclass's instances are tracked again).
+    The new class inherits from the nearest base remade by `untracked` (so
+    ``Value.__mro__`` and `isinstance` read as in the class statement), and has the
+    slots and every attribute of `cls` and of its bases below that one, which it
+    does not inherit from. Its instances can be subclassed in Python (a subclass's
+    instances are tracked again).
     """
     if not NATIVE:
         return cls
-    chain = cls.__mro__[-2::-1]  # from the base under `object` down to `cls`
-    slots = _slots(cls)
-    made = _untracked.make_type(f"{cls.__module__}.{cls.__name__}", slots)
+    if type(cls) is not type:
+        raise TypeError(
+            f"{cls.__qualname__} has the metaclass {type(cls).__qualname__}, which an untracked "
+            "class cannot keep; give it none"
+        )
+    mro = cls.__mro__
+    base = next((klass for klass in mro[1:] if klass in _MADE), object)
+    chain = mro[mro.index(base) - 1 :: -1]  # from the class under `base` down to `cls`
+    slots = _slots(chain)
+    special = _SPECIAL.intersection(slots)
+    if special:
+        raise TypeError(
+            f"{cls.__qualname__} has the slot {special.pop()}, which an untracked class "
+            "cannot provide; remove it from __slots__"
+        )
+    name = f"{cls.__module__}.{cls.__name__}"
+    made = _untracked.make_type(name, slots, None if base is object else base)
     for klass in chain:
         for key, attr in vars(klass).items():
             if key in _NOT_COPIED or isinstance(attr, MemberDescriptorType):
@@ -59,6 +94,7 @@ def untracked(cls: C) -> C:
     made.__qualname__ = cls.__qualname__
     made.__doc__ = cls.__doc__
     made.__slots__ = slots  # read by copy and pickle, as for a slotted class
+    _MADE.add(made)
     return made
 
 
@@ -73,16 +109,29 @@ def blank_maker(cls: type) -> Callable[[], object]:
             return _untracked.blank_maker(cls)
         except TypeError:  # not one of the helper's classes
             pass
-    stores = " = ".join(f"out.{name}" for name in _slots(cls))
-    source = f"def blank():\n    out = new(cls)\n    {stores} = None\n    return out\n"
+    names = [name for name in _slots(cls.__mro__[-2::-1]) if name not in _SPECIAL]
+    stores = "".join(f"out.{name} = " for name in names)
+    source = f"def blank():\n    out = new(cls)\n    {stores}None\n    return out\n"
     scope = {"new": object.__new__, "cls": cls}
     exec(source, scope)
     return scope["blank"]
 
 
-def _slots(cls: type) -> tuple[str, ...]:
-    """Every slot of `cls` and its bases, the base's first."""
-    chain = cls.__mro__[-2::-1]
+def _slots(chain: tuple[type, ...]) -> tuple[str, ...]:
+    """Every slot of the classes of `chain` (a base first, then its subclasses)."""
     if any("__slots__" not in vars(klass) for klass in chain):
-        raise TypeError(f"{cls.__qualname__} needs __slots__ on every class of its hierarchy")
-    return tuple(name for klass in chain for name in vars(klass)["__slots__"])
+        raise TypeError(f"{chain[-1].__qualname__} needs __slots__ on every class of its hierarchy")
+    return tuple(_mangled(klass, name) for klass in chain for name in _own_slots(klass))
+
+
+def _own_slots(klass: type) -> tuple[str, ...]:
+    names = vars(klass)["__slots__"]
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
+def _mangled(klass: type, name: str) -> str:
+    """The attribute a slot named `name` in `klass` makes: ``__x`` in ``Foo`` is ``_Foo__x``."""
+    owner = klass.__name__.lstrip("_")
+    if name.startswith("__") and not name.endswith("__") and owner:
+        return f"_{owner}{name}"
+    return name

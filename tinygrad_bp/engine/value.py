@@ -65,7 +65,8 @@ def _check_number(data: object, what: str) -> float:
     return value
 
 
-@untracked  # nodes the cyclic garbage collector does not track, when the C helper is built
+# Nodes the cyclic garbage collector does not track, when the C helper is built.
+@untracked
 class Value(Node):
     """A scalar in a computation graph.
 
