@@ -210,7 +210,10 @@ class Value(Node):
             out._seq = next_seq()
             m = mode()
             if m & RECORD:
-                out._a, out._b, out._da, out._db = self, other, 1.0, db
+                out._a = self
+                out._b = other
+                out._da = 1.0
+                out._db = db
             if m & ANOMALY:
                 _check_finite(out)
             return out
@@ -238,7 +241,10 @@ class Value(Node):
         out._seq = next_seq()
         m = mode()
         if m & RECORD:
-            out._a, out._b, out._da, out._db = self, other, b, db
+            out._a = self
+            out._b = other
+            out._da = b
+            out._db = db
         if m & ANOMALY:
             _check_finite(out)
         return out
