@@ -165,6 +165,16 @@ def test_other_sizes_are_refused_with_both_sizes_named():
         step([1.0, 2.0], True)
 
 
+@pytest.mark.parametrize("unordered", [{2.0: 0, 1.0: 1}, {2.0, 1.0}, {2.0: 0, 1.0: 1}.keys()])
+def test_a_dict_or_a_set_of_inputs_is_refused(unordered):
+    """Their entries have no order a later call repeats: {3.0: ..., 1.0: ...} read as x = [3, 1]."""
+    with pytest.raises(TraceError, match=r"input 0: got a .*no fixed order"):
+        trace(lambda x: x[0] * 2.0 + x[1], unordered)
+    step = trace(lambda x: x[0] * 2.0 + x[1], [1.0, 2.0])
+    with pytest.raises(TraceError, match=r"input 0: got a .*no fixed order"):
+        step(unordered)
+
+
 @pytest.mark.parametrize(
     "fn",
     [

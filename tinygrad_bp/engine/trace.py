@@ -43,7 +43,8 @@ import numbers
 import re
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -84,11 +85,21 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
+def _refuse_unordered(x: Any, where: str) -> None:
+    """A dict or a set has no order of its own that a later call would repeat: refused."""
+    if isinstance(x, (Mapping, AbstractSet)):
+        raise TraceError(
+            f"{where}: got a {type(x).__name__}, whose entries have no fixed order, so they "
+            "could not be matched to the traced inputs; pass a list or a tuple"
+        )
+
+
 def _structure(x: Any, where: str) -> Any:
     if isinstance(x, Value):
         raise TraceError(f"{where}: pass numbers, not Values; trace makes the input Values itself")
     if _is_number(x):
         return None
+    _refuse_unordered(x, where)
     if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") or getattr(x, "ndim", 1) == 0:
         raise TraceError(
             f"{where}: expected a number or a sequence of numbers, got {type(x).__name__} "
@@ -125,6 +136,7 @@ def _flatten(x: Any, shape: Any, where: str, out: list[float]) -> None:
             f"{where}: the trace was recorded with a sequence of length {len(shape)} here, "
             f"got {type(x).__name__}; trace again for this input"
         )
+    _refuse_unordered(x, where)
     if len(x) != len(shape):
         raise TraceError(
             f"{where} has length {len(x)}, the trace was recorded with length {len(shape)}; "
