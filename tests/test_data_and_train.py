@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_bp import nn
+from tinygrad_bp import nn, no_grad
 from tinygrad_bp.cli import main
 from tinygrad_bp.nn import data
 from tinygrad_bp.nn.optim import SGD, Adam
@@ -56,6 +56,20 @@ def test_both_engines_train_identically():
     ht = fit(mt, X, y, "bce", SGD(mt.parameters(), 0.2), epochs=3, batch_size=8)
     np.testing.assert_allclose(hv.losses, ht.losses, rtol=1e-12)
     np.testing.assert_allclose(mv.layers()[0][0], mt.layers()[0][0], rtol=1e-11)
+
+
+@pytest.mark.parametrize("engine", ["value", "tensor"])
+@pytest.mark.parametrize("traced", [False, True])
+def test_fit_inside_no_grad_is_refused_and_trains_nothing(engine, traced):
+    """Eager and traced alike: the traced step used to train inside no_grad()."""
+    X, y = data.moons(n=16, seed=0)
+    make = nn.ValueMLP if engine == "value" else nn.MLP
+    model = make([2, 3, 1], "tanh", seed=0)
+    before = [np.copy(w) for w in model.layers()[0]]
+    with no_grad(), pytest.raises(RuntimeError, match=r"inside no_grad\(\)"):
+        fit(model, X, y, "mse", SGD(model.parameters(), 0.1), epochs=1, trace=traced)
+    for old, new in zip(before, model.layers()[0]):
+        np.testing.assert_array_equal(old, new)
 
 
 def run(capsys, *argv):

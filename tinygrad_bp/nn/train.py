@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.autograd import no_grad
+from ..engine.autograd import is_grad_enabled, no_grad
 from ..engine.tensor import Tensor
 from ..engine.trace import TraceResult
 from ..engine.trace import trace as trace_fn
@@ -111,6 +111,11 @@ def fit(
     replays it at every step: the same numbers as building the graph each time, faster
     (a `ValueMLP` with any loss but "ce", or a Tensor `MLP` with any loss).
     """
+    if not is_grad_enabled():  # the traced step would train regardless: refuse both alike
+        raise RuntimeError(
+            "fit() was called inside no_grad(), which turns off the gradients training "
+            "needs; call fit outside the no_grad() block"
+        )
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; give one of {', '.join(LOSSES)}")
     if int(epochs) != epochs or epochs < 1 or int(batch_size) != batch_size or batch_size < 1:
