@@ -157,6 +157,15 @@ def test_closed_output_ends_quietly(command):
     assert "Traceback" not in r.stderr and "Exception" not in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize(
+    "args", [["--version"], ["--help"], *([c, "--help"] for c in COMMANDS)], ids=" ".join
+)
+def test_help_and_version_into_a_closed_pipe_exit_0_quietly(args):
+    """As argparse does from Python 3.11 on, whose help swallows a closed output (3.10's not)."""
+    r = closed_pipe(args)
+    assert (r.returncode, r.stderr) == (0, "")
+
+
 def test_output_closed_after_one_byte():
     """`tinygrad-bp verify ... --json | head -c 1`: the reader goes away mid-output."""
     args = documented_json_call("verify")

@@ -7,7 +7,6 @@ import math
 import time
 
 import pytest
-import torch
 
 from tinygrad_bp.cli import main
 from tinygrad_bp.engine.ops import ACTIVATIONS
@@ -38,25 +37,22 @@ def test_fixed_example_numbers_worked_out_by_hand(capsys):
     assert data["backward"]["delta4"] == pytest.approx(e, rel=1e-13)
 
 
-TORCH = {
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "linear": lambda v: v,
-    "relu": torch.relu,
-    "softplus": torch.nn.functional.softplus,
-    "elu": torch.nn.functional.elu,
-    "leaky_relu": torch.nn.functional.leaky_relu,
-}
-
-
 @pytest.mark.parametrize("act", [*ACTIVATIONS, "leaky_relu(0.2)", "elu(0.5)"])
-def test_every_activation_end_to_end_against_torch(capsys, act):
+def test_every_activation_end_to_end_against_torch(capsys, torch, act):
     argv = ["compare", "--hidden", act, "--output", act, "--seed", "3", "--json"]
     status, out, _ = run(capsys, *argv)
     data = json.loads(out)
     assert status == 0 and data["agree"] is True
     name, _, param = act.partition("(")
-    fn = TORCH[name]
+    fn = {
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "linear": lambda v: v,
+        "relu": torch.relu,
+        "softplus": torch.nn.functional.softplus,
+        "elu": torch.nn.functional.elu,
+        "leaky_relu": torch.nn.functional.leaky_relu,
+    }[name]
     if param:
         value = float(param.rstrip(")"))
         key = "alpha" if name == "elu" else "negative_slope"

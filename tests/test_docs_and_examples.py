@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 FENCE = re.compile(r"```(\w+)\n(.*?)```", re.S)
+# optional dependencies (extras of pyproject.toml) that a doc block may import
+OPTIONAL = {"torch": "torch", "matplotlib": "plot"}
 
 
 def blocks(path: Path, language: str) -> list[str]:
@@ -40,7 +42,12 @@ def test_example_runs(script, workdir):
 def test_python_blocks_run(doc, workdir):
     namespace: dict = {"__name__": "__doc_example__"}
     for code in blocks(doc, "python"):
-        exec(compile(code, str(doc), "exec"), namespace)
+        try:
+            exec(compile(code, str(doc), "exec"), namespace)
+        except ModuleNotFoundError as exc:
+            if exc.name not in OPTIONAL:
+                raise
+            pytest.skip(f"a block of {doc.name} needs {exc.name} (extra {OPTIONAL[exc.name]})")
 
 
 def commands(doc: Path) -> list[tuple[str, int]]:

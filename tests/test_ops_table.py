@@ -24,11 +24,16 @@ POINTS = {"log": [0.2, 0.9, 2.5, 40.0], "sqrt": [0.2, 0.9, 2.5, 40.0], "tan": [-
 PARAMS = {"elu": {"alpha": 0.5}, "leaky_relu": {"slope": 0.2}}
 
 
-def unary_cases():
+def unary_cases() -> list:
+    """Each unary op without parameters, and each op with parameters once more with them.
+
+    A list, not a generator: pytest 9.2 deprecates (and pytest 10 refuses) iterators here."""
+    cases = []
     for name, op in UNARY.items():
-        yield pytest.param(name, {}, id=name)
+        cases.append(pytest.param(name, {}, id=name))
         if op.params:
-            yield pytest.param(name, PARAMS[name], id=f"{name}-{PARAMS[name]}")
+            cases.append(pytest.param(name, PARAMS[name], id=f"{name}-{PARAMS[name]}"))
+    return cases
 
 
 def call(x, name, kw):

