@@ -27,6 +27,16 @@ ROOT = Path(__file__).resolve().parent.parent
 native = pytest.mark.skipif(not NATIVE, reason="the C helper is not built")
 
 
+def _python(
+    code: str, *, pure: str | None = None, timeout: int = 60
+) -> subprocess.CompletedProcess:
+    """``python -c code`` in a fresh interpreter; `pure` sets TINYGRAD_BP_PURE_PYTHON."""
+    env = os.environ if pure is None else {**os.environ, "TINYGRAD_BP_PURE_PYTHON": pure}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
 def test_ci_builds_the_helper():
     """The benchmarks' figures assume the helper; the CI machine has a compiler."""
     if os.environ.get("CI") != "true":
@@ -115,7 +125,7 @@ def test_a_chain_deeper_than_the_c_stack_is_freed(finalizer):
         "del v\n"
         "print('freed')\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    r = _python(code, timeout=120)
     assert r.returncode == 0 and r.stdout == "freed\n", r.stderr[-2000:]
 
 
@@ -167,10 +177,7 @@ def test_the_pure_python_classes_give_the_same_numbers():
         "v.backward()\n"
         "print(repr([v.data, w.grad, b.grad]))\n"
     )
-    env = {**os.environ, "TINYGRAD_BP_PURE_PYTHON": "1"}
-    r = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
-    )
+    r = _python(code, pure="1")
     assert r.returncode == 0, r.stderr[-2000:]
     w, b, v = Value(0.5), Value(0.1), Value(0.3)
     for _ in range(200):
@@ -411,9 +418,7 @@ def test_introspection_reads_the_same_without_the_helper():
     """help(Value), the MRO, dir(), type hints, the signature, repr and error messages."""
     runs = []
     for pure in ("0", "1"):
-        env = {**os.environ, "TINYGRAD_BP_PURE_PYTHON": pure}
-        r = subprocess.run([sys.executable, "-c", _INTROSPECTION], capture_output=True,
-                           text=True, timeout=60, env=env, cwd=ROOT)  # fmt: skip
+        r = _python(_INTROSPECTION, pure=pure)
         assert r.returncode == 0, r.stderr[-2000:]
         runs.append(json.loads(r.stdout))
     native_run, pure_run = runs
@@ -490,7 +495,7 @@ def test_a_helper_built_from_an_older_source_is_not_used():
         "(v * v).backward()\n"
         "print(NATIVE, v.grad)\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    r = _python(code)
     assert r.returncode == 0 and r.stdout == "False 4.0\n", r.stderr[-2000:]
 
 
@@ -578,5 +583,5 @@ def test_a_free_threaded_build_uses_the_plain_classes():
         "from tinygrad_bp.engine.untracked import NATIVE\n"
         "print(NATIVE, type(Value(1.0) * 2.0).__mro__[1].__name__)\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    r = _python(code)
     assert r.returncode == 0 and r.stdout == "False Node\n", r.stderr[-2000:]
