@@ -119,7 +119,7 @@ def test_two_threads_walking_backward_through_a_shared_parameter_keep_their_grad
 
     def walk_a() -> None:
         h = w * 1.0
-        held = Tensor._result(h.data.copy(), (h,), pause, "pause")
+        held = Tensor._result(h.data.copy(), (h,), pause, "pause", True, None, (), (h.data,))
         held.sum().backward()
 
     def walk_b() -> None:

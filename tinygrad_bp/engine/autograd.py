@@ -214,8 +214,10 @@ class Node:
         each node comes after every node computed from it, and visits them in
         that order: by the time a node is reached, all of its children have
         added their share to its gradient. Nodes that no gradient reaches are
-        skipped. `Value` runs its own one-pass walk in the same order
-        (`value._walk`), which adds the gradients up in the same order.
+        skipped. An engine may replay the same sums faster for a graph it has
+        seen before (`_replay`: the Tensor engine's compiled backward); `Value`
+        runs its own one-pass walk in the same order (`value._walk`). All of
+        them add the gradients up in the same order.
         """
         anomaly = _MODE.get() & ANOMALY
         if anomaly:
@@ -229,7 +231,20 @@ class Node:
         # walks run one at a time: two threads walking graphs that share nodes (a
         # model's parameters) would mix the gradients in flight and race on `.grad`
         with WALK_LOCK:
-            _shared_walk(self, seed, anomaly)
+            if not anomaly and self._replay(seed):
+                return
+            nodes = _reachable(self)
+            try:
+                _shared_walk(nodes, seed, anomaly)
+            finally:
+                for node in nodes:
+                    node._g = None
+
+    def _replay(self, seed: Any) -> bool:
+        """The walk from this node done a faster way, if the engine has one for this graph
+        (leaving every ``_g`` None); False, having done nothing, leaves it to the shared
+        walk."""
+        return False
 
     def zero_grad(self) -> None:
         """Reset the gradient of this node and of every node it was computed from."""
@@ -237,40 +252,41 @@ class Node:
             node._clear_grad()
 
 
-def _shared_walk(root: Node, seed: Any, anomaly: int) -> None:
-    """The walk of `Node._run_backward` (which holds `WALK_LOCK`)."""
+def _reachable(root: Node) -> list[Node]:
+    """The nodes reachable from `root` through parents, by creation number, highest first
+    (each after every node computed from it), their `_g` marked pending."""
     nodes = [root]
     push = nodes.append
     root._g = _PENDING
-    try:
-        for node in nodes:  # grows while it is read
-            for parent in node._parents:
-                if parent._g is None:
-                    parent._g = _PENDING
-                    push(parent)
-        nodes.sort(key=_SEQ, reverse=True)
-        root._g = seed
-        for node in nodes:
-            g = node._g
-            node._g = None
-            if g is _PENDING:  # no gradient reached it
+    for node in nodes:  # grows while it is read
+        for parent in node._parents:
+            if parent._g is None:
+                parent._g = _PENDING
+                push(parent)
+    nodes.sort(key=_SEQ, reverse=True)
+    return nodes
+
+
+def _shared_walk(nodes: list[Node], seed: Any, anomaly: int) -> None:
+    """The walk of `Node._run_backward` over `nodes` from `_reachable` (root first)."""
+    nodes[0]._g = seed
+    for node in nodes:
+        g = node._g
+        node._g = None
+        if g is _PENDING:  # no gradient reached it
+            continue
+        for parent, pg in node._receive(g):
+            if pg is None:
                 continue
-            for parent, pg in node._receive(g):
-                if pg is None:
-                    continue
-                if anomaly and not all_finite(pg):
-                    raise AnomalyError(
-                        f"backward of operation {node.describe()} produced a non-finite "
-                        f"gradient (NaN or infinity) for its input {parent.describe()}, "
-                        "expected a finite one; move its input away from the singular point "
-                        "or scale the numbers down"
-                    )
-                acc = parent._g
-                parent._g = pg if acc is _PENDING else acc + pg
-    except BaseException:
-        for node in nodes:
-            node._g = None
-        raise
+            if anomaly and not all_finite(pg):
+                raise AnomalyError(
+                    f"backward of operation {node.describe()} produced a non-finite "
+                    f"gradient (NaN or infinity) for its input {parent.describe()}, "
+                    "expected a finite one; move its input away from the singular point "
+                    "or scale the numbers down"
+                )
+            acc = parent._g
+            parent._g = pg if acc is _PENDING else acc + pg
 
 
 def topological_order(root: Node) -> list[Node]:

@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from .fpstate import overflow_raises
+
 __all__ = [
     "ACTIVATIONS",
     "BINARY",
@@ -111,23 +113,25 @@ def _sigmoid_scalar(x: float) -> float:
     return z / (1.0 + z)
 
 
-# e^t is finite for t below these (about ln of the largest float, less a margin)
-_EXP_SAFE = {np.dtype(np.float64): 708.0, np.dtype(np.float32): 87.0}
+def _sigmoid_fast(x: np.ndarray) -> np.ndarray:
+    if x.size <= 256:  # the same four passes; on a few numbers out= costs more than it saves
+        return 1 / (1 + np.exp(-x))
+    out = np.negative(x)
+    np.exp(out, out=out)
+    out += 1
+    np.divide(1, out, out=out)
+    return out
 
 
 def _sigmoid_array(x: np.ndarray) -> np.ndarray:
-    # 1 / (1 + e^-x) in four passes when e^-x cannot overflow (no x below -708 in
-    # float64); otherwise z = e^-|x| in (0, 1], and sigmoid is 1 / (1 + z) for x >= 0
-    # and z / (1 + z) below
-    safe = _EXP_SAFE.get(x.dtype)
-    if safe is not None and x.ndim and x.size and not x.min() < -safe:  # (NaN passes)
-        if x.size <= 256:  # the same four passes; on a few numbers out= costs more than it saves
-            return 1 / (1 + np.exp(-x))
-        out = np.negative(x)
-        np.exp(out, out=out)
-        out += 1
-        np.divide(1, out, out=out)
-        return out
+    # 1 / (1 + e^-x) in four passes, unless e^-x overflows (x below about -709 in
+    # float64, -88 in float32); then z = e^-|x| in (0, 1], and sigmoid is 1 / (1 + z)
+    # for x >= 0 and z / (1 + z) below
+    if x.ndim and x.size:
+        try:
+            return overflow_raises(_sigmoid_fast, x)
+        except FloatingPointError:
+            pass
     z = np.asarray(np.abs(x))  # (a 0-d input gives a numpy scalar)
     np.negative(z, out=z)
     np.exp(z, out=z)
@@ -176,7 +180,7 @@ class Refusal:
     why: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per op: compared and hashed as itself
 class UnaryOp:
     """One elementwise function y = f(x) of the table, with its derivative."""
 
@@ -462,7 +466,7 @@ def _sinh(x: Any) -> Any:
     return np.sinh(x) if isinstance(x, np.ndarray) else math.sinh(x)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # as UnaryOp
 class BinaryOp:
     """One elementwise function out = f(a, b) of the table with both partial derivatives.
 

@@ -39,6 +39,8 @@ from typing import Any, Union
 import numpy as np
 
 from .autograd import ANOMALY, RECORD, ROLES, TRACE, AnomalyError, Node, check_name, mode, next_seq
+from .fpstate import quiet, quietly
+from .heap import keep_heap
 from .ops import BINARY, UNARY, BinaryOp, UnaryOp, as_method, bind_params, first_refusal, op_label
 
 __all__ = ["ShapeError", "Tensor"]
@@ -53,42 +55,7 @@ class ShapeError(ValueError):
     """Operand shapes do not fit the operation."""
 
 
-# numpy keeps its floating-point error state (warn on overflow, ...) in a context
-# variable; `np.errstate` takes about 5 us to enter, more than many small ops, so
-# the engine sets the variable itself where numpy exposes it.
-try:
-    from numpy._core._ufunc_config import _extobj_contextvar as _errstate
-    from numpy._core.umath import _make_extobj
-
-    _QUIET = _make_extobj(all="ignore")
-
-    def _quietly(fn: Callable, *args: Any) -> Any:
-        """fn(*args) with numpy's floating-point warnings off (the engine checks results)."""
-        token = _errstate.set(_QUIET)
-        try:
-            return fn(*args)
-        finally:
-            _errstate.reset(token)
-
-    class _quiet:
-        """``with _quiet():`` numpy's floating-point warnings off, as in `_quietly`."""
-
-        __slots__ = ("token",)
-
-        def __enter__(self) -> None:
-            self.token = _errstate.set(_QUIET)
-
-        def __exit__(self, *exc: Any) -> None:
-            _errstate.reset(self.token)
-
-except ImportError:  # pragma: no cover - other numpy versions
-
-    def _quietly(fn: Callable, *args: Any) -> Any:
-        with np.errstate(all="ignore"):
-            return fn(*args)
-
-    def _quiet() -> Any:
-        return np.errstate(all="ignore")
+_quietly, _quiet = quietly, quiet  # numpy's floating-point warnings off (see `fpstate`)
 
 
 def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.ndarray:
@@ -263,10 +230,10 @@ def _ints(values: Any, op: str) -> tuple[int, ...]:
 
 # -- kernels: each operation on plain arrays ------------------------------
 # A kernel takes its operands' arrays and the operation's fixed arguments and
-# returns (out, vjp, local): the result; its vector-Jacobian product, G ->
-# d(root)/d(operand) for each operand (None for an operand that needs none);
-# and, for an elementwise op, the function giving its local derivatives (for
-# the views), else None. The Tensor methods check their arguments, call a kernel
+# returns (out, vjp): the result, and its vector-Jacobian product, G ->
+# d(root)/d(operand) for each operand (None for an operand that needs none). An
+# elementwise op's local derivatives, for the views, are `_local_grads` of the
+# same arguments. The Tensor methods check their arguments, call a kernel
 # and record the node; a traced computation (`engine.tensor_trace`) calls the
 # same kernels on new arrays, or writes out their one numpy expression.
 
@@ -294,10 +261,7 @@ def _binary_kernel(x: np.ndarray, y: np.ndarray, op: BinaryOp, need_a: bool, nee
                 ga = _fit(np.where(mask_a(x, y), 0.0, g * da(x, y, out)), x.shape, x.dtype)
         return ga, _share(g, db(x, y, out), y.shape, y.dtype) if need_b else None
 
-    def local():
-        return da(x, y, out), db(x, y, out)
-
-    return out, vjp, local
+    return out, vjp
 
 
 def _checked(x: np.ndarray, y: np.ndarray, op: BinaryOp, need_b: bool) -> np.ndarray:
@@ -347,7 +311,7 @@ def _pow_kernel(x: np.ndarray, p: float):
         def vjp(g):
             return (g * da(x, p, None),)
 
-    return out, vjp, lambda: (da(x, p, out),)
+    return out, vjp
 
 
 def _unary_kernel(x: np.ndarray, op: UnaryOp, args: tuple):
@@ -377,10 +341,23 @@ def _unary_kernel(x: np.ndarray, op: UnaryOp, args: tuple):
             dx = g * d
         return (dx if dx.dtype == xt else dx.astype(xt),)
 
-    def local():
-        return (grad(x, y, *args),)
+    return y, vjp
 
-    return y, vjp, local
+
+def _local_grads(kernel: Kernel, static: tuple, args: tuple) -> tuple | None:
+    """The local derivatives d(out)/d(operand) of an elementwise kernel's call (`args`: its
+    operands, then its output), from the table; None for the other kernels."""
+    if kernel is _binary_kernel:
+        op = static[0]
+        x, y = args
+        out = op.forward(x, y)
+        return op.da(x, y, out), op.db(x, y, out)
+    if kernel is _unary_kernel:
+        op, params = static
+        return (op.grad(args[0], args[1], *params),)
+    if kernel is _pow_kernel:
+        return (_POW.da(args[0], static[0], None),)
+    return None
 
 
 def _matmul_kernel(a: np.ndarray, b: np.ndarray, need_a: bool, need_b: bool):
@@ -412,7 +389,7 @@ def _matmul_kernel(a: np.ndarray, b: np.ndarray, need_a: bool, need_b: bool):
             db = _fit(np.swapaxes(a2, -1, -2) @ g2, b2.shape, b.dtype).reshape(b.shape)
         return da, db
 
-    return out, vjp, None
+    return out, vjp
 
 
 def _sum_kernel(x: np.ndarray, axis: Any, axes: tuple[int, ...], keepdims: bool):
@@ -423,7 +400,7 @@ def _sum_kernel(x: np.ndarray, axis: Any, axes: tuple[int, ...], keepdims: bool)
     def vjp(g):
         return (_spread(g, shape, axes, keepdims),)
 
-    return out, vjp, None
+    return out, vjp
 
 
 def _mean_kernel(x: np.ndarray, axis: Any, axes: tuple[int, ...], keepdims: bool, n: int):
@@ -434,7 +411,7 @@ def _mean_kernel(x: np.ndarray, axis: Any, axes: tuple[int, ...], keepdims: bool
     def vjp(g):
         return (_spread(g / n, shape, axes, keepdims),)
 
-    return out, vjp, None
+    return out, vjp
 
 
 def _max_kernel(a: np.ndarray, axes: tuple[int, ...], keepdims: bool):
@@ -448,23 +425,23 @@ def _max_kernel(a: np.ndarray, axes: tuple[int, ...], keepdims: bool):
         share = hit / hit.sum(axis=axes, keepdims=True)
         return ((share * (g if keepdims else np.expand_dims(g, axes))).astype(a.dtype),)
 
-    return out, vjp, None
+    return out, vjp
 
 
 def _reshape_kernel(x: np.ndarray, shape: tuple[int, ...]):
     """Reshape; dA = G reshaped back."""
     old = x.shape
-    return x.reshape(shape), lambda g: (g.reshape(old),), None
+    return x.reshape(shape), lambda g: (g.reshape(old),)
 
 
 def _transpose_kernel(x: np.ndarray, perm: list[int], inverse: tuple[int, ...]):
     """Permute axes; dA = G permuted back by the inverse permutation."""
-    return x.transpose(perm), lambda g: (g.transpose(inverse),), None
+    return x.transpose(perm), lambda g: (g.transpose(inverse),)
 
 
 def _detach_kernel(x: np.ndarray):
     """A copy of A (in its memory order, as `Tensor(A)`), through which no gradient flows."""
-    return np.array(x, copy=True), None, None
+    return np.array(x, copy=True), None
 
 
 def _index_kernel(x: np.ndarray, index: Any):
@@ -483,7 +460,7 @@ def _index_kernel(x: np.ndarray, index: Any):
         np.add.at(full, index, g)
         return (full,)
 
-    return out, vjp, None
+    return out, vjp
 
 
 def _tensor_index_kernel(x: np.ndarray, index: Tensor):
@@ -522,7 +499,7 @@ def _log_softmax_kernel(a: np.ndarray, ax: int):
     def vjp(g):
         return (g - np.exp(out) * g.sum(axis=ax, keepdims=True),)
 
-    return out, vjp, None
+    return out, vjp
 
 
 _new = object.__new__
@@ -541,7 +518,16 @@ class Tensor(Node):
     computed from them, are recorded.
     """
 
-    __slots__ = ("data", "grad", "name", "requires_grad", "_parents", "_vjp", "_local", "_redo")
+    __slots__ = (
+        "data",
+        "grad",
+        "name",
+        "requires_grad",
+        "_parents",
+        "_vjp",
+        "_redo",
+        "_args",
+    )
 
     __array_priority__ = 1000  # numpy defers to Tensor's operators (see __array_ufunc__)
 
@@ -577,7 +563,7 @@ class Tensor(Node):
         self.name = check_name(name)
         self.requires_grad = bool(requires_grad)
         self._parents = ()
-        self._vjp = self._local = None
+        self._vjp = None
         self._op = role
         self._g = None
         self._seq = next_seq()
@@ -586,14 +572,17 @@ class Tensor(Node):
     def _result(
         data: np.ndarray,
         parents: tuple,
-        vjp: VJP,
+        vjp: VJP | None,
         op: str,
-        local: Callable | None = None,
-        kernel: Kernel | None = None,
-        static: tuple = (),
+        grad: bool,
+        kernel: Kernel,
+        static: tuple,
+        args: tuple,
     ) -> Tensor:
-        """The node for a kernel's result; `kernel` and `static` (its fixed arguments) are
-        kept while a computation is being traced."""
+        """The node for a kernel's result; `grad`: whether an operand requires grad. A
+        recorded node keeps the kernel, its fixed arguments `static` and the arrays `args`
+        it was called on (an activation's output last): the views read its local
+        derivatives from them, and `tensor_compile` compiles graphs of such nodes."""
         out = _new(Tensor)
         if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
             data = np.asarray(data)
@@ -602,30 +591,27 @@ class Tensor(Node):
         out._op = op
         out._seq = next_seq()
         m = mode()
-        recorded = False
-        if m & RECORD:
-            for p in parents:
-                if p.requires_grad:
-                    recorded = True
-                    break
-        if recorded:
+        if grad and m & RECORD:
             out.requires_grad = True
             out._parents = parents
             out._vjp = vjp
-            out._local = local
+            out._redo = (kernel, static)
+            out._args = args
         else:
             out.requires_grad = False
             out._parents = ()
-            out._vjp = out._local = None
-        if m & TRACE:  # the whole computation, also what needs no gradient
-            out._parents = parents
-            out._redo = (kernel, static)
-        if m & ANOMALY and not np.isfinite(data).all():
-            raise AnomalyError(
-                f"operation '{op}' produced a non-finite value (NaN or infinity) in a result "
-                f"of shape {data.shape}, expected finite numbers; look at its inputs "
-                "(log of 0? an overflow?) or scale them down"
-            )
+            out._vjp = None
+        if m & (TRACE | ANOMALY):
+            if m & TRACE:  # the whole computation, also what needs no gradient
+                out._parents = parents
+                out._redo = (kernel, static)
+                out._args = args
+            if m & ANOMALY and not np.isfinite(data).all():
+                raise AnomalyError(
+                    f"operation '{op}' produced a non-finite value (NaN or infinity) in a "
+                    f"result of shape {data.shape}, expected finite numbers; look at its "
+                    "inputs (log of 0? an overflow?) or scale them down"
+                )
         return out
 
     @staticmethod
@@ -649,7 +635,7 @@ class Tensor(Node):
                     f"cannot combine a Tensor with a non-finite number ({x!r:.40}), or one "
                     "beyond float64's range (about 1.8e308); use a finite number"
                 )
-            t.grad = t.name = t._vjp = t._local = t._g = None
+            t.grad = t.name = t._vjp = t._g = None
             t.requires_grad = False
             t._parents = ()
             t._op = "const"
@@ -680,12 +666,11 @@ class Tensor(Node):
         elementwise op; for a structural op (matmul, sum, ...) its VJP's name."""
         if not self._parents:
             return ()
-        if self._local is None:
+        kernel, static = self._redo
+        found = _quietly(_local_grads, kernel, static, self._args)
+        if found is None:
             return tuple(f"VJP of {self._op}" for _ in self._parents)
-        return tuple(
-            np.broadcast_to(d, self.data.shape).astype(self.data.dtype)
-            for d in _quietly(self._local)
-        )
+        return tuple(np.broadcast_to(d, self.data.shape).astype(self.data.dtype) for d in found)
 
     def _read_while_tracing(self, what: str) -> None:
         """Refuse to hand out the numbers of a traced input, of a parameter, or of what is
@@ -721,8 +706,9 @@ class Tensor(Node):
         new numbers."""
         if not mode() & TRACE:
             return Tensor(self.data, role="const")
+        x = self.data
         out = Tensor._result(
-            _detach_kernel(self.data)[0], (self,), None, "detach", None, _detach_kernel, ()
+            _detach_kernel(x)[0], (self,), None, "detach", False, _detach_kernel, (), (x,)
         )
         out.requires_grad = False
         out._vjp = None
@@ -795,44 +781,35 @@ class Tensor(Node):
         return fn(*args, **kwargs)
 
     # -- elementwise binary ops (the table) ------------------------------
-    def _binary(self, other: Any, op: BinaryOp, reverse: bool = False) -> Tensor:
-        """``op`` of the table on (self, other), or (other, self) if `reverse`."""
-        a, b = self, other if isinstance(other, Tensor) else Tensor._lift(other, self.data.dtype)
-        if reverse:
-            a, b = b, a
-        static = (op, a.requires_grad, b.requires_grad)
-        out, vjp, local = _binary_kernel(a.data, b.data, *static)
-        return Tensor._result(out, (a, b), vjp, op.symbol, local, _binary_kernel, static)
-
     def __add__(self, other: Any) -> Tensor:
-        return self._binary(other, _ADD)
+        return _binary(self, other, _ADD, False)
 
     def __radd__(self, other: Any) -> Tensor:
-        return self._binary(other, _ADD, reverse=True)
+        return _binary(self, other, _ADD, True)
 
     def __sub__(self, other: Any) -> Tensor:
-        return self._binary(other, _SUB)
+        return _binary(self, other, _SUB, False)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return self._binary(other, _SUB, reverse=True)
+        return _binary(self, other, _SUB, True)
 
     def __mul__(self, other: Any) -> Tensor:
-        return self._binary(other, _MUL)
+        return _binary(self, other, _MUL, False)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return self._binary(other, _MUL, reverse=True)
+        return _binary(self, other, _MUL, True)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return self._binary(other, _DIV)
+        return _binary(self, other, _DIV, False)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return self._binary(other, _DIV, reverse=True)
+        return _binary(self, other, _DIV, True)
 
     def __pow__(self, other: Any) -> Tensor:
         """A ** p with a number p: one edge, dA = G p A^(p-1) (0 for p = 0).
         A ** B with a Tensor B: dA = G B A^(B-1), dB = G A^B ln A (B needs A > 0)."""
         if isinstance(other, Tensor):
-            return self._binary(other, _POW)
+            return _binary(self, other, _POW, False)
         if type(other) not in (int, float) and (
             isinstance(other, (bool, np.bool_)) or not isinstance(other, numbers.Real)
         ):
@@ -843,11 +820,13 @@ class Tensor(Node):
         p = float(other)
         if not math.isfinite(p):
             raise ValueError(f"Tensor ** needs a finite exponent, got {p}; pass e.g. t ** 2")
-        out, vjp, local = _pow_kernel(self.data, p)
-        return Tensor._result(out, (self,), vjp, f"**{p:g}", local, _pow_kernel, (p,))
+        x = self.data
+        out, vjp = _pow_kernel(x, p)
+        label = _POW_LABELS.get(p) or _POW_LABELS.setdefault(p, f"**{p:g}")
+        return _node(out, (self,), vjp, label, self.requires_grad, _pow_kernel, (p,), (x,))
 
     def __rpow__(self, other: Any) -> Tensor:
-        return self._binary(other, _POW, reverse=True)
+        return _binary(self, other, _POW, True)
 
     # -- structural ops ------------------------------
     def __matmul__(self, other: Any) -> Tensor:
@@ -861,24 +840,29 @@ class Tensor(Node):
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over `axis`; dA = G broadcast back over the summed axes."""
         static = (axis, _axes(axis, self.data.ndim, "sum"), keepdims)
-        out, vjp, _ = _sum_kernel(self.data, *static)
-        return Tensor._result(out, (self,), vjp, "sum", None, _sum_kernel, static)
+        x = self.data
+        out, vjp = _sum_kernel(x, *static)
+        return _node(out, (self,), vjp, "sum", self.requires_grad, _sum_kernel, static, (x,))
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Mean over `axis` = sum / n; dA = G / n broadcast back."""
-        shape = self.data.shape
+        x = self.data
+        shape = x.shape
         axes = _axes(axis, len(shape), "mean")
-        n = 1
-        for ax in axes:
-            n *= shape[ax]
+        if axis is None:
+            n = x.size
+        else:
+            n = 1
+            for ax in axes:
+                n *= shape[ax]
         if n == 0:
             raise ShapeError(
                 f"mean over an empty axis of a tensor of shape {shape} is undefined; "
                 "take the mean over an axis with entries"
             )
         static = (axis, axes, keepdims, n)
-        out, vjp, _ = _mean_kernel(self.data, *static)
-        return Tensor._result(out, (self,), vjp, "mean", None, _mean_kernel, static)
+        out, vjp = _mean_kernel(x, *static)
+        return _node(out, (self,), vjp, "mean", self.requires_grad, _mean_kernel, static, (x,))
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Maximum over `axis`; dA = G at the maximal entries, shared equally among ties
@@ -890,21 +874,32 @@ class Tensor(Node):
                 f"max over an empty axis of a tensor of shape {a.shape} is undefined; "
                 "take the max over an axis with entries"
             )
-        out, vjp, _ = _max_kernel(a, axes, keepdims)
-        return Tensor._result(out, (self,), vjp, "max", None, _max_kernel, (axes, keepdims))
+        out, vjp = _max_kernel(a, axes, keepdims)
+        return _node(
+            out, (self,), vjp, "max", self.requires_grad, _max_kernel, (axes, keepdims), (a,)
+        )
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
         """Reshape (one -1 allowed); dA = G reshaped back."""
         shape = _ints(shape, "reshape")
         old = self.data.shape
         try:
-            out, vjp, _ = _reshape_kernel(self.data, shape)
+            out, vjp = _reshape_kernel(self.data, shape)
         except ValueError:
             raise ShapeError(
                 f"cannot reshape a tensor of shape {old} into {shape}: it has {self.data.size} "
                 "entries; give a shape with as many (one -1 may stand for the rest)"
             ) from None
-        return Tensor._result(out, (self,), vjp, "reshape", None, _reshape_kernel, (shape,))
+        return _node(
+            out,
+            (self,),
+            vjp,
+            "reshape",
+            self.requires_grad,
+            _reshape_kernel,
+            (shape,),
+            (self.data,),
+        )
 
     def transpose(self, *axes: int) -> Tensor:
         """Permute axes (reverse them by default; negative axes count from the end);
@@ -917,9 +912,12 @@ class Tensor(Node):
                 f"transpose{perm} is not a permutation of the {ndim} axes of a tensor of "
                 f"shape {self.shape}; name each of the axes 0..{ndim - 1} once"
             )
-        static = (norm, tuple(int(i) for i in np.argsort(norm)))
-        out, vjp, _ = _transpose_kernel(self.data, *static)
-        return Tensor._result(out, (self,), vjp, "transpose", None, _transpose_kernel, static)
+        static = (tuple(norm), tuple(int(i) for i in np.argsort(norm)))
+        x = self.data
+        out, vjp = _transpose_kernel(x, *static)
+        return _node(
+            out, (self,), vjp, "transpose", self.requires_grad, _transpose_kernel, static, (x,)
+        )
 
     @property
     def T(self) -> Tensor:
@@ -939,8 +937,9 @@ class Tensor(Node):
             kernel, static = _tensor_index_kernel, (index,)  # a replay reads its new .data
         else:
             kernel, static = _index_kernel, (index,)
-        out, vjp, _ = kernel(self.data, *static)
-        return Tensor._result(out, (self,), vjp, "index", None, kernel, static)
+        x = self.data
+        out, vjp = kernel(x, *static)
+        return _node(out, (self,), vjp, "index", self.requires_grad, kernel, static, (x,))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """L = A - logsumexp(A) along `axis` (stable); dA = G - softmax(A) * sum(G)."""
@@ -953,8 +952,10 @@ class Tensor(Node):
                 "reshape(1) it first (its log_softmax is then [0.0])"
             )
         (ax,) = _axes(axis, a.ndim, "log_softmax")
-        out, vjp, _ = _log_softmax_kernel(a, ax)
-        return Tensor._result(out, (self,), vjp, "log_softmax", None, _log_softmax_kernel, (ax,))
+        out, vjp = _log_softmax_kernel(a, ax)
+        return _node(
+            out, (self,), vjp, "log_softmax", self.requires_grad, _log_softmax_kernel, (ax,), (a,)
+        )
 
     # -- backward ------------------------------
     def backward(self, grad: ArrayLike | None = None) -> None:
@@ -983,6 +984,7 @@ class Tensor(Node):
                     f"backward(grad=...) needs the root's shape {self.shape}, got {seed.shape}; "
                     f"pass an array of shape {self.shape}"
                 )
+        keep_heap()
         _quietly(self._run_backward, seed)
 
     def _receive(self, g: np.ndarray) -> Any:
@@ -1002,8 +1004,36 @@ class Tensor(Node):
         self.grad = g if grad is None else grad + g
         return zip(self._parents, vjp(g))
 
+    def _replay(self, seed: Any) -> bool:
+        # the compiled backward of a graph built before (`tensor_compile`, which
+        # builds on this module)
+        global _replay_backward
+        if _replay_backward is None:
+            from .tensor_compile import replay_backward as _replay_backward
+        return _replay_backward(self, seed)
+
     def _clear_grad(self) -> None:
         self.grad = None
+
+
+_replay_backward: Callable[[Tensor, np.ndarray], bool] | None = None
+
+
+_node = Tensor._result  # called as a function in the operations below
+
+_POW_LABELS: dict[float, str] = {}  # "**2" for 2.0, ...
+
+
+def _binary(t: Tensor, other: Any, op: BinaryOp, reverse: bool) -> Tensor:
+    """``op`` of the table on (t, other), or (other, t) if `reverse`."""
+    if other.__class__ is not Tensor:
+        other = Tensor._lift(other, t.data.dtype)
+    a, b = (other, t) if reverse else (t, other)
+    need_a, need_b = a.requires_grad, b.requires_grad
+    x, y = a.data, b.data
+    out, vjp = _binary_kernel(x, y, op, need_a, need_b)
+    static = (op, need_a, need_b)
+    return _node(out, (a, b), vjp, op.symbol, need_a or need_b, _binary_kernel, static, (x, y))
 
 
 _setflags = np.ndarray.setflags  # called unbound: half the cost of g.flags.writeable = False
@@ -1026,8 +1056,9 @@ def _one(like: np.ndarray) -> np.ndarray:
 def _matmul(a: Tensor, b: Tensor) -> Tensor:
     """The node for A @ B (see `_matmul_kernel`)."""
     static = (a.requires_grad, b.requires_grad)
-    out, vjp, _ = _matmul_kernel(a.data, b.data, *static)
-    return Tensor._result(out, (a, b), vjp, "@", None, _matmul_kernel, static)
+    x, y = a.data, b.data
+    out, vjp = _matmul_kernel(x, y, *static)
+    return _node(out, (a, b), vjp, "@", static[0] or static[1], _matmul_kernel, static, (x, y))
 
 
 def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
@@ -1036,14 +1067,17 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
     name = op.name
 
     def apply(self: Tensor, args: tuple, label: str) -> Tensor:
-        static = (op, args)
-        y, vjp, local = _unary_kernel(self.data, op, args)
-        return Tensor._result(y, (self,), vjp, label, local, _unary_kernel, static)
+        x = self.data
+        y, vjp = _unary_kernel(x, op, args)
+        return _node(y, (self,), vjp, label, self.requires_grad, _unary_kernel, (op, args), (x, y))
 
     if not op.params:
+        static = (op, ())
 
         def method(self: Tensor) -> Tensor:
-            return apply(self, (), name)
+            x = self.data
+            y, vjp = _unary_kernel(x, op, ())
+            return _node(y, (self,), vjp, name, self.requires_grad, _unary_kernel, static, (x, y))
 
     else:
 

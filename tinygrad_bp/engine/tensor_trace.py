@@ -45,32 +45,16 @@ wait for it).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from .autograd import _MODE, ANOMALY, RECORD, TRACE, WALK_LOCK, next_seq, topological_order
-from .ops import BINARY
-from .tensor import (
-    Tensor,
-    _add_reduce,
-    _as_array,
-    _binary_kernel,
-    _fit,
-    _index_kernel,
-    _matmul_kernel,
-    _mean_kernel,
-    _one,
-    _pow_kernel,
-    _quiet,
-    _spread,
-    _sum_kernel,
-    _tensor_index_kernel,
-    _unary_kernel,
-)
+from .heap import keep_heap
+from .tensor import Tensor, _as_array
+from .tensor_compile import _Step, compile_replay
 from .trace import TraceError, TraceResult
 
 __all__ = ["TensorTrace"]
@@ -161,7 +145,7 @@ class TensorTrace:
         inputs = {id(t): i for i, t in enumerate(self._examples)}
         computed = [n for n in order if n._parents]
         for n in computed:
-            if getattr(n, "_redo", None) is None:
+            if n._seq < start:  # its kernel ran before the trace started
                 raise TraceError(
                     f"the traced function uses a Tensor computed outside it (op '{n._op}', "
                     f"shape {n.data.shape}) that requires grad; its graph lies outside the "
@@ -209,7 +193,7 @@ class TensorTrace:
             )
             for k, n in enumerate(computed, self._n_leaves)
         ]
-        self._replay, self.source = _compile(steps, self._n_leaves, out_slots)
+        self._replay, self.source = compile_replay(steps, self._n_leaves, out_slots)
         self._signature = _signature(order, self._examples, start, outputs)
         self.n_nodes = len(order)
 
@@ -306,6 +290,7 @@ class TensorTrace:
         """The outputs, and the gradient of the first output reaching each input and
         parameter (None where none does): arrays no one else holds. ``values``: the
         parameters' arrays for this call (checked), else their ``.data``."""
+        keep_heap()
         if _MODE.get() & ANOMALY:
             return self._eager(arrays, values)
         leaves = self._read
@@ -498,245 +483,6 @@ def _signature(order: list[Tensor], inputs: list[Tensor], start: int, outputs: l
         signature.append((n._op, n.data.shape, n.data.dtype, kernel, _static(static), parents))
     signature.append(("outputs", tuple(where[id(o)] for o in outputs)))
     return signature
-
-
-# -- the compiler ------------------------------
-
-
-class _Step(NamedTuple):
-    """One recorded operation: its kernel and fixed arguments, its slot, its operands'
-    slots, whether it requires grad, and its value and its operands' at trace time (for
-    their shapes and dtypes)."""
-
-    kernel: Callable
-    static: tuple
-    slot: int
-    ins: tuple[int, ...]
-    needs: bool
-    out: np.ndarray
-    args: tuple[np.ndarray, ...]
-
-
-_ARITHMETIC = {BINARY[k]: sym for k, sym in (("add", "+"), ("sub", "-"), ("mul", "*"))}
-
-
-class _Code:
-    """Lines of Python and the objects they name."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.names: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray}
-        self.ids: dict[int, str] = {}
-
-    def name(self, obj: Any) -> str:
-        """A global name for ``obj`` in the generated code."""
-        key = self.ids.get(id(obj))
-        if key is None:
-            key = self.ids[id(obj)] = f"K{len(self.ids)}"
-            self.names[key] = obj
-        return key
-
-    def __call__(self, line: str) -> None:
-        self.lines.append(line)
-
-
-def _forward(step: _Step, code: _Code) -> bool:
-    """Emit the forward of one step: inline where its kernel is one numpy expression with
-    nothing to refuse, else the kernel's call. Returns whether the backward is inline."""
-    k, (a, *rest) = step.slot, step.ins
-    b = rest[0] if rest else None
-    kernel, static = step.kernel, step.static
-    inline = True
-    if kernel is _binary_kernel and static[0] in _ARITHMETIC:
-        code(f"v{k} = v{a} {_ARITHMETIC[static[0]]} v{b}")
-    elif kernel is _unary_kernel and not static[0].refuse:
-        op, args = static
-        extra = f", *{code.name(args)}" if args else ""
-        code(f"v{k} = {code.name(op.array)}(v{a}{extra})")
-        if step.out.ndim == 0:  # numpy gives a scalar for a 0-d input
-            code(f"v{k} = asarray(v{k})")
-        xt = code.name(step.args[0].dtype)
-        code(f"if v{k}.dtype is not {xt} and v{k}.dtype != {xt}:")
-        code(f"    v{k} = v{k}.astype({xt})")
-    elif kernel is _matmul_kernel and step.args[0].ndim == 2 and step.args[1].ndim == 2:
-        code(f"v{k} = v{a} @ v{b}")
-    elif kernel is _pow_kernel and static[0] == 2.0:
-        code(f"v{k} = v{a} * v{a}")
-    elif kernel in (_sum_kernel, _mean_kernel):
-        axis, axes, keepdims = static[:3]
-        scale = f" / {code.name(static[3])}" if kernel is _mean_kernel else ""
-        where = "None" if axis is None else code.name(axes)
-        code(f"v{k} = {code.name(_add_reduce)}(v{a}, {where}, keepdims={keepdims}){scale}")
-    else:
-        operands = ", ".join(f"v{j}" for j in step.ins)
-        code(f"v{k}, f{k} = {code.name(kernel)}({operands}, *{code.name(static)})[:2]")
-        inline = False
-        if kernel in (_index_kernel, _tensor_index_kernel):  # the index is read at each call
-            shape = code.name(step.out.shape)
-            code(f"if v{k}.shape != {shape}:")
-            code(f"    {code.name(_index_changed)}(v{k}.shape, {shape})")
-    if step.out.ndim == 0 and kernel is not _unary_kernel:  # numpy gives 0-d results as scalars
-        code(f"if type(v{k}) is not ndarray:")
-        code(f"    v{k} = asarray(v{k})")
-    return inline
-
-
-def _shares(step: _Step, inline: bool, seed: bool, code: _Code) -> list[tuple[int, str, bool]]:
-    """Emit the backward of one step (its gradient is g{slot}); returns, for each operand
-    that takes a gradient, (its slot, the expression of its share, whether that
-    expression makes a fresh array: one the operand may keep without a copy). ``seed``:
-    the step is the root, whose gradient is the seed array."""
-    k, kernel, static, g = step.slot, step.kernel, step.static, f"g{step.slot}"
-    if step.out.ndim == 0 and not seed:  # a sum to shape () gives a numpy scalar
-        code(f"if type({g}) is not ndarray:")
-        code(f"    {g} = {code.name(np.array)}({g})")
-    if not inline:
-        code(f"r{k} = f{k}({g})")
-        needs = _needs(step)
-        return [(j, f"r{k}[{i}]", False) for i, j in enumerate(step.ins) if needs[i]]
-    fit = code.name(_fit)
-    shares = []
-
-    def fitted(i: int, expr: str, fresh: bool) -> tuple[int, str, bool]:
-        arg = step.args[i]
-        if arg.shape != step.out.shape or arg.dtype != step.out.dtype:
-            shape, dtype = code.name(arg.shape), code.name(arg.dtype)
-            return step.ins[i], f"{fit}({expr}, {shape}, {dtype})", True
-        return step.ins[i], expr, fresh
-
-    if kernel is _binary_kernel:
-        op, need_a, need_b = static
-        a, b = step.ins
-        parts = {"+": (g, g), "-": (g, f"-{g}"), "*": (f"{g} * v{b}", f"{g} * v{a}")}
-        ea, eb = parts[_ARITHMETIC[op]]
-        if need_a:
-            shares.append(fitted(0, ea, ea != g))
-        if need_b:
-            shares.append(fitted(1, eb, eb != g))
-    elif kernel is _unary_kernel:
-        op, args = static
-        keep_x, keep_y = op.keeps
-        a = step.ins[0]
-        extra = f", *{code.name(args)}" if args else ""
-        x, y = (f"v{a}" if keep_x else "None"), (f"v{k}" if keep_y else "None")
-        code(f"d{k} = {code.name(op.grad)}({x}, {y}{extra})")
-        if op.masks:
-            expr = f"{code.name(np.where)}(d{k} != 0, {g} * d{k}, 0)"
-        else:
-            expr = f"{g} * d{k}"
-        xt = code.name(step.args[0].dtype)
-        code(f"s{k} = {expr}")
-        code(f"if s{k}.dtype != {xt}:")
-        code(f"    s{k} = s{k}.astype({xt})")
-        shares.append((a, f"s{k}", True))
-    elif kernel is _matmul_kernel:
-        need_a, need_b = static
-        a, b = step.ins
-        if need_a:
-            sa, ta = code.name(step.args[0].shape), code.name(step.args[0].dtype)
-            shares.append((a, f"{fit}({g} @ v{b}.T, {sa}, {ta})", True))
-        if need_b:
-            sb, tb = code.name(step.args[1].shape), code.name(step.args[1].dtype)
-            shares.append((b, f"{fit}(v{a}.T @ {g}, {sb}, {tb})", True))
-    elif kernel is _pow_kernel:
-        a = step.ins[0]
-        da = code.name(BINARY["pow"].da)
-        shares.append((a, f"{g} * {da}(v{a}, 2.0, None)", True))
-    else:  # sum, mean
-        spread, shape = code.name(_spread), code.name(step.args[0].shape)
-        axes, keepdims = code.name(static[1]), static[2]
-        scaled = f"{g} / {code.name(static[3])}" if kernel is _mean_kernel else g
-        shares.append((step.ins[0], f"{spread}({scaled}, {shape}, {axes}, {keepdims})", True))
-    return shares
-
-
-def _needs(step: _Step) -> tuple[bool, ...]:
-    """Which operands a kernel's VJP gives a gradient (the rest get None)."""
-    kernel, static = step.kernel, step.static
-    if kernel is _binary_kernel:
-        return static[1], static[2]
-    if kernel is _matmul_kernel:
-        return static
-    return (True,)
-
-
-def _compile(
-    steps: list[_Step], n_leaves: int, out_slots: list[int]
-) -> tuple[Callable[[list[np.ndarray]], tuple[list[np.ndarray], list[Any]]], str]:
-    """One straight-line function: V (the leaves' arrays) -> (outputs, gradients of the
-    first output reaching each leaf, None where none does)."""
-    code = _Code()
-    code(f"{', '.join(f'v{j}' for j in range(n_leaves))}{',' if n_leaves == 1 else ''} = V")
-    inline = [_forward(step, code) for step in steps]
-    root = out_slots[0]
-    reached = {root}
-    for step in reversed(steps):  # which nodes a gradient reaches, and how
-        if step.slot in reached and step.needs:
-            reached.update(j for j, need in zip(step.ins, _needs(step)) if need)
-    fresh: dict[int, bool] = {root: False}  # whether g{slot} is an array nothing else holds
-    code(f"g{root} = {code.name(_one(_root_value(steps, root)))}")
-    code(f"with {code.name(_quiet)}():")
-    body_start = len(code.lines)
-    for step, is_inline in zip(reversed(steps), reversed(inline)):
-        if step.slot not in reached or not step.needs:
-            continue
-        for j, expr, new in _shares(step, is_inline, step.slot == root, code):
-            if j in fresh:
-                code(f"g{j} = g{j} + {expr}")
-                fresh[j] = True
-            else:
-                code(f"g{j} = {expr}")
-                fresh[j] = new
-    for j in range(n_leaves):  # a leaf keeps its own array, as the eager walk's copy
-        if j in fresh and not fresh[j]:
-            code(f"g{j} = g{j}.copy()")
-    body = code.lines[body_start:] or ["pass"]
-    code.lines[body_start:] = ["    " + line for line in body]
-    outs = ", ".join(f"v{j}" for j in out_slots)
-    leaf_grads = ", ".join(f"g{j}" if j in fresh else "None" for j in range(n_leaves))
-    code(f"return [{outs}], [{leaf_grads}]")
-    lines = _free(code.lines)
-    source = "def replay(V):\n" + "".join(f"    {line}\n" for line in lines)
-    namespace = dict(code.names)
-    exec(compile(source, "<tensor trace>", "exec"), namespace)
-    return namespace["replay"], source
-
-
-def _index_changed(shape: tuple[int, ...], recorded: tuple[int, ...]) -> None:
-    raise TraceError(
-        f"an index array the traced function uses was changed: it now selects shape {shape}, "
-        f"the trace was recorded with {recorded}; trace again"
-    )
-
-
-def _root_value(steps: list[_Step], root: int) -> np.ndarray:
-    for step in steps:
-        if step.slot == root:
-            return step.out
-    raise TraceError(
-        "the first result of the traced function is a leaf (an input or a parameter) itself; "
-        "return a loss computed from them"
-    )
-
-
-def _free(lines: list[str]) -> list[str]:
-    """``del`` each array after the line that reads it last, so that, as in a hand-written
-    step, an array lives only while the rest of the step needs it."""
-    last: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        for name in re.findall(r"\b[vgfrds]\d+\b", line):
-            last[name] = i
-    dying: dict[int, list[str]] = {}
-    for name, at in last.items():
-        dying.setdefault(at, []).append(name)
-    out = []
-    for i, line in enumerate(lines):
-        out.append(line)
-        dead = sorted(dying.get(i, ()))
-        if dead and not line.lstrip().startswith(("return", "if ", "with ")):
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}del {', '.join(dead)}")
-    return out
 
 
 def _array(g: Any) -> np.ndarray:

@@ -1,0 +1,445 @@
+"""Straight-line numpy code for a recorded Tensor graph: the replay of a traced step, and
+the eager engine's backward for a graph it has built before.
+
+A graph is written as steps (`_Step`), one per operation in creation order: its
+kernel (the function of plain arrays that the Tensor method calls, in
+`engine.tensor`) with its fixed arguments, and its operands as slots, numbered
+places for arrays. An operation that is one numpy expression with nothing to
+refuse (``a + b``, a 2-D ``a @ b``, an activation, ``sum``) is written out, with
+its backward; any other calls its kernel, and in the backward its
+vector-Jacobian product. The backward visits the steps in reverse creation
+order and sums each gradient in the order the shared walk
+(`autograd.Node._run_backward`) sums it, so the numbers are the walk's, bit for
+bit. Each array is deleted after its last use.
+
+* `compile_replay` writes a traced step (`engine.tensor_trace`): the forward on
+  new arrays, then the backward.
+* `replay_backward` is `Tensor.backward`'s faster walk. A training loop builds
+  the same graph at every step; the graph's structure (each operation's kernel,
+  fixed arguments, shape, dtype and operands, each leaf's shape and dtype) keys
+  a cache of compiled backwards. A structure is compiled the third time it is
+  walked (at most `MAX_NODES` nodes; at most `MAX_GRAPHS` structures are kept),
+  and its backward then runs as one function on the graph's own arrays, with no
+  call per node. It reads the arrays each operation was computed from, as the
+  walk does: when a Tensor's ``.data`` was rebound since, the shared walk runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .autograd import _MODE, _SEQ, TRACE
+from .ops import BINARY
+from .tensor import (
+    _add_reduce,
+    _binary_kernel,
+    _fit,
+    _index_kernel,
+    _matmul_kernel,
+    _mean_kernel,
+    _one,
+    _pow_kernel,
+    _quiet,
+    _setflags,
+    _spread,
+    _sum_kernel,
+    _tensor_index_kernel,
+    _unary_kernel,
+)
+from .trace import TraceError
+
+__all__ = ["MAX_GRAPHS", "MAX_NODES", "compile_replay", "replay_backward"]
+
+#: the largest graph whose backward the eager engine compiles (a compile takes about
+#: 0.2 ms per node; past this size the walk's own cost is small beside numpy's)
+MAX_NODES = 2_000
+#: the most graph structures whose compiled backward is kept (then the cache restarts)
+MAX_GRAPHS = 256
+#: a structure is compiled when it is walked this many times
+COMPILE_AT = 3
+
+
+class _Step(NamedTuple):
+    """One recorded operation: its kernel and fixed arguments, its slot, its operands'
+    slots, whether it requires grad, and its value and its operands' at trace time (for
+    their shapes and dtypes)."""
+
+    kernel: Callable
+    static: tuple
+    slot: int
+    ins: tuple[int, ...]
+    needs: bool
+    out: np.ndarray
+    args: tuple[np.ndarray, ...]
+
+
+_ARITHMETIC = {BINARY[k]: sym for k, sym in (("add", "+"), ("sub", "-"), ("mul", "*"))}
+
+
+class _Code:
+    """Lines of Python and the objects they name."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray}
+        self.ids: dict[int, str] = {}
+
+    def name(self, obj: Any) -> str:
+        """A global name for ``obj`` in the generated code."""
+        key = self.ids.get(id(obj))
+        if key is None:
+            key = self.ids[id(obj)] = f"K{len(self.ids)}"
+            self.names[key] = obj
+        return key
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def _inline(step: _Step) -> bool:
+    """Whether a step's kernel is one numpy expression with nothing to refuse, written out
+    in the code (its backward too); the others call the kernel and its VJP."""
+    kernel, static = step.kernel, step.static
+    if kernel is _binary_kernel:
+        return static[0] in _ARITHMETIC
+    if kernel is _unary_kernel:
+        return not static[0].refuse
+    if kernel is _matmul_kernel:
+        return step.args[0].ndim == 2 and step.args[1].ndim == 2
+    if kernel is _pow_kernel:
+        return static[0] == 2.0
+    return kernel in (_sum_kernel, _mean_kernel)
+
+
+def _forward(step: _Step, code: _Code) -> bool:
+    """Emit the forward of one step: the expression where it is `_inline`, else the kernel's
+    call. Returns whether it is inline."""
+    k, (a, *rest) = step.slot, step.ins
+    b = rest[0] if rest else None
+    kernel, static = step.kernel, step.static
+    inline = _inline(step)
+    if not inline:
+        operands = ", ".join(f"v{j}" for j in step.ins)
+        code(f"v{k}, f{k} = {code.name(kernel)}({operands}, *{code.name(static)})[:2]")
+        if kernel in (_index_kernel, _tensor_index_kernel):  # the index is read at each call
+            shape = code.name(step.out.shape)
+            code(f"if v{k}.shape != {shape}:")
+            code(f"    {code.name(_index_changed)}(v{k}.shape, {shape})")
+    elif kernel is _binary_kernel:
+        code(f"v{k} = v{a} {_ARITHMETIC[static[0]]} v{b}")
+    elif kernel is _unary_kernel:
+        op, args = static
+        extra = f", *{code.name(args)}" if args else ""
+        code(f"v{k} = {code.name(op.array)}(v{a}{extra})")
+        if step.out.ndim == 0:  # numpy gives a scalar for a 0-d input
+            code(f"v{k} = asarray(v{k})")
+        xt = code.name(step.args[0].dtype)
+        code(f"if v{k}.dtype is not {xt} and v{k}.dtype != {xt}:")
+        code(f"    v{k} = v{k}.astype({xt})")
+    elif kernel is _matmul_kernel:
+        code(f"v{k} = v{a} @ v{b}")
+    elif kernel is _pow_kernel:
+        code(f"v{k} = v{a} * v{a}")
+    else:  # sum, mean
+        axis, axes, keepdims = static[:3]
+        scale = f" / {code.name(static[3])}" if kernel is _mean_kernel else ""
+        where = "None" if axis is None else code.name(axes)
+        code(f"v{k} = {code.name(_add_reduce)}(v{a}, {where}, keepdims={keepdims}){scale}")
+    if step.out.ndim == 0 and kernel is not _unary_kernel:  # numpy gives 0-d results as scalars
+        code(f"if type(v{k}) is not ndarray:")
+        code(f"    v{k} = asarray(v{k})")
+    return inline
+
+
+def _shares(step: _Step, inline: bool, seed: bool, code: _Code) -> list[tuple[int, str, bool]]:
+    """Emit the backward of one step (its gradient is g{slot}); returns, for each operand
+    that takes a gradient, (its slot, the expression of its share, whether that
+    expression makes a fresh array: one the operand may keep without a copy). ``seed``:
+    the step is the root, whose gradient is the seed array."""
+    k, kernel, static, g = step.slot, step.kernel, step.static, f"g{step.slot}"
+    if step.out.ndim == 0 and not seed:  # a sum to shape () gives a numpy scalar
+        code(f"if type({g}) is not ndarray:")
+        code(f"    {g} = {code.name(np.array)}({g})")
+    if not inline:
+        code(f"r{k} = f{k}({g})")
+        needs = _needs(step)
+        return [(j, f"r{k}[{i}]", False) for i, j in enumerate(step.ins) if needs[i]]
+    fit = code.name(_fit)
+    shares = []
+
+    def fitted(i: int, expr: str, fresh: bool) -> tuple[int, str, bool]:
+        arg = step.args[i]
+        if arg.shape != step.out.shape or arg.dtype != step.out.dtype:
+            shape, dtype = code.name(arg.shape), code.name(arg.dtype)
+            return step.ins[i], f"{fit}({expr}, {shape}, {dtype})", True
+        return step.ins[i], expr, fresh
+
+    if kernel is _binary_kernel:
+        op, need_a, need_b = static
+        a, b = step.ins
+        parts = {"+": (g, g), "-": (g, f"-{g}"), "*": (f"{g} * v{b}", f"{g} * v{a}")}
+        ea, eb = parts[_ARITHMETIC[op]]
+        if need_a:
+            shares.append(fitted(0, ea, ea != g))
+        if need_b:
+            shares.append(fitted(1, eb, eb != g))
+    elif kernel is _unary_kernel:
+        op, args = static
+        keep_x, keep_y = op.keeps
+        a = step.ins[0]
+        extra = f", *{code.name(args)}" if args else ""
+        x, y = (f"v{a}" if keep_x else "None"), (f"v{k}" if keep_y else "None")
+        code(f"d{k} = {code.name(op.grad)}({x}, {y}{extra})")
+        if op.masks:
+            expr = f"{code.name(np.where)}(d{k} != 0, {g} * d{k}, 0)"
+        else:
+            expr = f"{g} * d{k}"
+        xt = code.name(step.args[0].dtype)
+        code(f"s{k} = {expr}")
+        code(f"if s{k}.dtype != {xt}:")
+        code(f"    s{k} = s{k}.astype({xt})")
+        shares.append((a, f"s{k}", True))
+    elif kernel is _matmul_kernel:
+        a, b = step.ins
+        for i, (j, expr) in enumerate(((a, f"{g} @ v{b}.T"), (b, f"v{a}.T @ {g}"))):
+            if static[i]:
+                arg = step.args[i]
+                if arg.dtype != step.out.dtype:  # a 2-D product has the operand's shape
+                    expr = f"{fit}({expr}, {code.name(arg.shape)}, {code.name(arg.dtype)})"
+                shares.append((j, expr, True))
+    elif kernel is _pow_kernel:
+        a = step.ins[0]
+        da = code.name(BINARY["pow"].da)
+        shares.append((a, f"{g} * {da}(v{a}, 2.0, None)", True))
+    else:  # sum, mean
+        spread, shape = code.name(_spread), code.name(step.args[0].shape)
+        axes, keepdims = code.name(static[1]), static[2]
+        scaled = f"{g} / {code.name(static[3])}" if kernel is _mean_kernel else g
+        shares.append((step.ins[0], f"{spread}({scaled}, {shape}, {axes}, {keepdims})", True))
+    return shares
+
+
+def _needs(step: _Step) -> tuple[bool, ...]:
+    """Which operands a kernel's VJP gives a gradient (the rest get None)."""
+    kernel, static = step.kernel, step.static
+    if kernel is _binary_kernel:
+        return static[1], static[2]
+    if kernel is _matmul_kernel:
+        return static
+    return (True,)
+
+
+def _index_changed(shape: tuple[int, ...], recorded: tuple[int, ...]) -> None:
+    raise TraceError(
+        f"an index array the traced function uses was changed: it now selects shape {shape}, "
+        f"the trace was recorded with {recorded}; trace again"
+    )
+
+
+def _root_value(steps: list[_Step], root: int) -> np.ndarray:
+    for step in steps:
+        if step.slot == root:
+            return step.out
+    raise TraceError(
+        "the first result of the traced function is a leaf (an input or a parameter) itself; "
+        "return a loss computed from them"
+    )
+
+
+def _free(lines: list[str]) -> list[str]:
+    """``del`` each array after the line that reads it last, so that, as in a hand-written
+    step, an array lives only while the rest of the step needs it."""
+    last: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        for name in re.findall(r"\b[vgfrds]\d+\b", line):
+            last[name] = i
+    dying: dict[int, list[str]] = {}
+    for name, at in last.items():
+        dying.setdefault(at, []).append(name)
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        dead = sorted(dying.get(i, ()))
+        if dead and not line.lstrip().startswith(("return", "if ", "with ")):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}del {', '.join(dead)}")
+    return out
+
+
+def _backward(steps: list[_Step], root: int, seed: str, code: _Code) -> dict[int, bool]:
+    """Emit the backward of `steps` from the root's slot, whose gradient is the expression
+    `seed`; returns, for each slot a gradient reaches, whether its array is fresh (one
+    nothing else holds)."""
+    reached = {root}
+    for step in reversed(steps):  # which nodes a gradient reaches, and how
+        if step.slot in reached and step.needs:
+            reached.update(j for j, need in zip(step.ins, _needs(step)) if need)
+    fresh: dict[int, bool] = {root: False}
+    code(f"g{root} = {seed}")
+    code(f"with {code.name(_quiet)}():")
+    body_start = len(code.lines)
+    for step in reversed(steps):
+        if step.slot not in reached or not step.needs:
+            continue
+        for j, expr, new in _shares(step, _inline(step), step.slot == root, code):
+            if j in fresh:
+                code(f"g{j} = g{j} + {expr}")
+                fresh[j] = True
+            else:
+                code(f"g{j} = {expr}")
+                fresh[j] = new
+    body = code.lines[body_start:] or ["pass"]
+    code.lines[body_start:] = ["    " + line for line in body]
+    return fresh
+
+
+def _function(name: str, params: str, code: _Code) -> tuple[Callable, str]:
+    """The function ``name(params)`` whose body is `code`, and its source."""
+    lines = _free(code.lines)
+    source = f"def {name}({params}):\n" + "".join(f"    {line}\n" for line in lines)
+    namespace = dict(code.names)
+    exec(compile(source, f"<tensor {name}>", "exec"), namespace)
+    return namespace[name], source
+
+
+def compile_replay(
+    steps: list[_Step], n_leaves: int, out_slots: list[int]
+) -> tuple[Callable[[list[np.ndarray]], tuple[list[np.ndarray], list[Any]]], str]:
+    """One straight-line function: V (the leaves' arrays) -> (outputs, gradients of the
+    first output reaching each leaf, None where none does)."""
+    code = _Code()
+    code(f"{', '.join(f'v{j}' for j in range(n_leaves))}{',' if n_leaves == 1 else ''} = V")
+    for step in steps:
+        _forward(step, code)
+    root = out_slots[0]
+    fresh = _backward(steps, root, code.name(_one(_root_value(steps, root))), code)
+    for j in range(n_leaves):  # a leaf keeps its own array, as the eager walk's copy
+        if j in fresh and not fresh[j]:
+            code(f"g{j} = g{j}.copy()")
+    outs = ", ".join(f"v{j}" for j in out_slots)
+    leaf_grads = ", ".join(f"g{j}" if j in fresh else "None" for j in range(n_leaves))
+    code(f"return [{outs}], [{leaf_grads}]")
+    return _function("replay", "V", code)
+
+
+# -- the eager engine's backward, compiled per graph structure ------------------------------
+
+_CACHE: dict[tuple, Any] = {}  # structure -> times walked (an int), or its compiled backward
+
+
+def replay_backward(root: Any, seed: np.ndarray) -> bool:
+    """`Tensor._replay`: the backward from `root` by the compiled code of its graph's
+    structure, adding into every reached node's ``.grad`` as the shared walk does. False
+    (nothing done) if the structure is not compiled yet, or cannot be (an unhashable
+    fixed argument, more than `MAX_NODES` nodes, a rebound ``.data``, a trace being
+    recorded)."""
+    if _MODE.get() & TRACE:
+        return False
+    nodes = [root]
+    try:
+        key = _structure(nodes)
+        entry = _CACHE.get(key) if key is not None else None
+        if key is None:
+            return False
+        if entry is None or type(entry) is int:
+            seen = (entry or 0) + 1
+            if entry is None and len(_CACHE) >= MAX_GRAPHS:
+                _CACHE.clear()
+            if seen < COMPILE_AT:
+                _CACHE[key] = seen
+                return False
+            entry = _CACHE[key] = _compile_backward(nodes)[0]
+        entry(nodes, seed)
+        return True
+    except TypeError:  # a fixed argument that is a list, a slice, an array
+        return False
+    finally:
+        for node in nodes:
+            node._g = None
+
+
+def _structure(nodes: list) -> tuple | None:
+    """Collect the nodes reachable from ``nodes[0]`` into `nodes` in the order they are
+    found, each ``_g`` its place there, and return the graph's key: for each node in
+    that order its kernel and fixed arguments and its operands' places, or a leaf's
+    shape and dtype; then the places in creation order (the order the walk sums
+    gradients in). None if there are more than `MAX_NODES` nodes, or an operand was
+    rebound since its operation (its ``.data`` is not the array it was computed from)."""
+    parts: list = []
+    add = parts.append
+    push = nodes.append
+    nodes[0]._g = 0
+    found = 1
+    for node in nodes:  # grows while it is read
+        ps = node._parents
+        if not ps:
+            d = node.data
+            add(d.shape)
+            add(d.dtype)
+            continue
+        args = node._args
+        add(node._redo)
+        i = 0
+        for p in ps:
+            if p.data is not args[i]:
+                return None
+            i += 1
+            j = p._g
+            if j is None:
+                if found >= MAX_NODES:
+                    return None
+                j = p._g = found
+                found += 1
+                push(p)
+            add(j)
+        if i < len(args) and args[i] is not node.data:  # an activation's own output
+            return None
+    for node in sorted(nodes, key=_SEQ):
+        add(node._g)
+    return tuple(parts)
+
+
+def _compile_backward(nodes: list) -> tuple[Callable[[list, np.ndarray], None], str]:
+    """``backward(N, G)`` for graphs of this structure: N the nodes in the order
+    `_structure` found them (root first), G the root's gradient; adds each reached
+    node's gradient into its ``.grad`` (a computed node's made read-only, a leaf's its
+    own array), as the shared walk does."""
+    steps = [
+        _Step(
+            *n._redo,
+            n._g,
+            tuple(p._g for p in n._parents),
+            True,
+            n.data,
+            tuple(p.data for p in n._parents),
+        )
+        for n in sorted(nodes, key=_SEQ)
+        if n._parents
+    ]
+    code = _Code()
+    fresh = _backward(steps, 0, "G", code)
+    setflags, array = code.name(_setflags), code.name(np.array)
+    for j in sorted(fresh):
+        node = nodes[j]
+        if node._parents:  # passed on to its operands: read-only, as the walk makes it
+            code(f"{setflags}(g{j}, False)")
+        elif node.data.ndim == 0:  # a sum to shape () gives a numpy scalar
+            code(f"g{j} = {array}(g{j})")
+        elif not fresh[j]:  # a leaf keeps its own array
+            code(f"g{j} = g{j}.copy()")
+        code(f"n{j} = N[{j}]")
+        code(f"h{j} = n{j}.grad")
+        code(f"n{j}.grad = g{j} if h{j} is None else h{j} + g{j}")
+    body = code.lines
+    used = sorted({int(m) for m in re.findall(r"\bv(\d+)\b", "\n".join(body))})
+    calls = sorted({int(m) for m in re.findall(r"\bf(\d+)\b", "\n".join(body))})
+    code.lines = [
+        *(f"v{j} = N[{j}].data" for j in used),
+        *(f"f{j} = N[{j}]._vjp" for j in calls),
+        *body,
+    ]
+    return _function("backward", "N, G", code)
