@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["overflow_raises", "quiet", "quietly"]
+__all__ = ["overflow_raising", "quiet", "quietly", "restore"]
 
 try:
     from numpy._core._ufunc_config import _extobj_contextvar as _state
@@ -42,14 +42,12 @@ try:
         def __exit__(self, *exc: Any) -> None:
             _state.reset(self.token)
 
-    def overflow_raises(fn: Callable, *args: Any) -> Any:
-        """fn(*args) where an overflow raises `FloatingPointError` and the other
-        floating-point errors pass quietly."""
-        token = _state.set(_RAISE_OVERFLOW)
-        try:
-            return fn(*args)
-        finally:
-            _state.reset(token)
+    def overflow_raising() -> Any:
+        """From now on an overflow raises `FloatingPointError` and the other floating-point
+        errors pass quietly; returns the token that `restore` takes to undo it."""
+        return _state.set(_RAISE_OVERFLOW)
+
+    restore = _state.reset
 
 except ImportError:  # pragma: no cover - other numpy versions
 
@@ -60,6 +58,10 @@ except ImportError:  # pragma: no cover - other numpy versions
     def quiet() -> Any:
         return np.errstate(all="ignore")
 
-    def overflow_raises(fn: Callable, *args: Any) -> Any:
-        with np.errstate(all="ignore", over="raise"):
-            return fn(*args)
+    def overflow_raising() -> Any:
+        state = np.errstate(all="ignore", over="raise")
+        state.__enter__()
+        return state
+
+    def restore(token: Any) -> None:
+        token.__exit__(None, None, None)

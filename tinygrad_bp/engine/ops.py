@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .fpstate import overflow_raises
+from .fpstate import overflow_raising, restore
 
 __all__ = [
     "ACTIVATIONS",
@@ -113,25 +113,24 @@ def _sigmoid_scalar(x: float) -> float:
     return z / (1.0 + z)
 
 
-def _sigmoid_fast(x: np.ndarray) -> np.ndarray:
-    if x.size <= 256:  # the same four passes; on a few numbers out= costs more than it saves
-        return 1 / (1 + np.exp(-x))
-    out = np.negative(x)
-    np.exp(out, out=out)
-    out += 1
-    np.divide(1, out, out=out)
-    return out
-
-
 def _sigmoid_array(x: np.ndarray) -> np.ndarray:
     # 1 / (1 + e^-x) in four passes, unless e^-x overflows (x below about -709 in
     # float64, -88 in float32); then z = e^-|x| in (0, 1], and sigmoid is 1 / (1 + z)
     # for x >= 0 and z / (1 + z) below
     if x.ndim and x.size:
+        token = overflow_raising()
         try:
-            return overflow_raises(_sigmoid_fast, x)
+            if x.size <= 256:  # the same passes; on a few numbers out= costs more than it saves
+                return 1 / (1 + np.exp(-x))
+            out = np.negative(x)
+            np.exp(out, out=out)
+            out += 1
+            np.divide(1, out, out=out)
+            return out
         except FloatingPointError:
             pass
+        finally:
+            restore(token)
     z = np.asarray(np.abs(x))  # (a 0-d input gives a numpy scalar)
     np.negative(z, out=z)
     np.exp(z, out=z)

@@ -42,6 +42,7 @@ from .autograd import ANOMALY, RECORD, ROLES, TRACE, AnomalyError, Node, check_n
 from .fpstate import quiet, quietly
 from .heap import keep_heap
 from .ops import BINARY, UNARY, BinaryOp, UnaryOp, as_method, bind_params, first_refusal, op_label
+from .untracked import blank_maker, untracked
 
 __all__ = ["ShapeError", "Tensor"]
 
@@ -363,11 +364,11 @@ def _local_grads(kernel: Kernel, static: tuple, args: tuple) -> tuple | None:
 def _matmul_kernel(a: np.ndarray, b: np.ndarray, need_a: bool, need_b: bool):
     """A @ B; dA = G B^T, dB = A^T G (1-D operands promoted to matrices and back, and
     gradients summed over broadcast batch axes)."""
-    if a.ndim == 0 or b.ndim == 0:
-        raise _shape_error("@", a, b, "matmul needs at least 1-D operands")
     try:
         out = a @ b
     except ValueError:
+        if a.ndim == 0 or b.ndim == 0:
+            raise _shape_error("@", a, b, "matmul needs at least 1-D operands") from None
         k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
         raise _shape_error("@", a, b, f"inner dimensions {a.shape[-1]} and {k_b} differ") from None
 
@@ -502,9 +503,9 @@ def _log_softmax_kernel(a: np.ndarray, ax: int):
     return out, vjp
 
 
-_new = object.__new__
-
-
+# Untracked by the garbage collector when the C helper is built, as `Value` (see
+# `untracked`): a node only points to nodes made before it.
+@untracked
 class Tensor(Node):
     """An array in a computation graph.
 
@@ -583,11 +584,10 @@ class Tensor(Node):
         recorded node keeps the kernel, its fixed arguments `static` and the arrays `args`
         it was called on (an activation's output last): the views read its local
         derivatives from them, and `tensor_compile` compiles graphs of such nodes."""
-        out = _new(Tensor)
+        out = _blank()
         if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
             data = np.asarray(data)
         out.data = data
-        out.grad = out.name = out._g = None
         out._op = op
         out._seq = next_seq()
         m = mode()
@@ -600,7 +600,6 @@ class Tensor(Node):
         else:
             out.requires_grad = False
             out._parents = ()
-            out._vjp = None
         if m & (TRACE | ANOMALY):
             if m & TRACE:  # the whole computation, also what needs no gradient
                 out._parents = parents
@@ -622,7 +621,7 @@ class Tensor(Node):
         if type(x) in (int, float) or (
             isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
         ):
-            t = _new(Tensor)
+            t = _blank()
             try:  # a cast that can overflow (to float32, or from a wider float) runs quietly
                 plain = type(x) in (int, float) and dtype == np.float64
                 t.data = np.array(x, dtype=dtype) if plain else _quietly(np.array, x, dtype)
@@ -635,7 +634,6 @@ class Tensor(Node):
                     f"cannot combine a Tensor with a non-finite number ({x!r:.40}), or one "
                     "beyond float64's range (about 1.8e308); use a finite number"
                 )
-            t.grad = t.name = t._vjp = t._g = None
             t.requires_grad = False
             t._parents = ()
             t._op = "const"
@@ -831,8 +829,9 @@ class Tensor(Node):
     # -- structural ops ------------------------------
     def __matmul__(self, other: Any) -> Tensor:
         """A @ B (1-D, 2-D or batched); dA = G B^T, dB = A^T G (summed over broadcast batches)."""
-        b = other if isinstance(other, Tensor) else Tensor._lift(other, self.data.dtype)
-        return _matmul(self, b)
+        if other.__class__ is not Tensor:
+            other = Tensor._lift(other, self.data.dtype)
+        return _matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
         return _matmul(Tensor._lift(other, self.data.dtype), self)
@@ -1020,6 +1019,7 @@ _replay_backward: Callable[[Tensor, np.ndarray], bool] | None = None
 
 
 _node = Tensor._result  # called as a function in the operations below
+_blank = blank_maker(Tensor)  # a Tensor with every slot None
 
 _POW_LABELS: dict[float, str] = {}  # "**2" for 2.0, ...
 
@@ -1055,10 +1055,11 @@ def _one(like: np.ndarray) -> np.ndarray:
 
 def _matmul(a: Tensor, b: Tensor) -> Tensor:
     """The node for A @ B (see `_matmul_kernel`)."""
-    static = (a.requires_grad, b.requires_grad)
+    need_a, need_b = a.requires_grad, b.requires_grad
     x, y = a.data, b.data
-    out, vjp = _matmul_kernel(x, y, *static)
-    return _node(out, (a, b), vjp, "@", static[0] or static[1], _matmul_kernel, static, (x, y))
+    out, vjp = _matmul_kernel(x, y, need_a, need_b)
+    static = (need_a, need_b)
+    return _node(out, (a, b), vjp, "@", need_a or need_b, _matmul_kernel, static, (x, y))
 
 
 def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:

@@ -250,16 +250,18 @@ def _root_value(steps: list[_Step], root: int) -> np.ndarray:
     )
 
 
-def _free(lines: list[str]) -> list[str]:
+def _free(lines: list[str], stop: int | None = None) -> list[str]:
     """``del`` each array after the line that reads it last, so that, as in a hand-written
-    step, an array lives only while the rest of the step needs it."""
+    step, an array lives only while the rest of the step needs it (none from line `stop`
+    on: the function ends soon after)."""
     last: dict[str, int] = {}
     for i, line in enumerate(lines):
         for name in re.findall(r"\b[vgfrds]\d+\b", line):
             last[name] = i
     dying: dict[int, list[str]] = {}
     for name, at in last.items():
-        dying.setdefault(at, []).append(name)
+        if stop is None or at < stop:
+            dying.setdefault(at, []).append(name)
     out = []
     for i, line in enumerate(lines):
         out.append(line)
@@ -270,17 +272,21 @@ def _free(lines: list[str]) -> list[str]:
     return out
 
 
-def _backward(steps: list[_Step], root: int, seed: str, code: _Code) -> dict[int, bool]:
+def _backward(
+    steps: list[_Step], root: int, seed: str, code: _Code, quiet: bool = True
+) -> dict[int, bool]:
     """Emit the backward of `steps` from the root's slot, whose gradient is the expression
-    `seed`; returns, for each slot a gradient reaches, whether its array is fresh (one
-    nothing else holds)."""
+    `seed` (with numpy's floating-point warnings off if `quiet`; else the caller has
+    turned them off); returns, for each slot a gradient reaches, whether its array is
+    fresh (one nothing else holds)."""
     reached = {root}
     for step in reversed(steps):  # which nodes a gradient reaches, and how
         if step.slot in reached and step.needs:
             reached.update(j for j, need in zip(step.ins, _needs(step)) if need)
     fresh: dict[int, bool] = {root: False}
     code(f"g{root} = {seed}")
-    code(f"with {code.name(_quiet)}():")
+    if quiet:
+        code(f"with {code.name(_quiet)}():")
     body_start = len(code.lines)
     for step in reversed(steps):
         if step.slot not in reached or not step.needs:
@@ -292,14 +298,16 @@ def _backward(steps: list[_Step], root: int, seed: str, code: _Code) -> dict[int
             else:
                 code(f"g{j} = {expr}")
                 fresh[j] = new
-    body = code.lines[body_start:] or ["pass"]
-    code.lines[body_start:] = ["    " + line for line in body]
+    if quiet:
+        body = code.lines[body_start:] or ["pass"]
+        code.lines[body_start:] = ["    " + line for line in body]
     return fresh
 
 
-def _function(name: str, params: str, code: _Code) -> tuple[Callable, str]:
-    """The function ``name(params)`` whose body is `code`, and its source."""
-    lines = _free(code.lines)
+def _function(name: str, params: str, code: _Code, stop: int | None = None) -> tuple[Callable, str]:
+    """The function ``name(params)`` whose body is `code` (arrays deleted after their last
+    use before line `stop`), and its source."""
+    lines = _free(code.lines, stop)
     source = f"def {name}({params}):\n" + "".join(f"    {line}\n" for line in lines)
     namespace = dict(code.names)
     exec(compile(source, f"<tensor {name}>", "exec"), namespace)
@@ -340,10 +348,14 @@ def replay_backward(root: Any, seed: np.ndarray) -> bool:
     if _MODE.get() & TRACE:
         return False
     nodes = [root]
+    done = False
     try:
         key = _structure(nodes)
-        entry = _CACHE.get(key) if key is not None else None
         if key is None:
+            return False
+        try:
+            entry = _CACHE.get(key)
+        except TypeError:  # a fixed argument that is a list, a slice, an array
             return False
         if entry is None or type(entry) is int:
             seen = (entry or 0) + 1
@@ -353,13 +365,13 @@ def replay_backward(root: Any, seed: np.ndarray) -> bool:
                 _CACHE[key] = seen
                 return False
             entry = _CACHE[key] = _compile_backward(nodes)[0]
-        entry(nodes, seed)
+        entry(nodes, seed)  # which sets every ``_g`` back to None at its end
+        done = True
         return True
-    except TypeError:  # a fixed argument that is a list, a slice, an array
-        return False
     finally:
-        for node in nodes:
-            node._g = None
+        if not done:
+            for node in nodes:
+                node._g = None
 
 
 def _structure(nodes: list) -> tuple | None:
@@ -421,8 +433,9 @@ def _compile_backward(nodes: list) -> tuple[Callable[[list, np.ndarray], None], 
         if n._parents
     ]
     code = _Code()
-    fresh = _backward(steps, 0, "G", code)
+    fresh = _backward(steps, 0, "G", code, quiet=False)  # Tensor.backward runs quietly
     setflags, array = code.name(_setflags), code.name(np.array)
+    stop = len(code.lines)
     for j in sorted(fresh):
         node = nodes[j]
         if node._parents:  # passed on to its operands: read-only, as the walk makes it
@@ -434,6 +447,10 @@ def _compile_backward(nodes: list) -> tuple[Callable[[list, np.ndarray], None], 
         code(f"n{j} = N[{j}]")
         code(f"h{j} = n{j}.grad")
         code(f"n{j}.grad = g{j} if h{j} is None else h{j} + g{j}")
+        code(f"n{j}._g = None")
+    for j in range(len(nodes)):
+        if j not in fresh:
+            code(f"N[{j}]._g = None")
     body = code.lines
     used = sorted({int(m) for m in re.findall(r"\bv(\d+)\b", "\n".join(body))})
     calls = sorted({int(m) for m in re.findall(r"\bf(\d+)\b", "\n".join(body))})
@@ -442,4 +459,4 @@ def _compile_backward(nodes: list) -> tuple[Callable[[list, np.ndarray], None], 
         *(f"f{j} = N[{j}]._vjp" for j in calls),
         *body,
     ]
-    return _function("backward", "N, G", code)
+    return _function("backward", "N, G", code, stop + len(used) + len(calls))
