@@ -251,16 +251,16 @@ def _binary_kernel(x: np.ndarray, y: np.ndarray, op: BinaryOp, need_a: bool, nee
             out = op.forward(x, y)
         except ValueError:
             raise _shape_error(op.symbol, x, y, "cannot broadcast") from None
-    da, db, mask_a = op.da, op.db, op.mask_a
 
     def vjp(g):
         ga = None
         if need_a:
-            if mask_a is None:
-                ga = _share(g, da(x, y, out), x.shape, x.dtype)
+            if op.mask_a is None:
+                ga = _share(g, op.da(x, y, out), x.shape, x.dtype)
             else:  # no gradient at all where the result does not depend on a
-                ga = _fit(np.where(mask_a(x, y), 0.0, g * da(x, y, out)), x.shape, x.dtype)
-        return ga, _share(g, db(x, y, out), y.shape, y.dtype) if need_b else None
+                ga = np.where(op.mask_a(x, y), 0.0, g * op.da(x, y, out))
+                ga = _fit(ga, x.shape, x.dtype)
+        return ga, _share(g, op.db(x, y, out), y.shape, y.dtype) if need_b else None
 
     return out, vjp
 
@@ -300,17 +300,15 @@ def _pow_kernel(x: np.ndarray, p: float):
         found = first_refusal(_POW.refuse, x, p, out)
         if found:
             raise _refused("**", (x, np.asarray(p)), found[1], found[0].why, found[0].error)
-    da = _POW.da
     if _POW.mask_a(x, p):  # x ** 0 = 1
-        xt = x.dtype
 
         def vjp(g):
-            return (np.zeros(g.shape, xt),)
+            return (np.zeros(g.shape, x.dtype),)
 
     else:
 
         def vjp(g):
-            return (g * da(x, p, None),)
+            return (g * _POW.da(x, p, None),)
 
     return out, vjp
 
@@ -318,8 +316,7 @@ def _pow_kernel(x: np.ndarray, p: float):
 def _unary_kernel(x: np.ndarray, op: UnaryOp, args: tuple):
     """y = f(x) from the table; dA = G f'(x) (masked where the table says so: no gradient
     at all where f'(x) = 0)."""
-    array, grad = op.array, op.grad
-    y = _quietly(array, x, *args) if op.refuse else array(x, *args)
+    y = _quietly(op.array, x, *args) if op.refuse else op.array(x, *args)
     if type(y) is not np.ndarray:  # numpy gives a scalar for a 0-d input
         y = np.asarray(y)
     xt = x.dtype
@@ -330,17 +327,16 @@ def _unary_kernel(x: np.ndarray, op: UnaryOp, args: tuple):
         if found:
             refusal, bad = found
             raise _refused(op.name, (x,), bad, refusal.why, refusal.error)
-    masks = op.masks
 
     def vjp(g):
-        d = grad(x, y, *args)
-        if masks:
+        d = op.grad(x, y, *args)
+        if op.masks:
             dx = np.where(d != 0, g * d, 0)
         elif d is not x and d is not y and _same(d, g):  # a fresh array: reuse it
             dx = np.multiply(d, g, out=d)
         else:
             dx = g * d
-        return (dx if dx.dtype == xt else dx.astype(xt),)
+        return (dx if dx.dtype == x.dtype else dx.astype(x.dtype),)
 
     return y, vjp
 

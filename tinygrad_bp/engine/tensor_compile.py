@@ -20,8 +20,9 @@ bit. Each array is deleted after its last use.
   a cache of compiled backwards. A structure is compiled the third time it is
   walked (at most `MAX_NODES` nodes; at most `MAX_GRAPHS` structures are kept),
   and its backward then runs as one function on the graph's own arrays, with no
-  call per node. It reads the arrays each operation was computed from, as the
-  walk does: when a Tensor's ``.data`` was rebound since, the shared walk runs.
+  call per node. It reads the arrays each operation was computed from (kept by
+  the node), as the walk's vector-Jacobian products do. A graph that indexes
+  with a Tensor is always walked: its shapes depend on the index's numbers.
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ COMPILE_AT = 3
 
 class _Step(NamedTuple):
     """One recorded operation: its kernel and fixed arguments, its slot, its operands'
-    slots, whether it requires grad, and its value and its operands' at trace time (for
-    their shapes and dtypes)."""
+    slots, whether it requires grad, its value and its operands' when recorded (for
+    their shapes and dtypes), and the names of the arrays its backward reads, its
+    operands' then its own (``v{n}``: in a traced step the slots' arrays; in an eager
+    graph the arrays the operation was computed from)."""
 
     kernel: Callable
     static: tuple
@@ -75,6 +78,7 @@ class _Step(NamedTuple):
     needs: bool
     out: np.ndarray
     args: tuple[np.ndarray, ...]
+    vals: tuple[int, ...]
 
 
 _ARITHMETIC = {BINARY[k]: sym for k, sym in (("add", "+"), ("sub", "-"), ("mul", "*"))}
@@ -181,7 +185,8 @@ def _shares(step: _Step, inline: bool, seed: bool, code: _Code) -> list[tuple[in
     if kernel is _binary_kernel:
         op, need_a, need_b = static
         a, b = step.ins
-        parts = {"+": (g, g), "-": (g, f"-{g}"), "*": (f"{g} * v{b}", f"{g} * v{a}")}
+        va, vb = step.vals[:2]
+        parts = {"+": (g, g), "-": (g, f"-{g}"), "*": (f"{g} * v{vb}", f"{g} * v{va}")}
         ea, eb = parts[_ARITHMETIC[op]]
         if need_a:
             shares.append(fitted(0, ea, ea != g))
@@ -192,7 +197,8 @@ def _shares(step: _Step, inline: bool, seed: bool, code: _Code) -> list[tuple[in
         keep_x, keep_y = op.keeps
         a = step.ins[0]
         extra = f", *{code.name(args)}" if args else ""
-        x, y = (f"v{a}" if keep_x else "None"), (f"v{k}" if keep_y else "None")
+        x = f"v{step.vals[0]}" if keep_x else "None"
+        y = f"v{step.vals[-1]}" if keep_y else "None"
         code(f"d{k} = {code.name(op.grad)}({x}, {y}{extra})")
         if op.masks:
             expr = f"{code.name(np.where)}(d{k} != 0, {g} * d{k}, 0)"
@@ -204,8 +210,8 @@ def _shares(step: _Step, inline: bool, seed: bool, code: _Code) -> list[tuple[in
         code(f"    s{k} = s{k}.astype({xt})")
         shares.append((a, f"s{k}", True))
     elif kernel is _matmul_kernel:
-        a, b = step.ins
-        for i, (j, expr) in enumerate(((a, f"{g} @ v{b}.T"), (b, f"v{a}.T @ {g}"))):
+        (a, b), (va, vb) = step.ins, step.vals[:2]
+        for i, (j, expr) in enumerate(((a, f"{g} @ v{vb}.T"), (b, f"v{va}.T @ {g}"))):
             if static[i]:
                 arg = step.args[i]
                 if arg.dtype != step.out.dtype:  # a 2-D product has the operand's shape
@@ -214,7 +220,7 @@ def _shares(step: _Step, inline: bool, seed: bool, code: _Code) -> list[tuple[in
     elif kernel is _pow_kernel:
         a = step.ins[0]
         da = code.name(BINARY["pow"].da)
-        shares.append((a, f"{g} * {da}(v{a}, 2.0, None)", True))
+        shares.append((a, f"{g} * {da}(v{step.vals[0]}, 2.0, None)", True))
     else:  # sum, mean
         spread, shape = code.name(_spread), code.name(step.args[0].shape)
         axes, keepdims = code.name(static[1]), static[2]
@@ -337,13 +343,14 @@ def compile_replay(
 # -- the eager engine's backward, compiled per graph structure ------------------------------
 
 _CACHE: dict[tuple, Any] = {}  # structure -> times walked (an int), or its compiled backward
+_WALKED = object()  # the entry of a structure that is never compiled
 
 
 def replay_backward(root: Any, seed: np.ndarray) -> bool:
     """`Tensor._replay`: the backward from `root` by the compiled code of its graph's
     structure, adding into every reached node's ``.grad`` as the shared walk does. False
     (nothing done) if the structure is not compiled yet, or cannot be (an unhashable
-    fixed argument, more than `MAX_NODES` nodes, a rebound ``.data``, a trace being
+    fixed argument, more than `MAX_NODES` nodes, an index Tensor, a trace being
     recorded)."""
     if _MODE.get() & TRACE:
         return False
@@ -364,7 +371,10 @@ def replay_backward(root: Any, seed: np.ndarray) -> bool:
             if seen < COMPILE_AT:
                 _CACHE[key] = seen
                 return False
-            entry = _CACHE[key] = _compile_backward(nodes)[0]
+            walked = any(n._parents and n._redo[0] is _tensor_index_kernel for n in nodes)
+            entry = _CACHE[key] = _WALKED if walked else _compile_backward(nodes)[0]
+        if entry is _WALKED:
+            return False
         entry(nodes, seed)  # which sets every ``_g`` back to None at its end
         done = True
         return True
@@ -377,10 +387,10 @@ def replay_backward(root: Any, seed: np.ndarray) -> bool:
 def _structure(nodes: list) -> tuple | None:
     """Collect the nodes reachable from ``nodes[0]`` into `nodes` in the order they are
     found, each ``_g`` its place there, and return the graph's key: for each node in
-    that order its kernel and fixed arguments and its operands' places, or a leaf's
-    shape and dtype; then the places in creation order (the order the walk sums
-    gradients in). None if there are more than `MAX_NODES` nodes, or an operand was
-    rebound since its operation (its ``.data`` is not the array it was computed from)."""
+    that order its kernel and fixed arguments and, for each operand, its place and (for
+    a computed operand) minus the number of nodes made from it to this one (which fixes
+    the creation order, in which the walk sums gradients), or a leaf's shape and dtype.
+    None past `MAX_NODES` nodes."""
     parts: list = []
     add = parts.append
     push = nodes.append
@@ -393,13 +403,9 @@ def _structure(nodes: list) -> tuple | None:
             add(d.shape)
             add(d.dtype)
             continue
-        args = node._args
         add(node._redo)
-        i = 0
+        seq = node._seq
         for p in ps:
-            if p.data is not args[i]:
-                return None
-            i += 1
             j = p._g
             if j is None:
                 if found >= MAX_NODES:
@@ -408,10 +414,8 @@ def _structure(nodes: list) -> tuple | None:
                 found += 1
                 push(p)
             add(j)
-        if i < len(args) and args[i] is not node.data:  # an activation's own output
-            return None
-    for node in sorted(nodes, key=_SEQ):
-        add(node._g)
+            if p._parents:  # negative: a slot number is not
+                add(p._seq - seq)
     return tuple(parts)
 
 
@@ -419,19 +423,18 @@ def _compile_backward(nodes: list) -> tuple[Callable[[list, np.ndarray], None], 
     """``backward(N, G)`` for graphs of this structure: N the nodes in the order
     `_structure` found them (root first), G the root's gradient; adds each reached
     node's gradient into its ``.grad`` (a computed node's made read-only, a leaf's its
-    own array), as the shared walk does."""
-    steps = [
-        _Step(
-            *n._redo,
-            n._g,
-            tuple(p._g for p in n._parents),
-            True,
-            n.data,
-            tuple(p.data for p in n._parents),
-        )
-        for n in sorted(nodes, key=_SEQ)
-        if n._parents
-    ]
+    own array), as the shared walk does. It reads each operation's operands (and an
+    activation's output) from the arrays the operation was computed from, its
+    ``_args``, as the walk's vector-Jacobian products do."""
+    steps = []
+    reads = []  # (the name's number, the node's place, the position in its _args)
+    for n in sorted(nodes, key=_SEQ):
+        if not n._parents:
+            continue
+        vals = tuple(range(len(nodes) + len(reads), len(nodes) + len(reads) + len(n._args)))
+        reads += [(v, n._g, i) for i, v in enumerate(vals)]
+        ins = tuple(p._g for p in n._parents)
+        steps.append(_Step(*n._redo, n._g, ins, True, n.data, n._args[: len(ins)], vals))
     code = _Code()
     fresh = _backward(steps, 0, "G", code, quiet=False)  # Tensor.backward runs quietly
     setflags, array = code.name(_setflags), code.name(np.array)
@@ -452,11 +455,9 @@ def _compile_backward(nodes: list) -> tuple[Callable[[list, np.ndarray], None], 
         if j not in fresh:
             code(f"N[{j}]._g = None")
     body = code.lines
-    used = sorted({int(m) for m in re.findall(r"\bv(\d+)\b", "\n".join(body))})
+    used = {int(m) for m in re.findall(r"\bv(\d+)\b", "\n".join(body))}
     calls = sorted({int(m) for m in re.findall(r"\bf(\d+)\b", "\n".join(body))})
-    code.lines = [
-        *(f"v{j} = N[{j}].data" for j in used),
-        *(f"f{j} = N[{j}]._vjp" for j in calls),
-        *body,
-    ]
-    return _function("backward", "N, G", code, stop + len(used) + len(calls))
+    prologue = [f"v{v} = N[{k}]._args[{i}]" for v, k, i in reads if v in used]
+    prologue += [f"f{k} = N[{k}]._vjp" for k in calls]
+    code.lines = prologue + body
+    return _function("backward", "N, G", code, stop + len(prologue))

@@ -182,17 +182,11 @@ class TensorTrace:
         self._specs = [(t.data.shape, t.data.dtype, t.requires_grad) for t in self._read]
         self._n_leaves = len(self._examples) + len(self.params) + len(consts)
         out_slots = [slot[id(o)] for o in outputs]
-        steps = [
-            _Step(
-                *n._redo,
-                k,
-                tuple(slot[id(p)] for p in n._parents),
-                n.requires_grad,
-                n.data,
-                tuple(p.data for p in n._parents),
-            )
-            for k, n in enumerate(computed, self._n_leaves)
-        ]
+        steps = []
+        for k, n in enumerate(computed, self._n_leaves):
+            ins = tuple(slot[id(p)] for p in n._parents)
+            args = tuple(p.data for p in n._parents)
+            steps.append(_Step(*n._redo, k, ins, n.requires_grad, n.data, args, (*ins, k)))
         self._replay, self.source = compile_replay(steps, self._n_leaves, out_slots)
         self._signature = _signature(order, self._examples, start, outputs)
         self.n_nodes = len(order)
