@@ -4,13 +4,15 @@ Every operation is a kernel, a function of plain arrays (``_binary_kernel``,
 ``_matmul_kernel``, ...) that returns the result and a closure, its
 vector-Jacobian product (VJP): given G = d(root)/d(out), it returns
 d(root)/d(input) for each input. The Tensor method calls the kernel and records
-the node; `trace` keeps the kernel and its fixed arguments to replay them on new
-arrays (`tensor_trace.py`). The elementwise ops take their forward and local
-derivative from the op table (`ops.py`): their VJP is G times the local
-derivative, summed back to each operand's shape. The structural ops (matmul,
-sum, mean, max, reshape, transpose, indexing, log_softmax) keep their VJP next
-to their forward here, with its math in the kernel's docstring. The backward
-walk itself is `autograd.Node._run_backward`, shared with `Value`.
+the node, which keeps the kernel, its fixed arguments and the arrays it was
+called on. The elementwise ops take their forward and local derivative from the
+op table (`ops.py`): their VJP is G times the local derivative, summed back to
+each operand's shape. The structural ops (matmul, sum, mean, max, reshape,
+transpose, indexing, log_softmax) keep their VJP next to their forward here,
+with its math in the kernel's docstring. The backward walk is
+`autograd.Node._run_backward`, shared with `Value`; a graph whose structure was
+walked before runs as the compiled code of `tensor_compile.py`, which also
+replays the steps that `trace` records (`tensor_trace.py`).
 
 Data and dtypes:
 
