@@ -220,6 +220,9 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+_EVERY_AXIS = tuple(tuple(range(n)) for n in range(65))  # `_axes(None, n)`: numpy's limit
+
+
 def _ints(values: Any, op: str) -> tuple[int, ...]:
     if len(values) == 1 and isinstance(values[0], (tuple, list)):
         values = tuple(values[0])
@@ -845,11 +848,10 @@ class Tensor(Node):
         """Mean over `axis` = sum / n; dA = G / n broadcast back."""
         x = self.data
         shape = x.shape
-        axes = _axes(axis, len(shape), "mean")
         if axis is None:
-            n = x.size
+            axes, n = _EVERY_AXIS[len(shape)], x.size
         else:
-            n = 1
+            axes, n = _axes(axis, len(shape), "mean"), 1
             for ax in axes:
                 n *= shape[ax]
         if n == 0:

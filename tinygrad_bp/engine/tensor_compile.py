@@ -225,7 +225,13 @@ def _shares(step: _Step, inline: bool, seed: bool, code: _Code) -> list[tuple[in
         spread, shape = code.name(_spread), code.name(step.args[0].shape)
         axes, keepdims = code.name(static[1]), static[2]
         scaled = f"{g} / {code.name(static[3])}" if kernel is _mean_kernel else g
-        shares.append((step.ins[0], f"{spread}({scaled}, {shape}, {axes}, {keepdims})", True))
+        if step.out.size == 1:  # `_spread` of one number: its array filled with it
+            code(f"r{k} = {scaled}")
+            code(f"s{k} = {code.name(np.empty)}({shape}, {code.name(step.out.dtype)})")
+            code(f"s{k}.fill(r{k})")
+            shares.append((step.ins[0], f"s{k}", True))
+        else:
+            shares.append((step.ins[0], f"{spread}({scaled}, {shape}, {axes}, {keepdims})", True))
     return shares
 
 
