@@ -300,6 +300,39 @@ def test_a_leaf_root_gets_its_own_copy_of_each_seed():
     assert p.grad[0] == 4.0
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_training_with_compiled_backwards_is_training_with_the_walk_bit_for_bit(dtype):
+    from tinygrad_bp.nn.layers import MLP
+    from tinygrad_bp.nn.losses import mse, softmax_cross_entropy
+    from tinygrad_bp.nn.optim import SGD
+
+    def train():
+        rng = np.random.default_rng(8)
+        model = MLP([2, 5, 3], ["leaky_relu(0.2)"], "sigmoid", seed=1, dtype=dtype)
+        params = model.parameters()
+        opt = SGD(params, lr=0.3, momentum=0.5)
+        for step in range(8):
+            x = rng.standard_normal((6, 2)).astype(dtype)
+            y = model(x)
+            if step % 2:
+                loss = softmax_cross_entropy(y, rng.integers(0, 3, 6))
+            else:
+                loss = mse(y, rng.standard_normal((6, 3)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return params
+
+    with compiled_runs() as ran:
+        got = train()
+    assert ran == [False] * 4 + [True] * 4  # two structures, alternating
+    with walk_only():
+        want = train()
+    for p, q in zip(got, want):
+        same(p.data, q.data)
+        same(p.grad, q.grad)
+
+
 def test_a_compiled_gradient_matches_finite_differences():
     rng = np.random.default_rng(4)
     w0 = rng.standard_normal((3, 4))
@@ -364,6 +397,27 @@ def test_rebound_data_gives_the_walks_gradients_from_the_old_arrays(what):
     p0, q0 = np.array([0.5, -1.5, 2.0]), np.array([1.0, 2.0, 3.0])
     closed = q0 * (np.tanh(p0) + p0 * (1 - np.tanh(p0) ** 2))
     assert np.allclose(p.grad, closed, rtol=1e-14)
+
+
+def test_a_rebound_activation_root_gives_the_walks_gradient_from_its_old_output():
+    def run(rebind):
+        p = Tensor([0.5, -1.5, 2.0], requires_grad=True)
+        root = p.tanh()  # its derivative 1 - y^2 reads its own output y
+        if rebind:
+            root.data = root.data * 2
+        root.backward(np.array([1.0, 2.0, 3.0]))
+        return root
+
+    with compiled_runs() as ran:
+        for _ in range(3):
+            run(False)
+        got = run(True)
+    assert ran == [False, False, True, False]
+    with walk_only():
+        want = run(True)
+    same_graphs(got, want)
+    p0 = np.array([0.5, -1.5, 2.0])
+    assert np.allclose(want.parents[0].grad, [1.0, 2.0, 3.0] * (1 - np.tanh(p0) ** 2))
 
 
 INPLACE = {
