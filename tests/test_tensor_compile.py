@@ -149,15 +149,15 @@ def draw_leaves(draw, shapes, dtypes, roles):
 
 
 def build(steps, leaves, root_kind, seed):
-    """The program's graph on new leaves; (root, its seed or None, whether a fixed argument
-    is unhashable: an index array on a tensor that requires grad)."""
+    """The program's graph on new leaves; (root, its seed or None, whether the root's graph
+    has an unhashable fixed argument: an index array on a tensor that requires grad)."""
     pool = []
     for data, role in leaves:
         if role == "input-grad":
             pool.append(Tensor(data, role="input", requires_grad=True))
         else:
             pool.append(Tensor(data, role=role))
-    unhashable = False
+    unhashable = []  # outputs of an index array on a tensor that requires grad
     for kind, arg, idx in steps:
         xs = [pool[i] for i in idx]
         if kind == "unary":
@@ -171,7 +171,8 @@ def build(steps, leaves, root_kind, seed):
             out = xs[0] ** arg
         elif kind == "structural":
             out = STRUCTURAL[arg](wide(xs[0]))
-            unhashable |= arg == "index-array" and xs[0].requires_grad
+            if arg == "index-array" and xs[0].requires_grad:
+                unhashable.append(out)
         elif kind == "matmul":
             out = wide(xs[0]) @ wide(xs[1]).T
         elif kind == "matvec":
@@ -179,11 +180,13 @@ def build(steps, leaves, root_kind, seed):
         else:
             out = arg * xs[0] - 1.0
         pool.append(out)
-    last = pool[-1]
-    if root_kind == "last" and last.requires_grad:
-        return last, seed(last.shape, last.dtype), unhashable
-    total = sum(((p * (k + 1.0)).sum() for k, p in enumerate(pool)), Tensor(0.0))
-    return total, None, unhashable
+    root, g = pool[-1], None
+    if root_kind == "last" and root.requires_grad:
+        g = seed(root.shape, root.dtype)
+    else:
+        root = sum(((p * (k + 1.0)).sum() for k, p in enumerate(pool)), Tensor(0.0))
+    reached = {id(n) for n in topological_order(root)}
+    return root, g, any(id(t) in reached for t in unhashable)
 
 
 @settings(
