@@ -26,6 +26,7 @@ from tinygrad_bp.engine import autograd, heap, tensor_compile
 from tinygrad_bp.engine import tensor as tensor_module
 from tinygrad_bp.engine.autograd import topological_order
 from tinygrad_bp.engine.ops import BINARY, UNARY, _sigmoid_array
+from tinygrad_bp.engine.tensor import _reshape_kernel
 
 from .randgraph import draw_steps
 
@@ -64,7 +65,7 @@ def same(got, want) -> None:
     if want is None:
         assert got is None
         return
-    assert type(got) is type(want), (type(got), type(want))  # (see the 0-d xfail below)
+    assert type(got) is type(want), (type(got), type(want))
     assert got.dtype == want.dtype and got.shape == want.shape, (got, want)
     assert got.flags.writeable == want.flags.writeable
     assert np.array_equal(got, want, equal_nan=True), (got, want)
@@ -150,14 +151,14 @@ def draw_leaves(draw, shapes, dtypes, roles):
 
 def build(steps, leaves, root_kind, seed):
     """The program's graph on new leaves; (root, its seed or None, whether the root's graph
-    has an unhashable fixed argument: an index array on a tensor that requires grad)."""
+    indexes a tensor that requires grad: such graphs are always walked)."""
     pool = []
     for data, role in leaves:
         if role == "input-grad":
             pool.append(Tensor(data, role="input", requires_grad=True))
         else:
             pool.append(Tensor(data, role=role))
-    unhashable = []  # outputs of an index array on a tensor that requires grad
+    indexed = []  # results of indexing a tensor that requires grad
     for kind, arg, idx in steps:
         xs = [pool[i] for i in idx]
         if kind == "unary":
@@ -171,12 +172,14 @@ def build(steps, leaves, root_kind, seed):
             out = xs[0] ** arg
         elif kind == "structural":
             out = STRUCTURAL[arg](wide(xs[0]))
-            if arg == "index-array" and xs[0].requires_grad:
-                unhashable.append(out)
+            if arg.startswith("index") and xs[0].requires_grad:
+                indexed.append(out)
         elif kind == "matmul":
             out = wide(xs[0]) @ wide(xs[1]).T
         elif kind == "matvec":
             out = wide(xs[0])[1] @ wide(xs[1]).T  # a 1-D operand: not written out
+            if xs[0].requires_grad:
+                indexed.append(out)
         else:
             out = arg * xs[0] - 1.0
         pool.append(out)
@@ -186,7 +189,7 @@ def build(steps, leaves, root_kind, seed):
     else:
         root = sum(((p * (k + 1.0)).sum() for k, p in enumerate(pool)), Tensor(0.0))
     reached = {id(n) for n in topological_order(root)}
-    return root, g, any(id(t) in reached for t in unhashable)
+    return root, g, any(id(t) in reached for t in indexed)
 
 
 @settings(
@@ -209,7 +212,7 @@ def test_compiled_backward_is_the_walk_bit_for_bit_on_random_graphs(program, dat
             leaves = draw_leaves(data.draw, shapes, dtypes, roles)
             try:
                 with np.errstate(all="ignore"), walk_only():
-                    want, g, unhashable = build(steps, leaves, root_kind, seed)
+                    want, g, indexed = build(steps, leaves, root_kind, seed)
                     want.backward(g)
             except REFUSALS:
                 reject()  # the engine refused these numbers (log of a negative, ...)
@@ -217,9 +220,9 @@ def test_compiled_backward_is_the_walk_bit_for_bit_on_random_graphs(program, dat
                 got, _, _ = build(steps, leaves, root_kind, lambda *_, g=g: g)
                 got.backward(None if g is None else g.copy())
             same_graphs(got, want)
-            # compiled from the third build on, unless a fixed argument is unhashable
-            assert ran[-1] == (round_ >= 2 and not unhashable), (round_, ran)
-        event("compiled" if ran[-1] else "walked (unhashable index)")
+            # compiled from the third build on, unless the graph indexes
+            assert ran[-1] == (round_ >= 2 and not indexed), (round_, ran)
+        event("compiled" if ran[-1] else "walked (indexing)")
 
 
 # -- 2. repeated backward, retained grads, non-scalar and unary roots ------------------------------
@@ -391,8 +394,8 @@ def test_rebound_data_gives_the_walks_gradients_from_the_old_arrays(what):
         for _ in range(3):
             rebinding_graph(REBINDS["nothing"])
         got, p, q = rebinding_graph(REBINDS[what])
-    # the root's own array is read by no rule: the compiled code may run
-    assert ran[-1] == (what in ("nothing", "the root"))
+    # the compiled code runs, and reads the arrays each operation was computed from
+    assert ran[-1]
     with walk_only():
         want, _, _ = rebinding_graph(REBINDS[what])
     same_graphs(got, want)
@@ -415,7 +418,7 @@ def test_a_rebound_activation_root_gives_the_walks_gradient_from_its_old_output(
         for _ in range(3):
             run(False)
         got = run(True)
-    assert ran == [False, False, True, False]
+    assert ran == [False, False, True, True]
     with walk_only():
         want = run(True)
     same_graphs(got, want)
@@ -443,17 +446,19 @@ def test_changes_in_place_are_seen_as_the_walk_sees_them(what):
 
 # -- 4. what the compiled code leaves to the walk ------------------------------
 
-UNHASHABLE = {
+UNHASHABLE = {  # (the op, whether the walk keeps it)
     "a list axis": (lambda t: t.sum(axis=[0]), True),
+    "a tuple axis": (lambda t: t.sum(axis=(0,)), False),
+    # indexing is always walked: as a key True == 1, as an index they differ
     "a list index": (lambda t: t[[1, 0, 1]], True),
     "an array index": (lambda t: t[np.array([1, 0])], True),
-    "a slice": (lambda t: t[1:], OLD_SLICES),
-    "a tuple of ints": (lambda t: t[1, 1], False),
+    "a slice": (lambda t: t[1:], True),
+    "a tuple of ints": (lambda t: t[1, 1], True),
 }
 
 
 @pytest.mark.parametrize("what", sorted(UNHASHABLE))
-def test_an_unhashable_fixed_argument_leaves_the_graph_to_the_walk(what):
+def test_an_unhashable_fixed_argument_or_an_index_leaves_the_graph_to_the_walk(what):
     op, refused = UNHASHABLE[what]
 
     def run():
@@ -565,7 +570,9 @@ def test_threads_sharing_parameters_add_up_to_the_sequential_sum():
     finally:
         sys.setswitchinterval(old)
     assert not errors, errors
-    assert len(ran) == steps * n_threads and sum(ran) >= len(ran) - 4
+    # threads interleave the making of nodes, and the key holds the creation order: some
+    # interleavings are new structures, walked; the others run compiled code
+    assert len(ran) == steps * n_threads and sum(ran) >= len(ran) // 2
     wv, bv = Tensor(w0, requires_grad=True), Tensor(b0, requires_grad=True)
     with walk_only():
         for xs in batches:
@@ -708,7 +715,8 @@ def custom_graph(fail):
             raise fail
         return (g * 3.0,)
 
-    c = Tensor._result(b.data * 3.0, (b,), vjp, "triple", True, None, (), (b.data,))
+    # a reshape's node (a kernel the compiled code calls) with this VJP
+    c = Tensor._result(b.data * 3.0, (b,), vjp, "triple", True, _reshape_kernel, ((2,),), (b.data,))
     return (c * a).sum() + b.sum()
 
 
@@ -732,10 +740,8 @@ def test_an_error_inside_a_compiled_backward_leaves_no_trace(error):
         with pytest.raises(type(error)):
             walked.backward()
     same_graphs(got, want)
-    if isinstance(error, TypeError):  # handed to the walk: what the walk leaves, no more
-        same_graphs(failed, walked)
-    else:  # raised before any .grad is written
-        assert all(n.grad is None for n in topological_order(failed))
+    # raised before any .grad is written (the walk had written some)
+    assert all(n.grad is None for n in topological_order(failed))
 
 
 # -- 7. the heap settings ------------------------------
@@ -847,7 +853,7 @@ def test_sigmoid_at_the_overflow_edge_is_close_never_nan_and_quiet(dtype, n):
     assert ((0 <= y) & (y <= 1)).all()
     assert zero_d.dtype == dtype and not np.isnan(zero_d).any()
     # e^-x, 1 + e^-x and the quotient are each rounded: measured up to 1.5 ulp in float64
-    # and 2.4 in float32 (1 ulp is the xfail below)
+    # and 2.4 in float32
     bound = ULP_BOUND[dtype]
     assert not (ulp_errors(zero_d, x[:8]) >= bound).any()
     errors = ulp_errors(y, x)
@@ -859,36 +865,9 @@ def test_sigmoid_at_the_overflow_edge_is_close_never_nan_and_quiet(dtype, n):
     assert (np.abs(y[~normal] - exact[~normal]) < tiny).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sigmoid rounds e^-x, 1 + e^-x and 1 / (1 + e^-x) each in the array's dtype: up "
-    "to 1.5 ulp off in float64 (x = -15.307626469974101: 1.35 ulp) and 2.4 in float32 "
-    "(x = -5.8020973: 2.04 ulp)",
-)
-@pytest.mark.parametrize(
-    "x",
-    [
-        np.array([-15.307626469974101, 4.1038605120994776]),
-        np.array([-5.8020973, -48.009159088134766], np.float32),
-    ],
-    ids=["float64", "float32"],
-)
-def test_sigmoid_is_within_one_ulp(x):
-    errors = ulp_errors(_sigmoid_array(x), x)
-    assert errors.max() < 1.0, errors
+# -- bugs found by these tests, each a minimal reproduction ------------------------------
 
 
-# -- bugs found: each a minimal reproduction ------------------------------
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=FloatingPointError,
-    reason="the stable form's e^-|x| underflows (to a subnormal or 0) below x = -708 "
-    "(float64) or -87 (float32) and runs under the caller's numpy error state: inside "
-    "np.errstate(all='raise') (or np.seterr(all='warn') with warnings as errors) sigmoid "
-    "and softplus raise 'underflow encountered in exp' where the answer is e^x or 0",
-)
 @pytest.mark.parametrize("op", ["sigmoid", "softplus"])
 @pytest.mark.parametrize("dtype, x", [("float64", -720.0), ("float32", -100.0)])
 def test_the_overflow_edge_is_quiet_under_a_strict_numpy_error_state(op, dtype, x):
@@ -897,12 +876,6 @@ def test_the_overflow_edge_is_quiet_under_a_strict_numpy_error_state(op, dtype, 
     assert 0 <= y.data[0] < 1e-30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the walk and the compiled code alike: a 0-d node's .grad summed over two "
-    "backward passes is h + g of two 0-d arrays, which numpy gives as a read-only numpy "
-    "scalar (np.float64), not a writeable array",
-)
 @pytest.mark.parametrize("path", ["walk", "compiled"])
 def test_a_0d_gradient_summed_over_backward_passes_is_still_an_array(path):
     q = Tensor(5.0, requires_grad=True)
@@ -912,11 +885,6 @@ def test_a_0d_gradient_summed_over_backward_passes_is_still_an_array(path):
     assert type(q.grad) is np.ndarray and q.grad.flags.writeable
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the key holds a parameter's number, where 0.0 == -0.0; the compiled code freezes "
-    "the first graph's slope: leaky_relu(slope=-0.0) gives +0.0 where the walk gives -0.0",
-)
 def test_a_parameter_of_minus_zero_is_not_frozen_as_plus_zero():
     def slope(s):
         def build():
@@ -928,13 +896,8 @@ def test_a_parameter_of_minus_zero_is_not_frozen_as_plus_zero():
     compile_then(slope(0.0), slope(-0.0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the key holds an index by equality, where True == 1: t[True] (shape (1, 3)) "
-    "runs the code compiled for t[1] (shape ()): wrong numbers and a (1, 3) gradient for "
-    "a (3,) leaf",
-)
 def test_an_index_true_is_not_an_index_one():
+    # as a key True == 1; as an index t[True] is t with a new axis: indexing is walked
     def index(i):
         def build():
             t = Tensor([1.0, 2.0, 3.0], requires_grad=True)
@@ -955,19 +918,12 @@ def test_an_index_true_is_not_an_index_one():
         for _ in range(3):
             seeded(index(1))()
         got = seeded(index(True))()
-    assert ran[-1]  # the code compiled for t[1] ran
+    assert not any(ran)
     with walk_only():
         want = seeded(index(True))()
     same_graphs(got, want)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="the key holds an index Tensor by identity: once its .data is rebound to fewer "
-    "positions (a last, smaller batch), the compiled code keeps the old shape and numpy "
-    "raises a shape mismatch where the walk gives the gradients",
-)
 def test_an_index_tensor_rebound_to_another_length():
     emb = Tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
     w = Tensor(np.ones((3, 2)), requires_grad=True)
@@ -990,15 +946,8 @@ def test_an_index_tensor_rebound_to_another_length():
     same(got[1], want[1])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(IndexError, AttributeError),
-    reason="a node made without a kernel (Tensor._result(..., None, (), args)) is compiled "
-    "as if it had one operand whose VJP never gives None: with two operands the compile "
-    "raises IndexError; a VJP's None for a leaf raises AttributeError ('copy' of None)",
-)
 @pytest.mark.parametrize("case", ["two operands", "a None gradient"])
-def test_a_node_without_a_kernel_is_compiled_as_the_walk_runs_it(case):
+def test_a_node_made_with_another_function_is_walked(case):
     def build():
         a = Tensor([1.0, 2.0], requires_grad=True)
         b = Tensor([3.0, 4.0], requires_grad=True)
@@ -1017,4 +966,51 @@ def test_a_node_without_a_kernel_is_compiled_as_the_walk_runs_it(case):
             c = Tensor._result(a.data, (a,), lambda g: (None,), "stop", True, None, (), (a.data,))
         return (c + b).sum()
 
-    compile_then(build, build)
+    with compiled_runs() as ran:
+        for _ in range(4):
+            got = build()
+            got.backward()
+    assert not any(ran)
+    with walk_only():
+        want = build()
+        want.backward()
+    same_graphs(got, want)
+
+
+def test_a_one_number_reduction_that_keeps_its_axes():
+    # the gradient of sum(keepdims=True) to shape (1, 1) is an array, not a number
+    def build():
+        a = Tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+        return a.sum(keepdims=True).tanh().mean(axis=1, keepdims=True).sum()
+
+    got, want, compiled = compile_then(build, build)
+    assert compiled
+    t = np.tanh(1.5)
+    assert np.allclose(got.parents[0].parents[0].parents[0].grad, [[1 - t * t] * 3])
+
+
+# -- the numeric test modules, with every backward compiled ------------------------------
+
+COMPILED_FROM_THE_FIRST_WALK = (
+    "import sys, pytest\n"
+    "from tinygrad_bp.engine import tensor_compile\n"
+    "tensor_compile.COMPILE_AT = 1\n"
+    "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', *sys.argv[1:]]))\n"
+)
+
+
+def test_the_tensor_tests_pass_with_every_backward_compiled():
+    """The Tensor tests against finite differences, PyTorch and closed forms, with the
+    compiled code running at every backward instead of from the third walk on."""
+    here = os.path.dirname(__file__)
+    modules = ["test_tensor_ops.py", "test_fuzz_torch.py", "test_engines_never_lie.py"]
+    modules += ["test_fast_paths.py", "test_nn.py"]
+    r = subprocess.run(
+        [sys.executable, "-c", COMPILED_FROM_THE_FIRST_WALK]
+        + [os.path.join(here, m) for m in modules],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=os.path.dirname(here),
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .fpstate import overflow_raising, restore
+from .fpstate import overflow_raising, quietly, restore
 
 __all__ = [
     "ACTIVATIONS",
@@ -131,6 +131,10 @@ def _sigmoid_array(x: np.ndarray) -> np.ndarray:
             pass
         finally:
             restore(token)
+    return quietly(_sigmoid_stable, x)  # e^-|x| may underflow, rightly, to 0
+
+
+def _sigmoid_stable(x: np.ndarray) -> np.ndarray:
     z = np.asarray(np.abs(x))  # (a 0-d input gives a numpy scalar)
     np.negative(z, out=z)
     np.exp(z, out=z)
@@ -145,6 +149,10 @@ def _softplus_scalar(x: float) -> float:
 
 
 def _softplus_array(x: np.ndarray) -> np.ndarray:
+    return quietly(_softplus_terms, x)  # e^-|x| may underflow, rightly, to 0
+
+
+def _softplus_terms(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 

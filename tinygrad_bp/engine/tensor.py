@@ -997,10 +997,10 @@ class Tensor(Node):
         if vjp is None:
             if not g.flags.writeable:
                 g = g.copy()
-            self.grad = g if grad is None else grad + g
+            self.grad = g if grad is None else _added(grad, g)
             return ()
         _setflags(g, write=False)
-        self.grad = g if grad is None else grad + g
+        self.grad = g if grad is None else _added(grad, g)
         return zip(self._parents, vjp(g))
 
     def _replay(self, seed: Any) -> bool:
@@ -1034,6 +1034,12 @@ def _binary(t: Tensor, other: Any, op: BinaryOp, reverse: bool) -> Tensor:
     out, vjp = _binary_kernel(x, y, op, need_a, need_b)
     static = (op, need_a, need_b)
     return _node(out, (a, b), vjp, op.symbol, need_a or need_b, _binary_kernel, static, (x, y))
+
+
+def _added(grad: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """grad + g as an array (numpy adds two 0-d arrays into a scalar)."""
+    out = grad + g
+    return out if type(out) is np.ndarray else np.array(out)
 
 
 _setflags = np.ndarray.setflags  # called unbound: half the cost of g.flags.writeable = False

@@ -37,18 +37,23 @@ from .autograd import _MODE, _SEQ, TRACE
 from .ops import BINARY
 from .tensor import (
     _add_reduce,
+    _added,
     _binary_kernel,
     _fit,
     _index_kernel,
+    _log_softmax_kernel,
     _matmul_kernel,
+    _max_kernel,
     _mean_kernel,
     _one,
     _pow_kernel,
     _quiet,
+    _reshape_kernel,
     _setflags,
     _spread,
     _sum_kernel,
     _tensor_index_kernel,
+    _transpose_kernel,
     _unary_kernel,
 )
 from .trace import TraceError
@@ -160,11 +165,14 @@ def _forward(step: _Step, code: _Code) -> bool:
     return inline
 
 
-def _shares(step: _Step, inline: bool, seed: bool, code: _Code) -> list[tuple[int, str, bool]]:
+def _shares(
+    step: _Step, inline: bool, seed: bool, code: _Code, live: bool = False
+) -> list[tuple[int, str, bool]]:
     """Emit the backward of one step (its gradient is g{slot}); returns, for each operand
     that takes a gradient, (its slot, the expression of its share, whether that
     expression makes a fresh array: one the operand may keep without a copy). ``seed``:
-    the step is the root, whose gradient is the seed array."""
+    the step is the root, whose gradient is the seed array. ``live``: an activation's
+    parameters are read from its node (``p{slot}``), not written into the code."""
     k, kernel, static, g = step.slot, step.kernel, step.static, f"g{step.slot}"
     if step.out.ndim == 0 and not seed:  # a sum to shape () gives a numpy scalar
         code(f"if type({g}) is not ndarray:")
@@ -197,7 +205,7 @@ def _shares(step: _Step, inline: bool, seed: bool, code: _Code) -> list[tuple[in
         op, args = static
         keep_x, keep_y = op.keeps
         a = step.ins[0]
-        extra = f", *{code.name(args)}" if args else ""
+        extra = (f", *p{k}" if live else f", *{code.name(args)}") if args else ""
         x = f"v{step.vals[0]}" if keep_x else "None"
         y = f"v{step.vals[-1]}" if keep_y else "None"
         code(f"d{k} = {code.name(op.grad)}({x}, {y}{extra})")
@@ -229,7 +237,7 @@ def _shares(step: _Step, inline: bool, seed: bool, code: _Code) -> list[tuple[in
         if step.out.size == 1:  # `_spread` of one number: its array filled with it
             code(f"r{k} = {scaled}")
             code(f"s{k} = {code.name(np.empty)}({shape}, {code.name(step.out.dtype)})")
-            code(f"s{k}.fill(r{k})")
+            code(f"s{k}.fill(r{k}.item())")  # (G may have kept its axes)
             shares.append((step.ins[0], f"s{k}", True))
         else:
             shares.append((step.ins[0], f"{spread}({scaled}, {shape}, {axes}, {keepdims})", True))
@@ -286,12 +294,12 @@ def _free(lines: list[str], stop: int | None = None) -> list[str]:
 
 
 def _backward(
-    steps: list[_Step], root: int, seed: str, code: _Code, quiet: bool = True
+    steps: list[_Step], root: int, seed: str, code: _Code, quiet: bool = True, live: bool = False
 ) -> dict[int, bool]:
     """Emit the backward of `steps` from the root's slot, whose gradient is the expression
     `seed` (with numpy's floating-point warnings off if `quiet`; else the caller has
-    turned them off); returns, for each slot a gradient reaches, whether its array is
-    fresh (one nothing else holds)."""
+    turned them off; ``live`` as in `_shares`); returns, for each slot a gradient
+    reaches, whether its array is fresh (one nothing else holds)."""
     reached = {root}
     for step in reversed(steps):  # which nodes a gradient reaches, and how
         if step.slot in reached and step.needs:
@@ -304,7 +312,7 @@ def _backward(
     for step in reversed(steps):
         if step.slot not in reached or not step.needs:
             continue
-        for j, expr, new in _shares(step, _inline(step), step.slot == root, code):
+        for j, expr, new in _shares(step, _inline(step), step.slot == root, code, live):
             if j in fresh:
                 code(f"g{j} = g{j} + {expr}")
                 fresh[j] = True
@@ -350,6 +358,25 @@ def compile_replay(
 # -- the eager engine's backward, compiled per graph structure ------------------------------
 
 _CACHE: dict[tuple, Any] = {}  # structure -> times walked (an int), or its compiled backward
+
+# The kernels whose fixed arguments and operands' shapes fix their results' shapes and
+# whose keys compare as they act. Not indexing: its shapes follow an index Tensor's
+# numbers (and the key would keep the Tensor alive), and ``True == 1`` as a key but not
+# as an index. Not a node made by hand with another function.
+_KEYED = frozenset(
+    {
+        _binary_kernel,
+        _unary_kernel,
+        _pow_kernel,
+        _matmul_kernel,
+        _sum_kernel,
+        _mean_kernel,
+        _max_kernel,
+        _reshape_kernel,
+        _transpose_kernel,
+        _log_softmax_kernel,
+    }
+)
 
 
 def replay_backward(root: Any, seed: np.ndarray) -> bool:
@@ -407,8 +434,8 @@ def _structure(nodes: list) -> tuple | None:
             add(d.dtype)
             continue
         redo = node._redo
-        if redo[0] is _tensor_index_kernel:  # its shapes follow the index's numbers (and
-            return None  # the key would keep the index Tensor alive)
+        if redo[0] not in _KEYED:
+            return None
         add(redo)
         seq = node._seq
         for p in ps:
@@ -442,7 +469,9 @@ def _compile_backward(nodes: list) -> tuple[Callable[[list, np.ndarray], None], 
         ins = tuple(p._g for p in n._parents)
         steps.append(_Step(*n._redo, n._g, ins, True, n.data, n._args[: len(ins)], vals))
     code = _Code()
-    fresh = _backward(steps, 0, "G", code, quiet=False)  # Tensor.backward runs quietly
+    # Tensor.backward runs quietly; an activation's parameters vary within a structure
+    # (the key cannot tell -0.0 from 0.0)
+    fresh = _backward(steps, 0, "G", code, quiet=False, live=True)
     setflags, array = code.name(_setflags), code.name(np.array)
     stop = len(code.lines)
     for j in sorted(fresh):
@@ -455,7 +484,8 @@ def _compile_backward(nodes: list) -> tuple[Callable[[list, np.ndarray], None], 
             code(f"g{j} = g{j}.copy()")
         code(f"n{j} = N[{j}]")
         code(f"h{j} = n{j}.grad")
-        code(f"n{j}.grad = g{j} if h{j} is None else h{j} + g{j}")
+        total = f"{code.name(_added)}(h{j}, g{j})" if node.data.ndim == 0 else f"h{j} + g{j}"
+        code(f"n{j}.grad = g{j} if h{j} is None else {total}")
         code(f"n{j}._g = None")
     for j in range(len(nodes)):
         if j not in fresh:
@@ -465,5 +495,7 @@ def _compile_backward(nodes: list) -> tuple[Callable[[list, np.ndarray], None], 
     calls = sorted({int(m) for m in re.findall(r"\bf(\d+)\b", "\n".join(body))})
     prologue = [f"v{v} = N[{k}]._args[{i}]" for v, k, i in reads if v in used]
     prologue += [f"f{k} = N[{k}]._vjp" for k in calls]
+    params = sorted({int(m) for m in re.findall(r"\bp(\d+)\b", "\n".join(body))})
+    prologue += [f"p{k} = N[{k}]._redo[1][1]" for k in params]
     code.lines = prologue + body
     return _function("backward", "N, G", code, stop + len(prologue))

@@ -53,7 +53,7 @@ import numpy as np
 
 from .autograd import _MODE, ANOMALY, RECORD, TRACE, WALK_LOCK, next_seq, topological_order
 from .heap import keep_heap
-from .tensor import Tensor, _as_array
+from .tensor import Tensor, _added, _as_array
 from .tensor_compile import _Step, compile_replay
 from .trace import TraceError, TraceResult
 
@@ -275,7 +275,7 @@ class TensorTrace:
             for t, g in zip(targets, grads):
                 if t is not None and g is not None:
                     g = _array(g)
-                    t.grad = g if t.grad is None else t.grad + g
+                    t.grad = g if t.grad is None else _added(t.grad, g)
         return self._shape(outs)
 
     def _run(
