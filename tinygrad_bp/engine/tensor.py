@@ -137,10 +137,10 @@ def _fit(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     if g.shape != shape:
         extra = g.ndim - len(shape)
         if extra:
-            g = g.sum(axis=tuple(range(extra)))
+            g = _add_reduce(g, _EVERY_AXIS[extra])
         axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
         if axes:
-            g = g.sum(axis=axes, keepdims=True)
+            g = _add_reduce(g, axes, keepdims=True)
     if g.dtype != dtype:
         g = g.astype(dtype)
     return g
@@ -221,6 +221,7 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
 
 
 _EVERY_AXIS = tuple(tuple(range(n)) for n in range(65))  # `_axes(None, n)`: numpy's limit
+_REVERSAL = tuple((axes[::-1], axes[::-1]) for axes in _EVERY_AXIS)  # `transpose()`'s arguments
 
 
 def _ints(values: Any, op: str) -> tuple[int, ...]:
@@ -903,16 +904,19 @@ class Tensor(Node):
     def transpose(self, *axes: int) -> Tensor:
         """Permute axes (reverse them by default; negative axes count from the end);
         dA = G permuted back by the inverse permutation."""
-        ndim = self.data.ndim
-        perm = _ints(axes, "transpose") if axes else tuple(reversed(range(ndim)))
-        norm = [ax % ndim if ndim and -ndim <= ax < ndim else None for ax in perm]
-        if len(perm) != ndim or None in norm or sorted(norm) != list(range(ndim)):
-            raise ShapeError(
-                f"transpose{perm} is not a permutation of the {ndim} axes of a tensor of "
-                f"shape {self.shape}; name each of the axes 0..{ndim - 1} once"
-            )
-        static = (tuple(norm), tuple(int(i) for i in np.argsort(norm)))
         x = self.data
+        ndim = x.ndim
+        if axes:
+            perm = _ints(axes, "transpose")
+            norm = [ax % ndim if ndim and -ndim <= ax < ndim else None for ax in perm]
+            if len(perm) != ndim or None in norm or sorted(norm) != list(range(ndim)):
+                raise ShapeError(
+                    f"transpose{perm} is not a permutation of the {ndim} axes of a tensor of "
+                    f"shape {self.shape}; name each of the axes 0..{ndim - 1} once"
+                )
+            static = (tuple(norm), tuple(sorted(range(ndim), key=norm.__getitem__)))
+        else:  # reversed: its own inverse
+            static = _REVERSAL[ndim]
         out, vjp = _transpose_kernel(x, *static)
         return _node(
             out, (self,), vjp, "transpose", self.requires_grad, _transpose_kernel, static, (x,)
