@@ -21,8 +21,8 @@ bit. Each array is deleted after its last use.
   walked (at most `MAX_NODES` nodes; at most `MAX_GRAPHS` structures are kept),
   and its backward then runs as one function on the graph's own arrays, with no
   call per node. It reads the arrays each operation was computed from (kept by
-  the node), as the walk's vector-Jacobian products do. A graph that indexes
-  with a Tensor is always walked: its shapes depend on the index's numbers.
+  the node), as the walk's vector-Jacobian products do. A graph that indexes, or
+  holds a node made by hand, is always walked (see `_KEYED`).
 """
 
 from __future__ import annotations
@@ -383,8 +383,8 @@ def replay_backward(root: Any, seed: np.ndarray) -> bool:
     """`Tensor._replay`: the backward from `root` by the compiled code of its graph's
     structure, adding into every reached node's ``.grad`` as the shared walk does. False
     (nothing done) if the structure is not compiled yet, or cannot be (an unhashable
-    fixed argument, more than `MAX_NODES` nodes, an index Tensor, a trace being
-    recorded)."""
+    fixed argument, more than `MAX_NODES` nodes, an operation outside `_KEYED`, a trace
+    being recorded)."""
     if _MODE.get() & TRACE:
         return False
     nodes = [root]
@@ -420,7 +420,7 @@ def _structure(nodes: list) -> tuple | None:
     that order its kernel and fixed arguments and, for each operand, its place and (for
     a computed operand) minus the number of nodes made from it to this one (which fixes
     the creation order, in which the walk sums gradients), or a leaf's shape and dtype.
-    None past `MAX_NODES` nodes, or for a graph that indexes with a Tensor."""
+    None past `MAX_NODES` nodes, or for a graph with an operation outside `_KEYED`."""
     parts: list = []
     add = parts.append
     push = nodes.append
