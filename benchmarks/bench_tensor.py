@@ -7,7 +7,8 @@ step ("ours") and recorded once with `trace` and replayed ("traced"); PyTorch CP
 eager with `torch.optim.SGD`; and a hand-written numpy forward, backward and
 in-place update (the floor any numpy engine can reach). All are first checked
 to give the same loss, gradients and updated weights. Prints the median
-microseconds per step, the ratios and their targets.
+microseconds per step, the ratios and their targets, and the minor page faults
+per step of each engine (fresh memory from the system: see docs/speed.md).
 
     python benchmarks/bench_tensor.py [--repeats 400]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import time
 from functools import partial
@@ -175,6 +177,7 @@ def main() -> None:
                     assert np.allclose(got, want[j], rtol=1e-10, atol=1e-14)
 
         times = {k: [] for k in runs}
+        faults = dict.fromkeys(runs, 0)
         for _ in range(10):  # warm up
             for fn in runs.values():
                 fn()
@@ -183,10 +186,12 @@ def main() -> None:
         # engines one by one makes each evict the other's code from the CPU caches).
         for _ in range(max(1, args.repeats // BLOCK)):
             for k, fn in runs.items():
+                before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 for _ in range(BLOCK):
                     t0 = time.perf_counter()
                     fn()
                     times[k].append(time.perf_counter() - t0)
+                faults[k] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
         numpy_t = median_us(times["numpy"])
         torch_t = median_us(times["torch"]) if torch is not None else float("nan")
         for engine in ("ours", "traced"):
@@ -196,6 +201,8 @@ def main() -> None:
                 f"{torch_t:>10.1f}{t / numpy_t:>8.2f}x{torch_t / t:>8.2f}x"
             )
         print(f"  targets: us/numpy <= {numpy_target}x, torch/us >= {torch_target}x")
+        per_step = ", ".join(f"{k} {faults[k] / len(times[k]):.1f}" for k in runs)
+        print(f"  minor page faults per step: {per_step}")
 
 
 if __name__ == "__main__":
