@@ -187,8 +187,30 @@ class Refusal:
     why: str
 
 
-@dataclass(frozen=True, eq=False)  # one object per op: compared and hashed as itself
-class UnaryOp:
+class _Entry:
+    """An entry of the table: one object per op, compared and hashed as itself; a copy,
+    a deep copy or an unpickled one is the table's own object."""
+
+    __slots__ = ()
+    name: str
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Any:
+        return self
+
+    def __reduce__(self) -> tuple:
+        return _entry, (type(self).__name__, self.name)
+
+
+def _entry(kind: str, name: str) -> Any:
+    """The table's op `name` (for unpickling)."""
+    return (UNARY if kind == "UnaryOp" else BINARY)[name]
+
+
+@dataclass(frozen=True, eq=False)
+class UnaryOp(_Entry):
     """One elementwise function y = f(x) of the table, with its derivative."""
 
     name: str
@@ -473,8 +495,8 @@ def _sinh(x: Any) -> Any:
     return np.sinh(x) if isinstance(x, np.ndarray) else math.sinh(x)
 
 
-@dataclass(frozen=True, eq=False)  # as UnaryOp
-class BinaryOp:
+@dataclass(frozen=True, eq=False)
+class BinaryOp(_Entry):
     """One elementwise function out = f(a, b) of the table with both partial derivatives.
 
     ``da(a, b, out)`` and ``db(a, b, out)`` are d out/d a and d out/d b, each

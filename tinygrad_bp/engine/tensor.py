@@ -352,8 +352,7 @@ def _local_grads(kernel: Kernel, static: tuple, args: tuple) -> tuple | None:
     operands, then its output), from the table; None for the other kernels."""
     if kernel is _binary_kernel:
         op = static[0]
-        x, y = args
-        out = op.forward(x, y)
+        x, y, out = args
         return op.da(x, y, out), op.db(x, y, out)
     if kernel is _unary_kernel:
         op, params = static
@@ -583,8 +582,8 @@ class Tensor(Node):
         args: tuple,
     ) -> Tensor:
         """The node for a kernel's result; `grad`: whether an operand requires grad. A
-        recorded node keeps the kernel, its fixed arguments `static` and the arrays `args`
-        it was called on (an activation's output last): the views read its local
+        recorded node keeps the kernel, its fixed arguments `static`, and the arrays `args`
+        it was called on followed by its result (``_args``): the views read its local
         derivatives from them, and `tensor_compile` compiles graphs of such nodes."""
         out = _blank()
         if type(data) is not np.ndarray:  # numpy returns scalars for 0-d results
@@ -598,7 +597,7 @@ class Tensor(Node):
             out._parents = parents
             out._vjp = vjp
             out._redo = (kernel, static)
-            out._args = args
+            out._args = (*args, data)
         else:
             out.requires_grad = False
             out._parents = ()
@@ -606,7 +605,7 @@ class Tensor(Node):
             if m & TRACE:  # the whole computation, also what needs no gradient
                 out._parents = parents
                 out._redo = (kernel, static)
-                out._args = args
+                out._args = (*args, data)
             if m & ANOMALY and not np.isfinite(data).all():
                 raise AnomalyError(
                     f"operation '{op}' produced a non-finite value (NaN or infinity) in a "
@@ -822,7 +821,7 @@ class Tensor(Node):
             raise ValueError(f"Tensor ** needs a finite exponent, got {p}; pass e.g. t ** 2")
         x = self.data
         out, vjp = _pow_kernel(x, p)
-        label = _POW_LABELS.get(p) or _POW_LABELS.setdefault(p, f"**{p:g}")
+        label = _POW_LABELS.get(p) or _pow_label(p)
         return _node(out, (self,), vjp, label, self.requires_grad, _pow_kernel, (p,), (x,))
 
     def __rpow__(self, other: Any) -> Tensor:
@@ -1025,7 +1024,14 @@ _replay_backward: Callable[[Tensor, np.ndarray], bool] | None = None
 _node = Tensor._result  # called as a function in the operations below
 _blank = blank_maker(Tensor)  # a Tensor with every slot None
 
-_POW_LABELS: dict[float, str] = {}  # "**2" for 2.0, ...
+_POW_LABELS: dict[float, str] = {}  # "**2" for 2.0, ...: the first 256 exponents seen
+
+
+def _pow_label(p: float) -> str:
+    label = f"**{p:g}"
+    if len(_POW_LABELS) < 256:
+        _POW_LABELS[p] = label
+    return label
 
 
 def _binary(t: Tensor, other: Any, op: BinaryOp, reverse: bool) -> Tensor:
@@ -1080,7 +1086,7 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
     def apply(self: Tensor, args: tuple, label: str) -> Tensor:
         x = self.data
         y, vjp = _unary_kernel(x, op, args)
-        return _node(y, (self,), vjp, label, self.requires_grad, _unary_kernel, (op, args), (x, y))
+        return _node(y, (self,), vjp, label, self.requires_grad, _unary_kernel, (op, args), (x,))
 
     if not op.params:
         static = (op, ())
@@ -1088,7 +1094,7 @@ def _unary_method(op: UnaryOp) -> Callable[..., Tensor]:
         def method(self: Tensor) -> Tensor:
             x = self.data
             y, vjp = _unary_kernel(x, op, ())
-            return _node(y, (self,), vjp, name, self.requires_grad, _unary_kernel, static, (x, y))
+            return _node(y, (self,), vjp, name, self.requires_grad, _unary_kernel, static, (x,))
 
     else:
 

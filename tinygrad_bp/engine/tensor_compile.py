@@ -158,7 +158,8 @@ def _forward(step: _Step, code: _Code) -> bool:
         axis, axes, keepdims = static[:3]
         scale = f" / {code.name(static[3])}" if kernel is _mean_kernel else ""
         where = "None" if axis is None else code.name(axes)
-        code(f"v{k} = {code.name(_add_reduce)}(v{a}, {where}, keepdims={keepdims}){scale}")
+        kept = code.name(keepdims)
+        code(f"v{k} = {code.name(_add_reduce)}(v{a}, {where}, keepdims={kept}){scale}")
     if step.out.ndim == 0 and kernel is not _unary_kernel:  # numpy gives 0-d results as scalars
         code(f"if type(v{k}) is not ndarray:")
         code(f"    v{k} = asarray(v{k})")
@@ -232,7 +233,7 @@ def _shares(
         shares.append((a, f"{g} * {da}(v{step.vals[0]}, 2.0, None)", True))
     else:  # sum, mean
         spread, shape = code.name(_spread), code.name(step.args[0].shape)
-        axes, keepdims = code.name(static[1]), static[2]
+        axes, keepdims = code.name(static[1]), code.name(static[2])
         scaled = f"{g} / {code.name(static[3])}" if kernel is _mean_kernel else g
         if step.out.size == 1:  # `_spread` of one number: its array filled with it
             code(f"r{k} = {scaled}")
@@ -416,12 +417,16 @@ def replay_backward(root: Any, seed: np.ndarray) -> bool:
 
 def _structure(nodes: list) -> tuple | None:
     """Collect the nodes reachable from ``nodes[0]`` into `nodes` in the order they are
-    found, each ``_g`` its place there, and return the graph's key: for each node in
-    that order its kernel and fixed arguments and, for each operand, its place and (for
-    a computed operand) minus the number of nodes made from it to this one (which fixes
-    the creation order, in which the walk sums gradients), or a leaf's shape and dtype.
-    None past `MAX_NODES` nodes, or for a graph with an operation outside `_KEYED`."""
-    parts: list = []
+    found, each ``_g`` its place there, and return the graph's key: the root's shape and
+    dtype (the seed's), then for each node in that order None for a leaf, else its
+    kernel and fixed arguments and, for each operand, its place and either (a computed
+    operand) minus the number of nodes made from it to this one, which fixes the
+    creation order in which the walk sums gradients, or (a leaf) the shape and dtype of
+    the array the operation read. None past `MAX_NODES` nodes, for a graph with an
+    operation outside `_KEYED`, or when an operation read another array than its
+    computed operand's result (a ``.data`` rebound in between)."""
+    root = nodes[0].data  # the seed's shape and dtype
+    parts: list = [root.shape, root.dtype]
     add = parts.append
     push = nodes.append
     nodes[0]._g = 0
@@ -429,16 +434,18 @@ def _structure(nodes: list) -> tuple | None:
     for node in nodes:  # grows while it is read
         ps = node._parents
         if not ps:
-            d = node.data
-            add(d.shape)
-            add(d.dtype)
+            add(None)
             continue
         redo = node._redo
         if redo[0] not in _KEYED:
             return None
         add(redo)
         seq = node._seq
+        args = node._args
+        i = 0
         for p in ps:
+            a = args[i]
+            i += 1
             j = p._g
             if j is None:
                 if found >= MAX_NODES:
@@ -447,8 +454,13 @@ def _structure(nodes: list) -> tuple | None:
                 found += 1
                 push(p)
             add(j)
-            if p._parents:  # negative: a slot number is not
-                add(p._seq - seq)
+            if p._parents:
+                if p._args[-1] is not a:
+                    return None
+                add(p._seq - seq)  # negative, where a place is not
+            else:
+                add(a.shape)
+                add(a.dtype)
     return tuple(parts)
 
 
@@ -461,31 +473,33 @@ def _compile_backward(nodes: list) -> tuple[Callable[[list, np.ndarray], None], 
     ``_args``, as the walk's vector-Jacobian products do."""
     steps = []
     reads = []  # (the name's number, the node's place, the position in its _args)
-    for n in sorted(nodes, key=_SEQ):
+    walked = sorted(nodes, key=_SEQ, reverse=True)  # the walk's order, ties as found
+    for n in reversed(walked):
         if not n._parents:
             continue
         vals = tuple(range(len(nodes) + len(reads), len(nodes) + len(reads) + len(n._args)))
         reads += [(v, n._g, i) for i, v in enumerate(vals)]
         ins = tuple(p._g for p in n._parents)
-        steps.append(_Step(*n._redo, n._g, ins, True, n.data, n._args[: len(ins)], vals))
+        out, args = n._args[-1], n._args[: len(ins)]
+        steps.append(_Step(*n._redo, n._g, ins, True, out, args, vals))
     code = _Code()
     # Tensor.backward runs quietly; an activation's parameters vary within a structure
     # (the key cannot tell -0.0 from 0.0)
     fresh = _backward(steps, 0, "G", code, quiet=False, live=True)
     setflags, array = code.name(_setflags), code.name(np.array)
     stop = len(code.lines)
+    scalar = {j for step in steps for j, a in zip(step.ins, step.args) if not a.ndim}
+    added = code.name(_added)
     for j in sorted(fresh):
-        node = nodes[j]
-        if node._parents:  # passed on to its operands: read-only, as the walk makes it
+        if nodes[j]._parents:  # passed on to its operands: read-only, as the walk makes it
             code(f"{setflags}(g{j}, False)")
-        elif node.data.ndim == 0:  # a sum to shape () gives a numpy scalar
+        elif j in scalar:  # a sum to shape () gives a numpy scalar
             code(f"g{j} = {array}(g{j})")
         elif not fresh[j]:  # a leaf keeps its own array
             code(f"g{j} = g{j}.copy()")
         code(f"n{j} = N[{j}]")
         code(f"h{j} = n{j}.grad")
-        total = f"{code.name(_added)}(h{j}, g{j})" if node.data.ndim == 0 else f"h{j} + g{j}"
-        code(f"n{j}.grad = g{j} if h{j} is None else {total}")
+        code(f"n{j}.grad = g{j} if h{j} is None else {added}(h{j}, g{j})")
         code(f"n{j}._g = None")
     for j in range(len(nodes)):
         if j not in fresh:
