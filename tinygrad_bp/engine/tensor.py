@@ -839,7 +839,7 @@ class Tensor(Node):
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over `axis`; dA = G broadcast back over the summed axes."""
-        static = (axis, _axes(axis, self.data.ndim, "sum"), keepdims)
+        static = (axis, _axes(axis, self.data.ndim, "sum"), bool(keepdims))
         x = self.data
         out, vjp = _sum_kernel(x, *static)
         return _node(out, (self,), vjp, "sum", self.requires_grad, _sum_kernel, static, (x,))
@@ -859,7 +859,7 @@ class Tensor(Node):
                 f"mean over an empty axis of a tensor of shape {shape} is undefined; "
                 "take the mean over an axis with entries"
             )
-        static = (axis, axes, keepdims, n)
+        static = (axis, axes, bool(keepdims), n)
         out, vjp = _mean_kernel(x, *static)
         return _node(out, (self,), vjp, "mean", self.requires_grad, _mean_kernel, static, (x,))
 
@@ -873,6 +873,7 @@ class Tensor(Node):
                 f"max over an empty axis of a tensor of shape {a.shape} is undefined; "
                 "take the max over an axis with entries"
             )
+        keepdims = bool(keepdims)
         out, vjp = _max_kernel(a, axes, keepdims)
         return _node(
             out, (self,), vjp, "max", self.requires_grad, _max_kernel, (axes, keepdims), (a,)
