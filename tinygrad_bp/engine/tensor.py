@@ -146,6 +146,14 @@ def _fit(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return g
 
 
+def _times(d: Any, g: np.ndarray, x: Any, y: Any) -> np.ndarray:
+    """G d, into d's own array when the derivative made a fresh one of G's shape and dtype
+    (not the op's input x or output y)."""
+    if d is not x and d is not y and _same(d, g):
+        return np.multiply(d, g, out=d)
+    return g * d
+
+
 def _share(g: np.ndarray, d: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """An operand's share G * d(out)/d(operand), summed back to its shape and dtype; the
     table writes constant partials as 1 and -1."""
@@ -336,12 +344,7 @@ def _unary_kernel(x: np.ndarray, op: UnaryOp, args: tuple):
 
     def vjp(g):
         d = op.grad(x, y, *args)
-        if op.masks:
-            dx = np.where(d != 0, g * d, 0)
-        elif d is not x and d is not y and _same(d, g):  # a fresh array: reuse it
-            dx = np.multiply(d, g, out=d)
-        else:
-            dx = g * d
+        dx = np.where(d != 0, g * d, 0) if op.masks else _times(d, g, x, y)
         return (dx if dx.dtype == x.dtype else dx.astype(x.dtype),)
 
     return y, vjp

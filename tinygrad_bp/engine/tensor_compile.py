@@ -53,6 +53,7 @@ from .tensor import (
     _spread,
     _sum_kernel,
     _tensor_index_kernel,
+    _times,
     _transpose_kernel,
     _unary_kernel,
 )
@@ -211,11 +212,12 @@ def _shares(
         y = f"v{step.vals[-1]}" if keep_y else "None"
         code(f"d{k} = {code.name(op.grad)}({x}, {y}{extra})")
         if op.masks:
-            expr = f"{code.name(np.where)}(d{k} != 0, {g} * d{k}, 0)"
+            code(f"s{k} = {code.name(np.where)}(d{k} != 0, {g} * d{k}, 0)")
+        elif step.out.size >= 4096:  # into the derivative's own array, if it is fresh
+            code(f"s{k} = {code.name(_times)}(d{k}, {g}, {x}, {y})")
         else:
-            expr = f"{g} * d{k}"
+            code(f"s{k} = {g} * d{k}")
         xt = code.name(step.args[0].dtype)
-        code(f"s{k} = {expr}")
         code(f"if s{k}.dtype != {xt}:")
         code(f"    s{k} = s{k}.astype({xt})")
         shares.append((a, f"s{k}", True))
