@@ -97,6 +97,18 @@ A = RNG.normal(size=(3, 3))
 B = RNG.normal(size=3)
 
 
+def _compiled_then_walked(build):
+    """``build(rebind=True)`` after three ``build(False)`` (a compiled structure), and the
+    same with the walk forced."""
+    with Spy():
+        for _ in range(3):
+            build(False)
+        got = build(True)
+    with walk_only():
+        want = build(True)
+    return got, want
+
+
 def _param(x, dtype=None):
     return Tensor(x, requires_grad=True, dtype=dtype)
 
@@ -273,12 +285,7 @@ def test_a_leaf_rebound_to_another_shape_or_dtype_gets_the_walks_gradient(change
         root.backward()
         return a.grad
 
-    with Spy():
-        for _ in range(3):
-            build(False)
-        got = build(True)
-    with walk_only():
-        want = build(True)
+    got, want = _compiled_then_walked(build)
     # d/da sum(a * b) = b, of the array the forward used
     same(want, np.array([1.0, 2.0, 3.0]))
     same(got, want)
@@ -295,12 +302,7 @@ def test_an_intermediate_rebound_to_another_shape_before_use_gets_the_walks_grad
         (h * q).sum().backward()
         return p.grad
 
-    with Spy():
-        for _ in range(3):
-            build(False)
-        got = build(True)
-    with walk_only():
-        want = build(True)
+    got, want = _compiled_then_walked(build)
     # the walk's own answer: h's gradient sum(q) = 6 reaches p through tanh's derivative
     assert np.allclose(want, 6.0 * (1 - np.tanh(p0) ** 2), rtol=1e-14)
     same(got, want)
