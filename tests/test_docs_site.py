@@ -54,3 +54,4 @@ def test_mkdocs_build_strict(tmp_path):
     assert "load_state_from" in reference and "to_torch" in reference  # from the docstrings
     # Value's page is its class's, methods included (not one line for a rebound name)
     assert 'id="tinygrad_bp.engine.value.Value.backward"' in reference
+    assert 'id="tinygrad_bp.engine.tensor.Tensor.backward"' in reference  # remade the same way
