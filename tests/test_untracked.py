@@ -104,8 +104,9 @@ def test_building_a_graph_triggers_no_collection():
     assert collections == []
 
 
-def _held_after(build) -> int:
-    """Bytes still allocated after `build()`'s result is dropped."""
+def _held_after(build, collect: bool = False) -> int:
+    """Bytes still allocated after `build()`'s result is dropped (and, if `collect`, the
+    collector has run)."""
     gc.collect()
     tracemalloc.start()
     try:
@@ -113,6 +114,8 @@ def _held_after(build) -> int:
         result = build()
         assert tracemalloc.get_traced_memory()[0] - before > 100_000  # it did hold memory
         del result
+        if collect:
+            gc.collect()
         return tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
@@ -585,18 +588,8 @@ def test_every_kind_of_graph_is_given_back(build):
     """Drawings and exports of a graph, ops refused half-way under detect_anomaly, and
     traces (their input leaves are a subclass) hold nothing once dropped."""
     build()  # first calls fill the caches they may
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        result = build()
-        assert tracemalloc.get_traced_memory()[0] - before > 100_000  # it did hold memory
-        del result
-        gc.collect()  # a trace holds reference cycles of its own (not through nodes)
-        held = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert held < 20_000
+    # a trace holds reference cycles of its own (not through nodes): collected
+    assert _held_after(build, collect=True) < 20_000
 
 
 def test_a_free_threaded_build_uses_the_plain_classes():
