@@ -41,7 +41,7 @@ from typing import Any, Union
 import numpy as np
 
 from .autograd import ANOMALY, RECORD, ROLES, TRACE, AnomalyError, Node, check_name, mode, next_seq
-from .fpstate import quiet, quietly
+from .fpstate import quietly
 from .heap import keep_heap
 from .ops import BINARY, UNARY, BinaryOp, UnaryOp, as_method, bind_params, first_refusal, op_label
 from .untracked import blank_maker, untracked
@@ -56,9 +56,6 @@ FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 class ShapeError(ValueError):
     """Operand shapes do not fit the operation."""
-
-
-_quietly, _quiet = quietly, quiet  # numpy's floating-point warnings off (see `fpstate`)
 
 
 def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.ndarray:
@@ -99,7 +96,7 @@ def _as_array(data: Any, dtype: Any = None, what: str = "Tensor data") -> np.nda
         )
     if dtype == arr.dtype or dtype == np.float64:
         return np.array(arr, dtype=dtype, copy=True)
-    out = _quietly(np.array, arr, dtype)  # float32: numbers beyond its range overflow
+    out = quietly(np.array, arr, dtype)  # float32: numbers beyond its range overflow
     if arr.size and not _finite(out):
         _out_of_range(arr[np.isfinite(arr) & ~np.isfinite(out)], what)
     return out
@@ -116,7 +113,7 @@ def _out_of_range(values: np.ndarray, what: str) -> None:
 
 def _finite(x: np.ndarray) -> bool:
     """Whether every entry is finite (one reduction: a NaN or an infinity makes the sum one)."""
-    return math.isfinite(_quietly(x.sum))
+    return math.isfinite(quietly(x.sum))
 
 
 def _same(d: Any, g: np.ndarray) -> bool:
@@ -206,7 +203,7 @@ def _axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     """`axis` (an int, numpy int or tuple of them; negative counts from the end) as a
     sorted tuple of axes in range(ndim); None means every axis."""
     if axis is None:
-        return tuple(range(ndim))
+        return _EVERY_AXIS[ndim]
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for ax in items:
@@ -288,7 +285,7 @@ def _checked(x: np.ndarray, y: np.ndarray, op: BinaryOp, need_b: bool) -> np.nda
             "use a number exponent for a negative base"
         )
     try:  # quietly: the check below names the problem
-        out = _quietly(op.forward, x, y)
+        out = quietly(op.forward, x, y)
     except ValueError:
         raise _shape_error(op.symbol, x, y, "cannot broadcast") from None
     if not _finite(out):
@@ -307,7 +304,7 @@ def _pow_kernel(x: np.ndarray, p: float):
     elif plain:
         out = x**p
     else:
-        out = _quietly(_POW.forward, x, p)
+        out = quietly(_POW.forward, x, p)
     if out.dtype is not x.dtype and out.dtype != x.dtype:
         out = out.astype(x.dtype)
     if not plain and not _finite(out):
@@ -330,7 +327,7 @@ def _pow_kernel(x: np.ndarray, p: float):
 def _unary_kernel(x: np.ndarray, op: UnaryOp, args: tuple):
     """y = f(x) from the table; dA = G f'(x) (masked where the table says so: no gradient
     at all where f'(x) = 0)."""
-    y = _quietly(op.array, x, *args) if op.refuse else op.array(x, *args)
+    y = quietly(op.array, x, *args) if op.refuse else op.array(x, *args)
     if type(y) is not np.ndarray:  # numpy gives a scalar for a 0-d input
         y = np.asarray(y)
     xt = x.dtype
@@ -628,7 +625,7 @@ class Tensor(Node):
             t = _blank()
             try:  # a cast that can overflow (to float32, or from a wider float) runs quietly
                 plain = type(x) in (int, float) and dtype == np.float64
-                t.data = np.array(x, dtype=dtype) if plain else _quietly(np.array, x, dtype)
+                t.data = np.array(x, dtype=dtype) if plain else quietly(np.array, x, dtype)
             except OverflowError:  # an int beyond float64
                 t.data = np.array(np.inf)
             if not np.isfinite(t.data):
@@ -669,7 +666,7 @@ class Tensor(Node):
         if not self._parents:
             return ()
         kernel, static = self._redo
-        found = _quietly(_local_grads, kernel, static, self._args)
+        found = quietly(_local_grads, kernel, static, self._args)
         if found is None:
             return tuple(f"VJP of {self._op}" for _ in self._parents)
         return tuple(np.broadcast_to(d, self.data.shape).astype(self.data.dtype) for d in found)
@@ -709,12 +706,8 @@ class Tensor(Node):
         if not mode() & TRACE:
             return Tensor(self.data, role="const")
         x = self.data
-        out = Tensor._result(
-            _detach_kernel(x)[0], (self,), None, "detach", False, _detach_kernel, (), (x,)
-        )
-        out.requires_grad = False
-        out._vjp = None
-        return out
+        out = _detach_kernel(x)[0]  # no gradient: recorded only for the trace
+        return _node(out, (self,), None, "detach", False, _detach_kernel, (), (x,))
 
     def __bool__(self) -> bool:
         """The truth of a one-entry tensor's number (as numpy and PyTorch); more entries
@@ -851,12 +844,8 @@ class Tensor(Node):
         """Mean over `axis` = sum / n; dA = G / n broadcast back."""
         x = self.data
         shape = x.shape
-        if axis is None:
-            axes, n = _EVERY_AXIS[len(shape)], x.size
-        else:
-            axes, n = _axes(axis, len(shape), "mean"), 1
-            for ax in axes:
-                n *= shape[ax]
+        axes = _axes(axis, len(shape), "mean")
+        n = x.size if axis is None else math.prod(shape[ax] for ax in axes)
         if n == 0:
             raise ShapeError(
                 f"mean over an empty axis of a tensor of shape {shape} is undefined; "
@@ -991,7 +980,7 @@ class Tensor(Node):
                     f"pass an array of shape {self.shape}"
                 )
         keep_heap()
-        _quietly(self._run_backward, seed)
+        quietly(self._run_backward, seed)
 
     def _receive(self, g: np.ndarray) -> Any:
         # The walk hands the array it stores on a computed node on to the node's parents

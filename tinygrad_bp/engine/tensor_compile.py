@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import fpstate
 from .autograd import _MODE, _SEQ, TRACE
 from .ops import BINARY
 from .tensor import (
@@ -47,7 +48,6 @@ from .tensor import (
     _mean_kernel,
     _one,
     _pow_kernel,
-    _quiet,
     _reshape_kernel,
     _setflags,
     _spread,
@@ -310,7 +310,7 @@ def _backward(
     fresh: dict[int, bool] = {root: False}
     code(f"g{root} = {seed}")
     if quiet:
-        code(f"with {code.name(_quiet)}():")
+        code(f"with {code.name(fpstate.quiet)}():")
     body_start = len(code.lines)
     for step in reversed(steps):
         if step.slot not in reached or not step.needs:
