@@ -108,3 +108,32 @@ def test_a_saturated_sigmoid_output_under_bce_has_its_true_finite_loss(tmp_path,
     assert got["E"]["status"] == "ok" and got["E"]["true"] == pytest.approx(E.item(), rel=1e-15)
     assert got["dE/dw11"]["true"] == pytest.approx(w.grad.item(), rel=1e-15)
     assert got["delta1"]["status"] == "ok"  # delta = e = d - y = -1
+
+
+@pytest.mark.parametrize("d, v_out", [(0.0, 80.0), (1.0, -50.0), (0.3, 40.0), (1.0, -800.0)])
+def test_every_gradient_column_stays_finite_at_a_saturated_bce_output(tmp_path, capsys, d, v_out):
+    # A 1-1-1 net: hidden sigmoid h = sigmoid(0.5), output v = w2 h + b2 set to v_out, so
+    # y = sigmoid(v) rounds to 1 or 0. With z = sigmoid(v) exactly, dE/dv = z - d, so
+    # dE/dw2 = (z - d) h, dE/db2 = z - d, dE/dw1 = (z - d) w2 h (1 - h) x, dE/db1 likewise
+    # without x (closed forms, independent of the engine's graph).
+    x, w1, b1, w2 = 1.0, 0.25, 0.25, 2.0
+    h = 1.0 / (1.0 + np.exp(-(w1 * x + b1)))
+    b2 = float(v_out - w2 * h)
+    z = 0.5 * (1.0 + np.tanh(v_out / 2.0))  # sigmoid(v) without overflow
+    dv = z - d
+    want = {"w11": dv * w2 * h * (1 - h) * x, "b1": dv * w2 * h * (1 - h), "w21": dv * h}
+    want["b2"] = dv
+    path = tmp_path / "saturated.toml"
+    path.write_text(
+        f'[network]\neta = 0.5\nloss = "bce"\n\n[[layer]]\nW = [[{w1!r}]]\nb = [{b1!r}]\n'
+        f'activation = "sigmoid"\n\n[[layer]]\nW = [[{w2!r}]]\nb = [{b2!r}]\n'
+        f'activation = "sigmoid"\n\n[[data]]\nx = [{x!r}]\nd = [{d!r}]\n'
+    )
+    main(["check", str(path), "--json", "--numbers"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["agree"] is True
+    for name, expected in want.items():
+        grads = out["parameters"][name]["gradient"]
+        assert grads["value_engine"] == pytest.approx(expected, rel=1e-12, abs=1e-300)
+        assert grads["rules"] == pytest.approx(expected, rel=1e-12, abs=1e-300)
+        assert grads["numeric"] == pytest.approx(expected, rel=1e-6, abs=1e-9)

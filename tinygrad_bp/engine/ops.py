@@ -156,6 +156,12 @@ def _softplus_terms(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
+def log_sigmoid(x: Any) -> Any:
+    """ln sigmoid(x) = -softplus(-x) of a float or an array: finite where float64 rounds
+    sigmoid(x) to 1 or 0 (ln 0), as for x below about -37 or above about 745."""
+    return -(_softplus_array(-x) if isinstance(x, np.ndarray) else _softplus_scalar(-x))
+
+
 def reads(fn: Callable, n: int) -> tuple[bool, ...]:
     """Which of ``fn``'s first ``n`` arguments its code reads (all of them when that cannot
     be told). A compiled Tensor replay keeps only the arrays a derivative reads."""

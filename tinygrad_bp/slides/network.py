@@ -7,7 +7,9 @@ outputs y_j and targets d_j (m outputs), are stated once in `loss_value`:
     half_sse  E = 1/2 sum_j (d_j - y_j)^2       (the slides' E)
     sse       E = sum_j (d_j - y_j)^2
     mse       E = 1/m sum_j (d_j - y_j)^2
-    bce       E = -sum_j [d_j ln y_j + (1 - d_j) ln(1 - y_j)]     (0 < y_j < 1)
+    bce       E = -sum_j [d_j ln y_j + (1 - d_j) ln(1 - y_j)]     (0 < y_j < 1);
+              for sigmoid outputs ln y_j = -softplus(-v_j) and ln(1 - y_j) =
+              -softplus(v_j), which stay finite where float64 rounds y_j to 0 or 1
     softmax_ce  y = softmax(v_out) (the output layer's activation is linear),
                 E = -sum_j d_j ln y_j
 
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.ops import Activation
+from ..engine.ops import Activation, log_sigmoid
 from ..engine.value import Value
 from .numbering import Numbering
 from .rules import central_differences
@@ -43,16 +45,29 @@ def _log(z: Any) -> Any:
     return math.log(z) if z > 0 else -math.inf
 
 
-def loss_value(loss: str, ys: Sequence[Any], ds: Sequence[float]) -> Any:
-    """E of one example from its outputs `ys` (floats, Values or arrays) and targets `ds`."""
+def _log_sigmoid(v: Any) -> Any:
+    """ln sigmoid(v) = -softplus(-v), of a float, a Value or an array."""
+    return -(-v).softplus() if isinstance(v, Value) else log_sigmoid(v)
+
+
+def loss_value(
+    loss: str, ys: Sequence[Any], ds: Sequence[float], vs: Sequence[Any] | None = None
+) -> Any:
+    """E of one example from its outputs `ys` (floats, Values or arrays) and targets `ds`;
+    `vs`: the output layer's v_j when its activation is the sigmoid (bce then reads
+    ln y_j and ln(1 - y_j) from them)."""
     m = len(ys)
     if loss in ("half_sse", "sse", "mse"):
         sq = sum((d - y) * (d - y) for y, d in zip(ys, ds))
         return {"half_sse": 0.5 * sq, "sse": sq, "mse": sq * (1.0 / m)}[loss]
     if loss == "bce":  # a term whose weight d or 1 - d is 0 is left out (0 ln 0 = 0)
+        if vs is None:
+            logs = [(_log(y), _log(1 - y)) for y in ys]
+        else:  # ln(1 - sigmoid(v)) = ln sigmoid(-v)
+            logs = [(_log_sigmoid(v), _log_sigmoid(-v)) for v in vs]
         return -sum(
-            (d * _log(y) if d != 0 else 0.0) + ((1 - d) * _log(1 - y) if d != 1 else 0.0)
-            for y, d in zip(ys, ds)
+            (d * ln_y if d != 0 else 0.0) + ((1 - d) * ln_1y if d != 1 else 0.0)
+            for (ln_y, ln_1y), d in zip(logs, ds)
         )
     if loss == "softmax_ce":
         return -sum(d * _log(y) for y, d in zip(ys, ds) if d != 0)
@@ -145,13 +160,13 @@ class Network:
         params = {n: Value(v, n) for n, v in self.parameters().items()}
         E = None
         for k, (x, d) in enumerate(examples, 1):
-            ys = self._forward(
+            ys, vs = self._forward(
                 [Value(float(t), role="input") for t in x],
                 lambda l, r, c: params[self.numbering.weight(l, r, c)],
                 lambda l, r: params[self.numbering.bias(l, r, self.layers[l].shared)],
                 f"[{k}]" if len(examples) > 1 else "",
             )
-            term = loss_value(self.loss, ys, [float(t) for t in d])
+            term = loss_value(self.loss, ys, [float(t) for t in d], self._sigmoid_vs(vs))
             E = term if E is None else E + term
         return E, params
 
@@ -169,18 +184,24 @@ class Network:
         def loss(thetas: np.ndarray) -> np.ndarray:
             total = np.zeros(len(thetas))
             for x, d in examples:
-                ys = self._forward(
+                ys, vs = self._forward(
                     [np.full(len(thetas), float(t)) for t in x],
                     lambda l, r, c: thetas[:, where[(l, "W", (r, c))]],
                     lambda l, r: thetas[:, where[(l, "b", (0 if self.layers[l].shared else r,))]],
                 )
-                total = total + loss_value(self.loss, ys, [float(t) for t in d])
+                ds = [float(t) for t in d]
+                total = total + loss_value(self.loss, ys, ds, self._sigmoid_vs(vs))
             return total
 
         return dict(zip(self.parameter_names, map(float, central_differences(loss, theta, eps))))
 
-    def _forward(self, ys: list, weight, bias, tag: str = "") -> list:
-        """The outputs, from input `ys` and `weight(l, r, c)`, `bias(l, r)`; Values get names."""
+    def _sigmoid_vs(self, vs: list) -> list | None:
+        """The output layer's v_j when its activation is the sigmoid, for `loss_value`."""
+        return vs if self.layers[-1].act.name == "sigmoid" else None
+
+    def _forward(self, ys: list, weight, bias, tag: str = "") -> tuple[list, list]:
+        """The outputs and the output layer's v_j, from input `ys` and `weight(l, r, c)`,
+        `bias(l, r)`; Values get names."""
         num = self.numbering
         for l, layer in enumerate(self.layers):
             rows, cols = layer.W.shape
@@ -197,4 +218,4 @@ class Network:
             if isinstance(vs[0], Value):
                 for j, v, y in zip(num.neurons(l), vs, ys):
                     v.name, y.name = f"{num.v(j)}{tag}", f"{num.output(j)}{tag}"
-        return ys
+        return ys, vs

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine.ops import Activation
+from ..engine.ops import Activation, log_sigmoid
 from ..formatting import fmt
 from .network import Network, loss_value
 
@@ -77,11 +77,6 @@ class Quantity:
         return self.render([num(v) for v in values]) if self.render else num(self.value)
 
 
-def _log_sigmoid(v: float) -> float:
-    """ln sigmoid(v) = -ln(1 + e^-v), computed without rounding sigmoid(v) to 1 or 0."""
-    return -(max(-v, 0.0) + math.log1p(math.exp(-abs(v))))
-
-
 def _bce_of_sigmoid(
     ys: Sequence[float], ds: Sequence[float], vs: Sequence[float], sigmoid: Activation
 ) -> float:
@@ -91,7 +86,7 @@ def _bce_of_sigmoid(
     total = 0.0
     for y, d, v in zip(ys, ds, vs):
         if y == float(sigmoid.f(v)):
-            ln_y, ln_1y = _log_sigmoid(v), _log_sigmoid(-v)
+            ln_y, ln_1y = log_sigmoid(v), log_sigmoid(-v)
         else:
             ln_y = math.log(y) if y > 0 else -math.inf
             ln_1y = math.log(1 - y) if y < 1 else -math.inf
