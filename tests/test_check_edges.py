@@ -137,3 +137,25 @@ def test_every_gradient_column_stays_finite_at_a_saturated_bce_output(tmp_path, 
         assert grads["value_engine"] == pytest.approx(expected, rel=1e-12, abs=1e-300)
         assert grads["rules"] == pytest.approx(expected, rel=1e-12, abs=1e-300)
         assert grads["numeric"] == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_a_softmax_output_rounded_to_zero_keeps_a_finite_loss_and_gradients(tmp_path, capsys):
+    # v = (800, 0): float64 rounds softmax(v) to (1, 0) exactly, and ln y_2 to ln 0. Closed
+    # form: E = ln(e^800 + e^0) - v_2 = 800 (to double precision), dE/dv = softmax(v) - d
+    # = (1, -1), so dE/dw_ji = (y_j - d_j) x_i with x = (1, 1).
+    path = tmp_path / "saturated_softmax.toml"
+    path.write_text(
+        '[network]\neta = 0.5\nloss = "softmax_ce"\n\n[[layer]]\n'
+        'W = [[400.0, 400.0], [0.0, 0.0]]\nb = [0.0, 0.0]\nactivation = "linear"\n\n'
+        "[[data]]\nx = [1.0, 1.0]\nd = [0.0, 1.0]\n\n[claims]\nE = 800\n"
+    )
+    main(["check", str(path), "--json", "--numbers"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["agree"] is True
+    assert out["forward"]["E"] == 800.0
+    assert out["claims"][0]["status"] == "ok"
+    want = {"w11": 1.0, "w12": 1.0, "b1": 1.0, "w21": -1.0, "w22": -1.0, "b2": -1.0}
+    for name, expected in want.items():
+        grads = out["parameters"][name]["gradient"]
+        assert grads["value_engine"] == expected and grads["rules"] == expected
+        assert grads["numeric"] == pytest.approx(expected, rel=1e-6)

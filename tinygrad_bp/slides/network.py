@@ -11,7 +11,8 @@ outputs y_j and targets d_j (m outputs), are stated once in `loss_value`:
               for sigmoid outputs ln y_j = -softplus(-v_j) and ln(1 - y_j) =
               -softplus(v_j), which stay finite where float64 rounds y_j to 0 or 1
     softmax_ce  y = softmax(v_out) (the output layer's activation is linear),
-                E = -sum_j d_j ln y_j
+                E = -sum_j d_j ln y_j, with ln y_j = v_j - ln sum_k e^v_k (shifted
+                by the largest v_k), finite where y_j rounds to 0
 
 and read by the closed-form rules (`quantities`), the Value engine
 (`value_loss`) and finite differences (`numeric_gradients`), so all three
@@ -70,19 +71,38 @@ def loss_value(
             for (ln_y, ln_1y), d in zip(logs, ds)
         )
     if loss == "softmax_ce":
-        return -sum(d * _log(y) for y, d in zip(ys, ds) if d != 0)
+        logs = [_log(y) for y in ys] if vs is None else _log_softmax(vs)
+        return -sum(d * ln_y for ln_y, d in zip(logs, ds) if d != 0)
     raise ValueError(f"unknown loss {loss!r}; give one of {', '.join(LOSSES)}")
 
 
-def softmax(vs: Sequence[Any]) -> list[Any]:
-    """softmax of a list of floats, Values or arrays (shifted by the largest float first)."""
+def _shifted(vs: Sequence[Any]) -> list[Any]:
+    """v_j - max_k v_k, the max taken as a number (it cancels out of softmax and its
+    gradient), so that no e^v overflows."""
     if isinstance(vs[0], Value):
-        exps = [v.exp() for v in vs]
-    else:
-        top = np.max(np.stack([np.asarray(v, dtype=float) for v in vs]), axis=0)
-        exps = [np.exp(np.asarray(v, dtype=float) - top) for v in vs]
+        top = max(v.data for v in vs)
+        return [v - top for v in vs]
+    top = np.max(np.stack([np.asarray(v, dtype=float) for v in vs]), axis=0)
+    return [np.asarray(v, dtype=float) - top for v in vs]
+
+
+def _exp(z: Any) -> Any:
+    return z.exp() if isinstance(z, Value) else np.exp(z)
+
+
+def softmax(vs: Sequence[Any]) -> list[Any]:
+    """softmax of a list of floats, Values or arrays (shifted by the largest first)."""
+    exps = [_exp(z) for z in _shifted(vs)]
     total = sum(exps)
     return [e / total for e in exps]
+
+
+def _log_softmax(vs: Sequence[Any]) -> list[Any]:
+    """ln softmax(v)_j = z_j - ln sum_k e^z_k with z = v - max v: finite where float64
+    rounds softmax(v)_j to 0 (e^-800), where ln y_j is ln 0."""
+    zs = _shifted(vs)
+    total = _log(sum(_exp(z) for z in zs))
+    return [z - total for z in zs]
 
 
 @dataclass
@@ -166,7 +186,7 @@ class Network:
                 lambda l, r: params[self.numbering.bias(l, r, self.layers[l].shared)],
                 f"[{k}]" if len(examples) > 1 else "",
             )
-            term = loss_value(self.loss, ys, [float(t) for t in d], self._sigmoid_vs(vs))
+            term = loss_value(self.loss, ys, [float(t) for t in d], self._log_vs(vs))
             E = term if E is None else E + term
         return E, params
 
@@ -190,14 +210,15 @@ class Network:
                     lambda l, r: thetas[:, where[(l, "b", (0 if self.layers[l].shared else r,))]],
                 )
                 ds = [float(t) for t in d]
-                total = total + loss_value(self.loss, ys, ds, self._sigmoid_vs(vs))
+                total = total + loss_value(self.loss, ys, ds, self._log_vs(vs))
             return total
 
         return dict(zip(self.parameter_names, map(float, central_differences(loss, theta, eps))))
 
-    def _sigmoid_vs(self, vs: list) -> list | None:
-        """The output layer's v_j when its activation is the sigmoid, for `loss_value`."""
-        return vs if self.layers[-1].act.name == "sigmoid" else None
+    def _log_vs(self, vs: list) -> list | None:
+        """The output layer's v_j for `loss_value` when it reads ln y_j from them: a
+        sigmoid output, or softmax_ce."""
+        return vs if self.loss == "softmax_ce" or self.layers[-1].act.name == "sigmoid" else None
 
     def _forward(self, ys: list, weight, bias, tag: str = "") -> tuple[list, list]:
         """The outputs and the output layer's v_j, from input `ys` and `weight(l, r, c)`,

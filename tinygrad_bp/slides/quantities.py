@@ -94,6 +94,14 @@ def _bce_of_sigmoid(
     return total
 
 
+def _softmax_ce(ys: Sequence[float], ds: Sequence[float], vs: Sequence[float]) -> float:
+    """softmax_ce, with ln y_j = v_j - ln sum_k e^v_k where y is softmax(v) (float64 rounds
+    softmax(v)_j to 0 for v = (800, 0), and ln y_j to ln 0, while E is 800); from y itself
+    where y is other numbers."""
+    exact = list(ys) == _softmax(vs)
+    return float(loss_value("softmax_ce", ys, ds, vs if exact else None))
+
+
 def _bce_delta(a: Sequence[float], sigmoid: bool) -> float:
     """delta = e / (y (1 - y)) f'(v) of a bce output; the sigmoid's f'(v) = y (1 - y)
     cancels exactly, delta = e, also where float64 rounds y to 0 or 1."""
@@ -274,6 +282,19 @@ class Quantities:
                         a[:m], a[m : 2 * m], a[2 * m :], f
                     ),
                     lambda s, m=m: f"bce(y = {', '.join(s[:m])}; d = {', '.join(s[m : 2 * m])})",
+                    order,
+                    {"loss": loss},
+                )
+            )
+            return
+        if loss == "softmax_ce":
+            self.add(
+                Quantity(
+                    name,
+                    "E",
+                    (*ys, *ds, *vs),
+                    lambda a, m=m: _softmax_ce(a[:m], a[m : 2 * m], a[2 * m :]),
+                    lambda s, m=m: f"{loss}(y = {', '.join(s[:m])}; d = {', '.join(s[m : 2 * m])})",
                     order,
                     {"loss": loss},
                 )
