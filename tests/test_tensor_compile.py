@@ -225,6 +225,61 @@ def test_compiled_backward_is_the_walk_bit_for_bit_on_random_graphs(program, dat
         event("compiled" if ran[-1] else "walked (indexing)")
 
 
+def read_with(read, root: Tensor, max_nodes: int) -> tuple:
+    nodes = [root]
+    try:
+        return read(nodes, max_nodes), nodes
+    finally:
+        for node in nodes:
+            node._g = None
+
+
+@pytest.mark.skipif(
+    tensor_compile._read is tensor_compile._structure, reason="the C helper is not built"
+)
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(programs(), st.data(), st.sampled_from([1, 3, 8, 2_000]))
+def test_the_c_structure_reader_reads_what_the_python_one_reads(program, data, max_nodes):
+    shapes, dtypes, roles, steps, root_kind = program
+    leaves = draw_leaves(data.draw, shapes, dtypes, roles)
+    with np.errstate(all="ignore"):
+        try:
+            root, _, _ = build(steps, leaves, root_kind, lambda shape, dtype: None)
+        except REFUSALS:
+            reject()
+    key, nodes = read_with(tensor_compile._read, root, max_nodes)
+    want, want_nodes = read_with(tensor_compile._structure, root, max_nodes)
+    assert key == want and (key is None or len(nodes) == len(want_nodes))
+    if key is not None:
+        assert all(a is b for a, b in zip(nodes, want_nodes))
+        assert [type(part) for part in key] == [type(part) for part in want]
+    assert all(node._g is None for node in topological_order(root))
+
+
+@pytest.mark.skipif(
+    tensor_compile._read is tensor_compile._structure, reason="the C helper is not built"
+)
+def test_the_c_structure_reader_leaves_odd_nodes_to_the_walk():
+    w = Tensor(np.ones((2, 2)), requires_grad=True)
+    out = (w * 2.0).sum()
+    assert read_with(tensor_compile._read, out, 10)[0] is not None
+    for attack in (
+        lambda n: setattr(n, "_parents", list(n._parents)),  # not a tuple
+        lambda n: setattr(n, "_args", ()),  # fewer arrays than operands
+        lambda n: setattr(n, "_redo", ()),
+        lambda n: setattr(n, "_parents", (object(),)),  # not a Tensor
+    ):
+        root = (w * 2.0).sum()
+        attack(root._parents[0])
+        assert read_with(tensor_compile._read, root, 10)[0] is None  # no crash: None
+    with pytest.raises(TypeError, match="nodes a list"):
+        tensor_compile._read((out,), 10)
+    with pytest.raises(TypeError):
+        tensor_compile._read([out], "10")
+
+
 # -- 2. repeated backward, retained grads, non-scalar and unary roots ------------------------------
 
 

@@ -223,11 +223,8 @@ def test_the_pure_python_classes_give_the_same_numbers():
     assert r.stdout.strip() == repr([v.data, w.grad, b.grad])
 
 
-@native
-def test_the_value_tests_pass_on_the_pure_python_classes():
-    """The engine's own tests, run again on the classes a machine without a compiler gets."""
-    files = ["test_value_engine.py", "test_value_ops.py", "test_value_properties.py",
-             "test_trace.py", "test_engine_threads.py"]  # fmt: skip
+def _pass_without_the_helper(*files: str) -> None:
+    """The test modules `files` pass in a fresh interpreter without the C helper."""
     env = {**os.environ, "TINYGRAD_BP_PURE_PYTHON": "1"}
     r = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
@@ -235,6 +232,14 @@ def test_the_value_tests_pass_on_the_pure_python_classes():
         capture_output=True, text=True, timeout=600, env=env, cwd=ROOT,
     )  # fmt: skip
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+@native
+def test_the_value_tests_pass_on_the_pure_python_classes():
+    """The engine's own tests, run again on the classes a machine without a compiler gets."""
+    _pass_without_the_helper("test_value_engine.py", "test_value_ops.py",
+                             "test_value_properties.py", "test_trace.py",
+                             "test_engine_threads.py")  # fmt: skip
 
 
 def test_the_helper_compiles_without_a_warning(tmp_path):
@@ -604,3 +609,138 @@ def test_a_free_threaded_build_uses_the_plain_classes():
     )
     r = _python(code)
     assert r.returncode == 0 and r.stdout == "False Node\n", r.stderr[-2000:]
+
+
+def _every_slot(node) -> dict:
+    names = {n for klass in type(node).__mro__ for n in getattr(klass, "__slots__", ())}
+    return {n: getattr(node, n) for n in sorted(names) if n not in ("__weakref__", "__dict__")}
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(b, np.ndarray):  # a scalar or subclass made into a new array each time
+        return type(a) is type(b) and a.dtype == b.dtype and np.array_equal(a, b)
+    if isinstance(b, tuple):
+        return type(a) is tuple and len(a) == len(b) and all(map(_same_value, a, b))
+    return a is b or (type(a) is type(b) and a == b)
+
+
+def _same_node(made, want) -> None:
+    """`made` and `want` hold the same attributes (`want` made right after `made`)."""
+    got, expected = _every_slot(made), _every_slot(want)
+    assert got.keys() == expected.keys()
+    assert got.pop("_seq") + 1 == expected.pop("_seq")
+    for name, value in expected.items():
+        assert _same_value(got[name], value), name
+    if want._args is not None:  # a recorded node: its arrays, then its result
+        assert made._args[-1] is made.data and want._args[-1] is want.data
+
+
+_RESULT_ARGS = [
+    # (data, parents, vjp, op, grad, kernel, static, args): the common case, then each
+    # case the C recorder leaves to Tensor._result
+    lambda a, b, k: (a.data + b.data, (a, b), k, "+", True, k, ("static",), (a.data, b.data)),
+    lambda a, b, k: (a.data + b.data, (a, b), k, "+", False, k, (), (a.data, b.data)),
+    lambda a, b, k: (np.float64(2.5), (a,), k, "sum", True, k, (None,), (a.data,)),
+    lambda a, b, k: (a.data.view(_Array), (a,), k, "neg", True, k, (), (a.data,)),
+    lambda a, b, k: (a.data * 2, (a,), k, "*2", 1, k, (), (a.data,)),
+    lambda a, b, k: (a.data * 2, (a,), k, "*2", True, k, (), [a.data]),
+]
+
+
+class _Array(np.ndarray):
+    pass
+
+
+@native
+@pytest.mark.parametrize("case", range(len(_RESULT_ARGS)))
+@pytest.mark.parametrize("mode", ["record", "no_grad", "anomaly"])
+def test_the_c_recorder_makes_the_node_tensor_result_makes(case, mode):
+    from tinygrad_bp import detect_anomaly, no_grad
+    from tinygrad_bp.engine import tensor
+
+    assert tensor._node is not Tensor._result  # the helper's one-call node
+    a = Tensor(np.arange(3.0), requires_grad=True)
+    b = Tensor(np.ones(3))
+    args = _RESULT_ARGS[case](a, b, len)
+    if mode == "record":
+        made, want = tensor._node(*args), Tensor._result(*args)
+    else:
+        with {"no_grad": no_grad, "anomaly": detect_anomaly}[mode]():
+            made, want = tensor._node(*args), Tensor._result(*args)
+    _same_node(made, want)
+    assert not gc.is_tracked(made)
+
+
+@native
+def test_the_c_recorder_is_what_a_trace_and_a_thread_see():
+    from tinygrad_bp import trace
+    from tinygrad_bp.engine import tensor
+
+    w = Tensor(np.array([[0.5, -1.0]]), requires_grad=True)
+    step = trace(lambda x: (w @ x).tanh().sum(), Tensor(np.ones((2, 1))))
+    out, _ = step.backward(Tensor(np.ones((2, 1)))), None
+    assert np.isfinite(out.item())
+    # a thread's mode is its own: no_grad in one thread, recording in the other
+    import threading
+
+    seen = {}
+
+    def other():
+        seen["node"] = tensor._node(np.ones(2), (w,), None, "x", True, len, (), (w.data,))
+
+    from tinygrad_bp import no_grad
+
+    with no_grad():
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+        here = tensor._node(np.ones(2), (w,), None, "x", True, len, (), (w.data,))
+    assert seen["node"].requires_grad is True and seen["node"]._parents == (w,)
+    assert here.requires_grad is False and here._parents == ()
+
+
+@native
+def test_the_c_recorder_keeps_no_reference_of_its_own():
+    from tinygrad_bp.engine import tensor
+
+    data, a = np.ones(4), Tensor(np.ones(4), requires_grad=True)
+    before = (sys.getrefcount(data), sys.getrefcount(a), sys.getrefcount(a.data))
+    for _ in range(1000):
+        tensor._node(data, (a,), None, "x", True, len, ("s",), (a.data,))
+    assert (sys.getrefcount(data), sys.getrefcount(a), sys.getrefcount(a.data)) == before
+
+    def build():
+        for _ in range(20_000):
+            tensor._node(np.ones(2), (a,), None, "x", True, len, ("s",), (a.data,))
+        return list(range(30_000))
+
+    build()
+    assert _held_after(build) < 2_000
+
+
+@native
+def test_the_c_recorder_refuses_what_it_cannot_make():
+    from contextvars import ContextVar
+
+    from tinygrad_bp.engine import _untracked
+    from tinygrad_bp.engine.autograd import next_seq
+
+    mode = ContextVar("m", default=1)
+    names = ("data", "_op", "_seq", "requires_grad", "_parents", "_vjp", "_redo", "_args")
+    args = (np.ndarray, mode, 1, 6, next_seq, len)
+    with pytest.raises(ValueError, match="8 attribute names"):
+        _untracked.recorder(Tensor, names[:7], *args)
+    with pytest.raises(ValueError, match="not an attribute"):
+        _untracked.recorder(Tensor, (*names[:7], "shape"), *args)
+    with pytest.raises(TypeError, match="made by make_type"):
+        _untracked.recorder(int, names, *args)
+    with pytest.raises(TypeError, match="ContextVar"):
+        _untracked.recorder(Tensor, names, np.ndarray, 1, 1, 6, next_seq, len)
+
+
+@native
+def test_the_tensor_tests_pass_without_the_helper():
+    """The Tensor tests, run again where every node is made by `Tensor._result` and every
+    graph's structure read by `tensor_compile._structure`."""
+    _pass_without_the_helper("test_tensor_ops.py", "test_engines_never_lie.py",
+                             "test_tensor_compile.py")  # fmt: skip

@@ -14,7 +14,9 @@
  * alive with a loop instead of recursion, so a chain of 10^7 nodes is freed
  * without exhausting the C stack. `blank_maker(cls)` gives a function that
  * makes an instance with every attribute None, in about a third of the time of
- * `object.__new__(cls)` followed by the stores of None.
+ * `object.__new__(cls)` followed by the stores of None. `recorder(...)` gives a
+ * function that makes an operation's recorded node (its attributes set from its
+ * arguments) in one call, and calls its Python fallback in every other case.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -22,6 +24,9 @@
 #include <string.h>
 
 static void node_dealloc(PyObject *self);
+
+/* the object field of `obj` at byte `offset` (see field_offset) */
+#define FIELD(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 
 /* The attributes of a node of a class made here: they follow the object header. */
 static PyObject **
@@ -283,9 +288,434 @@ blank_maker(PyObject *Py_UNUSED(module), PyObject *cls)
     return PyCFunction_New(&blank_def, cls);
 }
 
+/* The place of the attribute `name` of `cls`, a class made by make_type: one of the
+   object fields that make_type laid out after the header (its member descriptor's). */
+static Py_ssize_t
+field_offset(PyObject *cls, PyObject *name)
+{
+    PyObject *descr = PyObject_GetAttr(cls, name);
+    Py_ssize_t offset = -1;
+    if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == T_OBJECT_EX) {
+            offset = member->offset;
+        }
+    }
+    Py_XDECREF(descr);
+    PyErr_Clear();
+    if (offset < (Py_ssize_t)sizeof(PyObject) || offset >= ((PyTypeObject *)cls)->tp_basicsize ||
+        (offset - (Py_ssize_t)sizeof(PyObject)) % (Py_ssize_t)sizeof(PyObject *)) {
+        PyErr_SetString(PyExc_ValueError, "a name is not an attribute of the class");
+        return -1;
+    }
+    return offset;
+}
+
+/* The node of an operation that records the graph, made in one call: the common case
+   of `Tensor._result` (see `recorder` in untracked.py), which it calls for every other. */
+
+#define RECORDED 8 /* data, _op, _seq, requires_grad, _parents, _vjp, _redo, _args */
+#define RECORDER_NAME "tinygrad_bp.engine._untracked.recorder"
+
+typedef struct {
+    PyTypeObject *cls;
+    PyTypeObject *array_type;
+    PyObject *mode;     /* a ContextVar holding an int of mode bits */
+    PyObject *next_seq; /* called for each node's creation number */
+    PyObject *fallback; /* called with the same arguments in every other case */
+    long record, slow;  /* record: the bit that must be set; slow: bits that must not */
+    Py_ssize_t offsets[RECORDED];
+} Recorder;
+
+static void
+recorder_free(PyObject *capsule)
+{
+    Recorder *r = PyCapsule_GetPointer(capsule, RECORDER_NAME);
+    if (r != NULL) {
+        Py_XDECREF(r->cls);
+        Py_XDECREF(r->array_type);
+        Py_XDECREF(r->mode);
+        Py_XDECREF(r->next_seq);
+        Py_XDECREF(r->fallback);
+        PyMem_Free(r);
+    }
+}
+
+static PyObject *
+record_node(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs)
+{
+    Recorder *r = PyCapsule_GetPointer(capsule, RECORDER_NAME);
+    if (r == NULL) {
+        return NULL;
+    }
+    /* (data, parents, vjp, op, grad, kernel, static, args) */
+    if (nargs != 8 || args[4] != Py_True || Py_TYPE(args[0]) != r->array_type ||
+        !PyTuple_CheckExact(args[7])) {
+        return PyObject_Vectorcall(r->fallback, args, (size_t)nargs, NULL);
+    }
+    PyObject *mode;
+    if (PyContextVar_Get(r->mode, NULL, &mode) < 0) {
+        return NULL;
+    }
+    if (mode == NULL) { /* no value and no default: the Python code says what to do */
+        return PyObject_Vectorcall(r->fallback, args, (size_t)nargs, NULL);
+    }
+    long bits = PyLong_AsLong(mode);
+    Py_DECREF(mode);
+    if (bits == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!(bits & r->record) || (bits & r->slow)) {
+        return PyObject_Vectorcall(r->fallback, args, (size_t)nargs, NULL);
+    }
+    PyObject *values[RECORDED] = {NULL};
+    PyObject *operands = args[7];
+    Py_ssize_t n = PyTuple_GET_SIZE(operands);
+    values[2] = PyObject_CallNoArgs(r->next_seq);
+    values[6] = PyTuple_Pack(2, args[5], args[6]);
+    values[7] = PyTuple_New(n + 1);
+    PyObject *obj = NULL;
+    if (values[2] == NULL || values[6] == NULL || values[7] == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(operands, i);
+        Py_INCREF(item);
+        PyTuple_SET_ITEM(values[7], i, item);
+    }
+    Py_INCREF(args[0]);
+    PyTuple_SET_ITEM(values[7], n, args[0]);
+    obj = make_blank((PyObject *)r->cls, NULL);
+    if (obj == NULL) {
+        goto fail;
+    }
+    values[0] = Py_NewRef(args[0]);
+    values[1] = Py_NewRef(args[3]);
+    values[3] = Py_NewRef(Py_True);
+    values[4] = Py_NewRef(args[1]);
+    values[5] = Py_NewRef(args[2]);
+    for (int i = 0; i < RECORDED; i++) {
+        Py_SETREF(FIELD(obj, r->offsets[i]), values[i]); /* the None it held */
+    }
+    return obj;
+fail:
+    for (int i = 0; i < RECORDED; i++) {
+        Py_XDECREF(values[i]);
+    }
+    return NULL;
+}
+
+static PyMethodDef record_def = {
+    "record", (PyCFunction)(void (*)(void))record_node, METH_FASTCALL,
+    "record(data, parents, vjp, op, grad, kernel, static, args) -> node",
+};
+
+PyDoc_STRVAR(recorder_doc,
+"recorder(cls, fields, array_type, mode, record, slow, next_seq, fallback) -> function\n\n"
+"A function f(data, parents, vjp, op, grad, kernel, static, args) that makes a recorded\n"
+"node of `cls` (a class made by make_type) when grad is True, data an instance of\n"
+"exactly `array_type`, args a tuple, and the int in the ContextVar `mode` has the bit\n"
+"`record` and none of the bits `slow`: the attributes named by `fields` (8 names) get\n"
+"data, op, next_seq(), True, parents, vjp, (kernel, static) and args + (data,), the\n"
+"others None. In every other case it returns fallback(the same arguments).");
+
+static PyObject *
+recorder(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *cls, *fields, *array_type, *mode, *next_seq, *fallback;
+    long record, slow;
+    if (!PyArg_ParseTuple(args, "OO!OOllOO:recorder", &cls, &PyTuple_Type, &fields, &array_type,
+                          &mode, &record, &slow, &next_seq, &fallback)) {
+        return NULL;
+    }
+    if (!PyType_Check(cls) || ((PyTypeObject *)cls)->tp_dealloc != node_dealloc) {
+        PyErr_SetString(PyExc_TypeError, "recorder needs a class made by make_type");
+        return NULL;
+    }
+    if (!PyType_Check(array_type) || !PyContextVar_CheckExact(mode) ||
+        !PyCallable_Check(next_seq) || !PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "recorder needs a type, a ContextVar and two callables");
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(fields) != RECORDED) {
+        PyErr_SetString(PyExc_ValueError, "recorder needs 8 attribute names");
+        return NULL;
+    }
+    Recorder *r = PyMem_Calloc(1, sizeof(Recorder));
+    if (r == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < RECORDED; i++) {
+        r->offsets[i] = field_offset(cls, PyTuple_GET_ITEM(fields, i));
+        if (r->offsets[i] < 0) {
+            PyMem_Free(r);
+            return NULL;
+        }
+    }
+    r->cls = (PyTypeObject *)Py_NewRef(cls);
+    r->array_type = (PyTypeObject *)Py_NewRef(array_type);
+    r->mode = Py_NewRef(mode);
+    r->next_seq = Py_NewRef(next_seq);
+    r->fallback = Py_NewRef(fallback);
+    r->record = record;
+    r->slow = slow;
+    PyObject *capsule = PyCapsule_New(r, RECORDER_NAME, recorder_free);
+    if (capsule == NULL) {
+        Py_DECREF(r->cls);
+        Py_DECREF(r->array_type);
+        Py_DECREF(r->mode);
+        Py_DECREF(r->next_seq);
+        Py_DECREF(r->fallback);
+        PyMem_Free(r);
+        return NULL;
+    }
+    PyObject *fn = PyCFunction_New(&record_def, capsule);
+    Py_DECREF(capsule);
+    return fn;
+}
+
+/* The structure of a graph, read in one pass: `_structure` in tensor_compile.py, which
+   the Python code keeps for an interpreter without this helper. */
+
+#define READ_FIELDS 6 /* _parents, _redo, _args, _seq, _g, data */
+#define READER_NAME "tinygrad_bp.engine._untracked.structure_reader"
+
+typedef struct {
+    PyTypeObject *cls;
+    PyObject *keyed; /* the kernels whose operations may be keyed */
+    Py_ssize_t parents, redo, args, seq, g, data;
+} Reader;
+
+static PyObject *shape_name, *dtype_name;
+
+static void
+reader_free(PyObject *capsule)
+{
+    Reader *r = PyCapsule_GetPointer(capsule, READER_NAME);
+    if (r != NULL) {
+        Py_XDECREF(r->cls);
+        Py_XDECREF(r->keyed);
+        PyMem_Free(r);
+    }
+}
+
+/* parts += a.shape, a.dtype */
+static int
+append_shape_dtype(PyObject *parts, PyObject *a)
+{
+    PyObject *shape = PyObject_GetAttr(a, shape_name);
+    if (shape == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(parts, shape);
+    Py_DECREF(shape);
+    if (failed) {
+        return -1;
+    }
+    PyObject *dtype = PyObject_GetAttr(a, dtype_name);
+    if (dtype == NULL) {
+        return -1;
+    }
+    failed = PyList_Append(parts, dtype);
+    Py_DECREF(dtype);
+    return failed ? -1 : 0;
+}
+
+/* 1: read on; 0: the graph is not keyed (None); -1: an error */
+static int
+read_node(Reader *r, PyObject *nodes, PyObject *parts, PyObject *node, Py_ssize_t *found,
+          Py_ssize_t max_nodes)
+{
+    PyObject *ps = FIELD(node, r->parents);
+    if (ps == NULL || !PyTuple_CheckExact(ps)) {
+        return 0;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(ps);
+    if (count == 0) {
+        return PyList_Append(parts, Py_None) ? -1 : 1;
+    }
+    PyObject *redo = FIELD(node, r->redo), *args = FIELD(node, r->args);
+    PyObject *seq = FIELD(node, r->seq);
+    if (redo == NULL || !PyTuple_CheckExact(redo) || PyTuple_GET_SIZE(redo) < 1 ||
+        args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < count ||
+        seq == NULL) {
+        return 0;
+    }
+    int keyed = PySet_Contains(r->keyed, PyTuple_GET_ITEM(redo, 0));
+    if (keyed <= 0) {
+        return keyed;
+    }
+    if (PyList_Append(parts, redo)) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *p = PyTuple_GET_ITEM(ps, i), *a = PyTuple_GET_ITEM(args, i);
+        if (!PyObject_TypeCheck(p, r->cls)) {
+            return 0;
+        }
+        PyObject *place = FIELD(p, r->g);
+        if (place == NULL) {
+            return 0;
+        }
+        if (place == Py_None) { /* found now: its place is the next one */
+            if (*found >= max_nodes) {
+                return 0;
+            }
+            place = PyLong_FromSsize_t((*found)++);
+            if (place == NULL) {
+                return -1;
+            }
+            Py_SETREF(FIELD(p, r->g), place);
+            if (PyList_Append(nodes, p)) {
+                return -1;
+            }
+        }
+        if (PyList_Append(parts, place)) {
+            return -1;
+        }
+        PyObject *pps = FIELD(p, r->parents);
+        if (pps == NULL || !PyTuple_CheckExact(pps)) {
+            return 0;
+        }
+        if (PyTuple_GET_SIZE(pps) == 0) { /* a leaf: the array the operation read */
+            if (append_shape_dtype(parts, a)) {
+                return -1;
+            }
+            continue;
+        }
+        PyObject *pargs = FIELD(p, r->args), *pseq = FIELD(p, r->seq);
+        if (pargs == NULL || !PyTuple_CheckExact(pargs) || PyTuple_GET_SIZE(pargs) == 0 ||
+            PyTuple_GET_ITEM(pargs, PyTuple_GET_SIZE(pargs) - 1) != a || pseq == NULL) {
+            return 0; /* it read another array than the operand's result */
+        }
+        PyObject *distance = PyNumber_Subtract(pseq, seq);
+        if (distance == NULL) {
+            return -1;
+        }
+        int failed = PyList_Append(parts, distance);
+        Py_DECREF(distance);
+        if (failed) {
+            return -1;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+read_structure(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs)
+{
+    Reader *r = PyCapsule_GetPointer(capsule, READER_NAME);
+    if (r == NULL) {
+        return NULL;
+    }
+    Py_ssize_t max_nodes;
+    if (nargs != 2 || !PyList_CheckExact(args[0]) || PyList_GET_SIZE(args[0]) != 1 ||
+        (max_nodes = PyLong_AsSsize_t(args[1])) == -1) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "read(nodes, max_nodes): nodes a list of the root");
+        }
+        return NULL;
+    }
+    PyObject *nodes = args[0], *root = PyList_GET_ITEM(nodes, 0);
+    if (!PyObject_TypeCheck(root, r->cls) || FIELD(root, r->data) == NULL ||
+        FIELD(root, r->g) == NULL) {
+        Py_RETURN_NONE;
+    }
+    PyObject *parts = PyList_New(0);
+    if (parts == NULL) {
+        return NULL;
+    }
+    if (append_shape_dtype(parts, FIELD(root, r->data))) {
+        goto error;
+    }
+    PyObject *zero = PyLong_FromLong(0);
+    if (zero == NULL) {
+        goto error;
+    }
+    Py_SETREF(FIELD(root, r->g), zero);
+    Py_ssize_t found = 1;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(nodes); k++) { /* grows while it is read */
+        int more = read_node(r, nodes, parts, PyList_GET_ITEM(nodes, k), &found, max_nodes);
+        if (more < 0) {
+            goto error;
+        }
+        if (more == 0) {
+            Py_DECREF(parts);
+            Py_RETURN_NONE;
+        }
+    }
+    PyObject *key = PyList_AsTuple(parts);
+    Py_DECREF(parts);
+    return key;
+error:
+    Py_DECREF(parts);
+    return NULL;
+}
+
+static PyMethodDef read_def = {
+    "read", (PyCFunction)(void (*)(void))read_structure, METH_FASTCALL,
+    "read(nodes, max_nodes) -> tuple or None",
+};
+
+PyDoc_STRVAR(structure_reader_doc,
+"structure_reader(cls, fields, keyed) -> function\n\n"
+"read(nodes, max_nodes): the key of the graph of nodes[0], as tensor_compile's\n"
+"_structure gives it (nodes grows to every node found, each `_g` its place), or None.\n"
+"`fields` names the attributes _parents, _redo, _args, _seq, _g and data of `cls`.");
+
+static PyObject *
+structure_reader(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *cls, *fields, *keyed;
+    if (!PyArg_ParseTuple(args, "OO!O!:structure_reader", &cls, &PyTuple_Type, &fields,
+                          &PyFrozenSet_Type, &keyed)) {
+        return NULL;
+    }
+    if (!PyType_Check(cls) || ((PyTypeObject *)cls)->tp_dealloc != node_dealloc) {
+        PyErr_SetString(PyExc_TypeError, "structure_reader needs a class made by make_type");
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(fields) != READ_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "structure_reader needs 6 attribute names");
+        return NULL;
+    }
+    Py_ssize_t offsets[READ_FIELDS];
+    for (Py_ssize_t i = 0; i < READ_FIELDS; i++) {
+        offsets[i] = field_offset(cls, PyTuple_GET_ITEM(fields, i));
+        if (offsets[i] < 0) {
+            return NULL;
+        }
+    }
+    Reader *r = PyMem_Calloc(1, sizeof(Reader));
+    if (r == NULL) {
+        return PyErr_NoMemory();
+    }
+    r->parents = offsets[0];
+    r->redo = offsets[1];
+    r->args = offsets[2];
+    r->seq = offsets[3];
+    r->g = offsets[4];
+    r->data = offsets[5];
+    r->cls = (PyTypeObject *)Py_NewRef(cls);
+    r->keyed = Py_NewRef(keyed);
+    PyObject *capsule = PyCapsule_New(r, READER_NAME, reader_free);
+    if (capsule == NULL) {
+        Py_DECREF(r->cls);
+        Py_DECREF(r->keyed);
+        PyMem_Free(r);
+        return NULL;
+    }
+    PyObject *fn = PyCFunction_New(&read_def, capsule);
+    Py_DECREF(capsule);
+    return fn;
+}
+
 static PyMethodDef methods[] = {
+    {"structure_reader", structure_reader, METH_VARARGS, structure_reader_doc},
     {"make_type", make_type, METH_VARARGS, make_type_doc},
     {"blank_maker", blank_maker, METH_O, blank_maker_doc},
+    {"recorder", recorder, METH_VARARGS, recorder_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -300,10 +730,16 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__untracked(void)
 {
+    shape_name = PyUnicode_InternFromString("shape");
+    dtype_name = PyUnicode_InternFromString("dtype");
+    if (shape_name == NULL || dtype_name == NULL) {
+        return NULL;
+    }
     PyObject *module = PyModule_Create(&module_def);
     /* the interface untracked.py expects: raised with every change to it (make_type's
-       base argument is 2), so that a stale build is left unused rather than misused */
-    if (module != NULL && PyModule_AddIntConstant(module, "API", 2) < 0) {
+       base argument is 2, recorder and structure_reader 3), so that a stale build is
+       left unused rather than misused */
+    if (module != NULL && PyModule_AddIntConstant(module, "API", 3) < 0) {
         Py_DECREF(module);
         return NULL;
     }

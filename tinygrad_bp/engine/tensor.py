@@ -40,11 +40,22 @@ from typing import Any, Union
 
 import numpy as np
 
-from .autograd import ANOMALY, RECORD, ROLES, TRACE, AnomalyError, Node, check_name, mode, next_seq
+from .autograd import (
+    _MODE,
+    ANOMALY,
+    RECORD,
+    ROLES,
+    TRACE,
+    AnomalyError,
+    Node,
+    check_name,
+    mode,
+    next_seq,
+)
 from .fpstate import quietly
 from .heap import keep_heap
 from .ops import BINARY, UNARY, BinaryOp, UnaryOp, as_method, bind_params, first_refusal, op_label
-from .untracked import blank_maker, untracked
+from .untracked import blank_maker, recorder, untracked
 
 __all__ = ["ShapeError", "Tensor"]
 
@@ -1014,7 +1025,18 @@ class Tensor(Node):
 _replay_backward: Callable[[Tensor, np.ndarray], bool] | None = None
 
 
-_node = Tensor._result  # called as a function in the operations below
+# called as a function in the operations below: with the C helper, a recorded node is
+# made in one call (`Tensor._result` in every other case)
+_node = recorder(
+    Tensor,
+    ("data", "_op", "_seq", "requires_grad", "_parents", "_vjp", "_redo", "_args"),
+    np.ndarray,
+    _MODE,
+    RECORD,
+    TRACE | ANOMALY,
+    next_seq,
+    Tensor._result,
+)
 _blank = blank_maker(Tensor)  # a Tensor with every slot None
 
 _POW_LABELS: dict[float, str] = {}  # "**2" for 2.0, ...: the first 256 exponents seen

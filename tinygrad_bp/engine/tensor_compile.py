@@ -37,6 +37,7 @@ from . import fpstate
 from .autograd import _MODE, _SEQ, TRACE
 from .ops import BINARY
 from .tensor import (
+    Tensor,
     _add_reduce,
     _added,
     _binary_kernel,
@@ -58,6 +59,7 @@ from .tensor import (
     _unary_kernel,
 )
 from .trace import TraceError
+from .untracked import structure_reader
 
 __all__ = ["MAX_GRAPHS", "MAX_NODES", "compile_replay", "replay_backward"]
 
@@ -393,7 +395,7 @@ def replay_backward(root: Any, seed: np.ndarray) -> bool:
     nodes = [root]
     done = False
     try:
-        key = _structure(nodes)
+        key = _read(nodes, MAX_NODES)
         if key is None:
             return False
         try:
@@ -417,14 +419,14 @@ def replay_backward(root: Any, seed: np.ndarray) -> bool:
                 node._g = None
 
 
-def _structure(nodes: list) -> tuple | None:
+def _structure(nodes: list, max_nodes: int) -> tuple | None:
     """Collect the nodes reachable from ``nodes[0]`` into `nodes` in the order they are
     found, each ``_g`` its place there, and return the graph's key: the root's shape and
     dtype (the seed's), then for each node in that order None for a leaf, else its
     kernel and fixed arguments and, for each operand, its place and either (a computed
     operand) minus the number of nodes made from it to this one, which fixes the
     creation order in which the walk sums gradients, or (a leaf) the shape and dtype of
-    the array the operation read. None past `MAX_NODES` nodes, for a graph with an
+    the array the operation read. None past `max_nodes` nodes, for a graph with an
     operation outside `_KEYED`, or when an operation read another array than its
     computed operand's result (a ``.data`` rebound in between)."""
     root = nodes[0].data  # the seed's shape and dtype
@@ -450,7 +452,7 @@ def _structure(nodes: list) -> tuple | None:
             i += 1
             j = p._g
             if j is None:
-                if found >= MAX_NODES:
+                if found >= max_nodes:
                     return None
                 j = p._g = found
                 found += 1
@@ -464,6 +466,12 @@ def _structure(nodes: list) -> tuple | None:
                 add(a.shape)
                 add(a.dtype)
     return tuple(parts)
+
+
+# `_structure` in one C call where the helper is built (`untracked.structure_reader`)
+_read = structure_reader(
+    Tensor, ("_parents", "_redo", "_args", "_seq", "_g", "data"), _KEYED, _structure
+)
 
 
 def _compile_backward(nodes: list) -> tuple[Callable[[list, np.ndarray], None], str]:

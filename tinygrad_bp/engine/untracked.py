@@ -21,12 +21,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from types import MemberDescriptorType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 # The helper's interface, as `_untracked.API` states it. A helper compiled from an older
 # C file (an editable install not rebuilt since) is not used: `pip install .` again.
-_API = 2
+_API = 3
 
 # The helper frees a chain of nodes by reading and setting reference counts, which a
 # free-threaded interpreter (abiflags "t", Python 3.13+) splits between threads.
@@ -41,7 +42,7 @@ if not _FREE_THREADED:
 if getattr(_untracked, "API", None) != _API:
     _untracked = None
 
-__all__ = ["NATIVE", "blank_maker", "untracked"]
+__all__ = ["NATIVE", "blank_maker", "recorder", "structure_reader", "untracked"]
 
 #: Whether node classes are untracked (the C helper is built and not switched off).
 NATIVE = _untracked is not None and os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") in ("", "0")
@@ -115,6 +116,55 @@ def blank_maker(cls: type) -> Callable[[], object]:
     scope = {"new": object.__new__, "cls": cls}
     exec(source, scope)
     return scope["blank"]
+
+
+def recorder(
+    cls: type,
+    fields: tuple[str, ...],
+    array_type: type,
+    mode: ContextVar[int],
+    record: int,
+    slow: int,
+    next_seq: Callable[[], int],
+    fallback: Callable[..., Any],
+) -> Callable[..., Any]:
+    """`fallback`, or a C function with its result in its common case, in one call.
+
+    ``fallback(data, parents, vjp, op, grad, kernel, static, args)`` makes an
+    operation's node. Where grad is True, data an instance of exactly `array_type`,
+    args a tuple, and `mode` holds the bit `record` and none of the bits `slow`, the
+    C function makes the `cls` itself: the attributes named by `fields` get data,
+    op, ``next_seq()``, True, parents, vjp, ``(kernel, static)`` and ``(*args,
+    data)``, every other attribute None. In every other case it calls `fallback`.
+    Without the helper, or for a class it did not make, this returns `fallback`.
+    """
+    if NATIVE:
+        try:
+            return _untracked.recorder(
+                cls, fields, array_type, mode, record, slow, next_seq, fallback
+            )
+        except TypeError:  # not one of the helper's classes
+            pass
+    return fallback
+
+
+def structure_reader(
+    cls: type, fields: tuple[str, ...], keyed: frozenset, fallback: Callable[..., Any]
+) -> Callable[..., Any]:
+    """`fallback`, or the C function that computes what it computes.
+
+    ``fallback(nodes, max_nodes)`` is `tensor_compile._structure`: the key of the
+    graph of ``nodes[0]``, whose operations' kernels are in `keyed`, read through
+    the attributes that `fields` names (the parents, the kernel and fixed
+    arguments, the arrays read, the creation number, the place, the value).
+    Without the helper, or for a class it did not make, this returns `fallback`.
+    """
+    if NATIVE:
+        try:
+            return _untracked.structure_reader(cls, fields, keyed)
+        except TypeError:  # not one of the helper's classes
+            pass
+    return fallback
 
 
 def _slots(chain: tuple[type, ...]) -> tuple[str, ...]:
