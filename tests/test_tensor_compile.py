@@ -274,6 +274,28 @@ def test_the_c_structure_reader_leaves_odd_nodes_to_the_walk():
         root = (w * 2.0).sum()
         attack(root._parents[0])
         assert read_with(tensor_compile._read, root, 10)[0] is None  # no crash: None
+    # an array whose shape, when read, rebinds the attributes of the node being read
+    class Rebinding(np.ndarray):
+        node = None
+
+        @property
+        def shape(self):
+            node, Rebinding.node = Rebinding.node, None
+            if node is not None:
+                node._parents, node._args, node._redo, node._seq = (), (), (), None
+                import gc
+
+                gc.collect()
+            return super().shape
+
+    for _ in range(3):
+        leaf = Tensor(np.ones((2, 2)), requires_grad=True)
+        root = leaf * 2.0
+        evil = root.data.view(Rebinding)
+        root._args = (evil, root.data)
+        Rebinding.node = root
+        key, nodes = read_with(tensor_compile._read, root.sum(), 10)
+        assert key is None or isinstance(key, tuple)
     with pytest.raises(TypeError, match="nodes a list"):
         tensor_compile._read((out,), 10)
     with pytest.raises(TypeError):

@@ -522,34 +522,13 @@ append_shape_dtype(PyObject *parts, PyObject *a)
     return failed ? -1 : 0;
 }
 
-/* 1: read on; 0: the graph is not keyed (None); -1: an error */
+/* The operands of a computed node (its parents `ps`, the arrays `args` it read, its
+   creation number `seq`): 1 read on, 0 the graph is not keyed (None), -1 an error. */
 static int
-read_node(Reader *r, PyObject *nodes, PyObject *parts, PyObject *node, Py_ssize_t *found,
-          Py_ssize_t max_nodes)
+read_operands(Reader *r, PyObject *nodes, PyObject *parts, PyObject *ps, PyObject *args,
+              PyObject *seq, Py_ssize_t *found, Py_ssize_t max_nodes)
 {
-    PyObject *ps = FIELD(node, r->parents);
-    if (ps == NULL || !PyTuple_CheckExact(ps)) {
-        return 0;
-    }
-    Py_ssize_t count = PyTuple_GET_SIZE(ps);
-    if (count == 0) {
-        return PyList_Append(parts, Py_None) ? -1 : 1;
-    }
-    PyObject *redo = FIELD(node, r->redo), *args = FIELD(node, r->args);
-    PyObject *seq = FIELD(node, r->seq);
-    if (redo == NULL || !PyTuple_CheckExact(redo) || PyTuple_GET_SIZE(redo) < 1 ||
-        args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < count ||
-        seq == NULL) {
-        return 0;
-    }
-    int keyed = PySet_Contains(r->keyed, PyTuple_GET_ITEM(redo, 0));
-    if (keyed <= 0) {
-        return keyed;
-    }
-    if (PyList_Append(parts, redo)) {
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < count; i++) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ps); i++) {
         PyObject *p = PyTuple_GET_ITEM(ps, i), *a = PyTuple_GET_ITEM(args, i);
         if (!PyObject_TypeCheck(p, r->cls)) {
             return 0;
@@ -586,10 +565,13 @@ read_node(Reader *r, PyObject *nodes, PyObject *parts, PyObject *node, Py_ssize_
         }
         PyObject *pargs = FIELD(p, r->args), *pseq = FIELD(p, r->seq);
         if (pargs == NULL || !PyTuple_CheckExact(pargs) || PyTuple_GET_SIZE(pargs) == 0 ||
-            PyTuple_GET_ITEM(pargs, PyTuple_GET_SIZE(pargs) - 1) != a || pseq == NULL) {
+            PyTuple_GET_ITEM(pargs, PyTuple_GET_SIZE(pargs) - 1) != a) {
             return 0; /* it read another array than the operand's result */
         }
-        PyObject *distance = PyNumber_Subtract(pseq, seq);
+        if (pseq == NULL || !PyLong_CheckExact(pseq)) {
+            return 0;
+        }
+        PyObject *distance = PyNumber_Subtract(pseq, seq); /* two ints: no Python code */
         if (distance == NULL) {
             return -1;
         }
@@ -600,6 +582,46 @@ read_node(Reader *r, PyObject *nodes, PyObject *parts, PyObject *node, Py_ssize_
         }
     }
     return 1;
+}
+
+/* One node found: 1 read on, 0 the graph is not keyed (None), -1 an error. What the
+   node holds is held here while it is read, as reading a shape or looking a kernel up
+   may run Python code that could rebind the node's attributes. */
+static int
+read_node(Reader *r, PyObject *nodes, PyObject *parts, PyObject *node, Py_ssize_t *found,
+          Py_ssize_t max_nodes)
+{
+    PyObject *ps = FIELD(node, r->parents);
+    if (ps == NULL || !PyTuple_CheckExact(ps)) {
+        return 0;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(ps);
+    if (count == 0) {
+        return PyList_Append(parts, Py_None) ? -1 : 1;
+    }
+    PyObject *redo = FIELD(node, r->redo), *args = FIELD(node, r->args);
+    PyObject *seq = FIELD(node, r->seq);
+    if (redo == NULL || !PyTuple_CheckExact(redo) || PyTuple_GET_SIZE(redo) < 1 ||
+        args == NULL || !PyTuple_CheckExact(args) || PyTuple_GET_SIZE(args) < count ||
+        seq == NULL || !PyLong_CheckExact(seq)) {
+        return 0;
+    }
+    Py_INCREF(ps);
+    Py_INCREF(redo);
+    Py_INCREF(args);
+    Py_INCREF(seq);
+    int more = PySet_Contains(r->keyed, PyTuple_GET_ITEM(redo, 0));
+    if (more > 0) {
+        more = PyList_Append(parts, redo) ? -1 : 1;
+    }
+    if (more > 0) {
+        more = read_operands(r, nodes, parts, ps, args, seq, found, max_nodes);
+    }
+    Py_DECREF(ps);
+    Py_DECREF(redo);
+    Py_DECREF(args);
+    Py_DECREF(seq);
+    return more;
 }
 
 static PyObject *
@@ -626,7 +648,10 @@ read_structure(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs)
     if (parts == NULL) {
         return NULL;
     }
-    if (append_shape_dtype(parts, FIELD(root, r->data))) {
+    PyObject *data = Py_NewRef(FIELD(root, r->data));
+    int failed = append_shape_dtype(parts, data);
+    Py_DECREF(data);
+    if (failed) {
         goto error;
     }
     PyObject *zero = PyLong_FromLong(0);
