@@ -274,6 +274,7 @@ def test_the_c_structure_reader_leaves_odd_nodes_to_the_walk():
         root = (w * 2.0).sum()
         attack(root._parents[0])
         assert read_with(tensor_compile._read, root, 10)[0] is None  # no crash: None
+
     # an array whose shape, when read, rebinds the attributes of the node being read
     class Rebinding(np.ndarray):
         node = None
@@ -300,6 +301,60 @@ def test_the_c_structure_reader_leaves_odd_nodes_to_the_walk():
         tensor_compile._read((out,), 10)
     with pytest.raises(TypeError):
         tensor_compile._read([out], "10")
+
+
+_SWAPPED_NODES = """
+import gc
+import numpy as np
+from tinygrad_bp import Tensor
+from tinygrad_bp.engine import tensor_compile
+
+class Swapping(np.ndarray):  # its shape, when read, puts bytes among the nodes being read
+    @property
+    def shape(self):
+        for ref in gc.get_referrers(root):
+            if type(ref) is list and ref and ref[0] is root:
+                ref[1:] = [bytes(range(16, 250))] * 4
+        return super().shape
+
+leaf = Tensor(np.ones((2, 2)), requires_grad=True)
+mid = leaf * 2.0
+root = (mid * 3.0).sum()
+mid._args = (mid._args[0].view(Swapping), *mid._args[1:])
+nodes = [root]
+print(tensor_compile._read(nodes, 100))
+"""
+
+
+@pytest.mark.skipif(
+    tensor_compile._read is tensor_compile._structure, reason="the C helper is not built"
+)
+def test_the_c_structure_reader_reads_only_nodes_from_its_list():
+    """Python code run by the read (a shape) can reach the list of nodes (through
+    `gc.get_referrers`) and put anything in it: what is not a node is not read as one."""
+    r = subprocess.run(
+        [sys.executable, "-c", _SWAPPED_NODES], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0 and r.stdout == "None\n", (r.returncode, r.stderr[-2000:])
+
+
+@pytest.mark.parametrize("reader", ["_read", "_structure"])
+@pytest.mark.parametrize("mark", [0, 1, 2, -1, 2**70, "pending"])
+def test_a_node_marked_by_another_walk_leaves_the_graph_to_the_walk(reader, mark):
+    """A `_g` that is not the node's place in this read (left by a backward run from
+    inside this one, in the same thread) never stands for it in a key: the key would
+    name another node's place, and the compiled backward would read the wrong node."""
+    w = Tensor(np.ones((2, 2)), requires_grad=True)
+    h = w * 2.0
+    root = (h * h).sum()  # places: root 0, h * h 1, h 2, w 3
+    assert read_with(getattr(tensor_compile, reader), root, 10)[0] is not None
+    h._g = mark
+    try:
+        key = getattr(tensor_compile, reader)([root], 10)
+    finally:
+        for node in topological_order(root):
+            node._g = None
+    assert key is None
 
 
 # -- 2. repeated backward, retained grads, non-scalar and unary roots ------------------------------

@@ -719,6 +719,53 @@ def test_the_c_recorder_keeps_no_reference_of_its_own():
 
 
 @native
+def test_the_c_recorder_leaves_keywords_and_a_wide_mode_to_tensor_result():
+    """What `Tensor._result` takes, the recorder takes: keyword arguments, and a mode
+    int wider than a C long (a bit of its own set on top of the engine's)."""
+    from tinygrad_bp.engine import tensor
+    from tinygrad_bp.engine.autograd import _MODE, RECORD
+
+    a = Tensor(np.arange(3.0), requires_grad=True)
+    names = ("data", "parents", "vjp", "op", "grad", "kernel", "static", "args")
+    kw = dict(zip(names, _RESULT_ARGS[0](a, a, len)))
+    _same_node(tensor._node(**kw), Tensor._result(**kw))
+    token = _MODE.set(RECORD | 1 << 80)
+    try:
+        _same_node(tensor._node(*kw.values()), Tensor._result(*kw.values()))
+    finally:
+        _MODE.reset(token)
+    with pytest.raises(TypeError):  # as Tensor._result refuses them
+        tensor._node(*kw.values(), extra=1)
+
+
+@native
+def test_the_c_recorder_holds_nothing_on_any_path():
+    """No reference is kept by a recorded node made, by a case left to `Tensor._result`,
+    or by a call refused."""
+    from tinygrad_bp.engine import tensor
+    from tinygrad_bp.engine.autograd import _MODE, RECORD
+
+    data, a = np.ones(4), Tensor(np.ones(4), requires_grad=True)
+    calls = [
+        lambda: tensor._node(data, (a,), None, "x", True, len, ("s",), (a.data,)),
+        lambda: tensor._node(data, (a,), None, "x", False, len, ("s",), (a.data,)),
+        lambda: tensor._node(data, (a,), None, "x", True, len, ("s",), [a.data]),
+        lambda: tensor._node(data, (a,), None, "x", grad=True, kernel=len, static=(), args=()),
+    ]
+    before = (sys.getrefcount(data), sys.getrefcount(a), sys.getrefcount(a.data))
+    for call in calls:
+        for _ in range(200):
+            call()
+    for _ in range(200):
+        with pytest.raises(TypeError):
+            tensor._node(data, (a,), None)
+        token = _MODE.set(RECORD | 1 << 80)
+        calls[0]()
+        _MODE.reset(token)
+    assert (sys.getrefcount(data), sys.getrefcount(a), sys.getrefcount(a.data)) == before
+
+
+@native
 def test_the_c_recorder_refuses_what_it_cannot_make():
     from contextvars import ContextVar
 

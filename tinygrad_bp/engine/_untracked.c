@@ -342,30 +342,30 @@ recorder_free(PyObject *capsule)
 }
 
 static PyObject *
-record_node(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs)
+record_node(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     Recorder *r = PyCapsule_GetPointer(capsule, RECORDER_NAME);
     if (r == NULL) {
         return NULL;
     }
-    /* (data, parents, vjp, op, grad, kernel, static, args) */
-    if (nargs != 8 || args[4] != Py_True || Py_TYPE(args[0]) != r->array_type ||
-        !PyTuple_CheckExact(args[7])) {
-        return PyObject_Vectorcall(r->fallback, args, (size_t)nargs, NULL);
+    /* (data, parents, vjp, op, grad, kernel, static, args), all by position */
+    if (nargs != 8 || kwnames != NULL || args[4] != Py_True ||
+        Py_TYPE(args[0]) != r->array_type || !PyTuple_CheckExact(args[7])) {
+        return PyObject_Vectorcall(r->fallback, args, (size_t)nargs, kwnames);
     }
     PyObject *mode;
     if (PyContextVar_Get(r->mode, NULL, &mode) < 0) {
         return NULL;
     }
-    if (mode == NULL) { /* no value and no default: the Python code says what to do */
-        return PyObject_Vectorcall(r->fallback, args, (size_t)nargs, NULL);
+    /* the mode's bits, if they are an int that fits a C long (it has no other bits);
+       else (no value, another type, wider) the Python code says what to do */
+    int wide = 1;
+    long bits = 0;
+    if (mode != NULL && PyLong_CheckExact(mode)) {
+        bits = PyLong_AsLongAndOverflow(mode, &wide); /* no error for an exact int */
     }
-    long bits = PyLong_AsLong(mode);
-    Py_DECREF(mode);
-    if (bits == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (!(bits & r->record) || (bits & r->slow)) {
+    Py_XDECREF(mode);
+    if (wide || !(bits & r->record) || (bits & r->slow)) {
         return PyObject_Vectorcall(r->fallback, args, (size_t)nargs, NULL);
     }
     PyObject *values[RECORDED] = {NULL};
@@ -406,7 +406,7 @@ fail:
 }
 
 static PyMethodDef record_def = {
-    "record", (PyCFunction)(void (*)(void))record_node, METH_FASTCALL,
+    "record", (PyCFunction)(void (*)(void))record_node, METH_FASTCALL | METH_KEYWORDS,
     "record(data, parents, vjp, op, grad, kernel, static, args) -> node",
 };
 
@@ -522,6 +522,21 @@ append_shape_dtype(PyObject *parts, PyObject *a)
     return failed ? -1 : 0;
 }
 
+/* j if `place` (a node's _g) is an int j and nodes[j] is the node `p`, else -1 */
+static Py_ssize_t
+place_of(PyObject *nodes, PyObject *place, PyObject *p)
+{
+    if (place == NULL || !PyLong_CheckExact(place)) {
+        return -1;
+    }
+    int wide;
+    long j = PyLong_AsLongAndOverflow(place, &wide); /* no error for an exact int */
+    if (wide || j < 0 || j >= PyList_GET_SIZE(nodes) || PyList_GET_ITEM(nodes, j) != p) {
+        return -1;
+    }
+    return j;
+}
+
 /* The operands of a computed node (its parents `ps`, the arrays `args` it read, its
    creation number `seq`): 1 read on, 0 the graph is not keyed (None), -1 an error. */
 static int
@@ -536,6 +551,9 @@ read_operands(Reader *r, PyObject *nodes, PyObject *parts, PyObject *ps, PyObjec
         PyObject *place = FIELD(p, r->g);
         if (place == NULL) {
             return 0;
+        }
+        if (place != Py_None && place_of(nodes, place, p) < 0) {
+            return 0; /* marked by another walk (a backward run from inside this read) */
         }
         if (place == Py_None) { /* found now: its place is the next one */
             if (*found >= max_nodes) {
@@ -644,28 +662,39 @@ read_structure(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs)
         FIELD(root, r->g) == NULL) {
         Py_RETURN_NONE;
     }
-    PyObject *parts = PyList_New(0);
-    if (parts == NULL) {
+    PyObject *zero = PyLong_FromLong(0), *parts = PyList_New(0);
+    if (zero == NULL || parts == NULL) {
+        Py_XDECREF(zero);
+        Py_XDECREF(parts);
         return NULL;
     }
     PyObject *data = Py_NewRef(FIELD(root, r->data));
+    Py_SETREF(FIELD(root, r->g), zero); /* the old one freed may run code: root read */
     int failed = append_shape_dtype(parts, data);
     Py_DECREF(data);
     if (failed) {
         goto error;
     }
-    PyObject *zero = PyLong_FromLong(0);
-    if (zero == NULL) {
-        goto error;
-    }
-    Py_SETREF(FIELD(root, r->g), zero);
     Py_ssize_t found = 1;
     for (Py_ssize_t k = 0; k < PyList_GET_SIZE(nodes); k++) { /* grows while it is read */
-        int more = read_node(r, nodes, parts, PyList_GET_ITEM(nodes, k), &found, max_nodes);
+        /* only nodes are put there, but Python code that the read runs (a shape) can
+           reach the list (gc.get_referrers) and put anything there */
+        PyObject *node = PyList_GET_ITEM(nodes, k);
+        int more = PyObject_TypeCheck(node, r->cls) ?
+                       read_node(r, nodes, parts, node, &found, max_nodes) : 0;
         if (more < 0) {
             goto error;
         }
         if (more == 0) {
+            Py_DECREF(parts);
+            Py_RETURN_NONE;
+        }
+    }
+    /* and if that Python code took nodes out of the list or moved them, a place in the
+       key would name another node than the one it stood for when it was read */
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(nodes); k++) {
+        PyObject *node = PyList_GET_ITEM(nodes, k);
+        if (!PyObject_TypeCheck(node, r->cls) || place_of(nodes, FIELD(node, r->g), node) != k) {
             Py_DECREF(parts);
             Py_RETURN_NONE;
         }

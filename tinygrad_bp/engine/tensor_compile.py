@@ -457,6 +457,8 @@ def _structure(nodes: list, max_nodes: int) -> tuple | None:
                 j = p._g = found
                 found += 1
                 push(p)
+            elif type(j) is not int or not 0 <= j < found or nodes[j] is not p:
+                return None  # marked by another walk (a backward run from inside this one)
             add(j)
             if p._parents:
                 if p._args[-1] is not a:
