@@ -7,6 +7,7 @@ finite differences or closed forms, and for sigmoid mpmath at 200 bits.
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import subprocess
@@ -336,6 +337,41 @@ def test_the_c_structure_reader_reads_only_nodes_from_its_list():
         [sys.executable, "-c", _SWAPPED_NODES], capture_output=True, text=True, timeout=60
     )
     assert r.returncode == 0 and r.stdout == "None\n", (r.returncode, r.stderr[-2000:])
+
+
+@pytest.mark.skipif(
+    tensor_compile._read is tensor_compile._structure, reason="the C helper is not built"
+)
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda nodes: nodes.__delitem__(slice(1, None)),  # the nodes found so far dropped
+        lambda nodes: nodes.insert(1, nodes[-1]),  # one twice
+        lambda nodes: nodes.reverse(),
+    ],
+)
+def test_the_c_structure_reader_keys_no_list_moved_while_it_read(change):
+    """Nodes taken out of the list or moved by Python code that the read runs: a place
+    in the key would name another node than the one it stood for."""
+
+    class Moving(np.ndarray):
+        @property
+        def shape(self):
+            for ref in gc.get_referrers(root):
+                if type(ref) is list and ref and ref[0] is root and len(ref) > 2:
+                    change(ref)
+            return super().shape
+
+    leaf = Tensor(np.ones((2, 2)), requires_grad=True)
+    mid = leaf * 2.0
+    root = (mid * 3.0 + leaf).sum()
+    mid._args = (mid._args[0].view(Moving), *mid._args[1:])
+    nodes = [root]
+    try:
+        assert tensor_compile._read(nodes, 100) is None
+    finally:
+        for node in topological_order(root):
+            node._g = None
 
 
 @pytest.mark.parametrize("reader", ["_read", "_structure"])
