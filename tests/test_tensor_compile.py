@@ -374,6 +374,41 @@ def test_the_c_structure_reader_keys_no_list_moved_while_it_read(change):
             node._g = None
 
 
+class _Doubled(Tensor):
+    """A subclass whose `data` reads as twice the array it holds."""
+
+    @property
+    def data(self):
+        return np.concatenate([Tensor.data.__get__(self)] * 2)
+
+    @data.setter
+    def data(self, value):
+        Tensor.data.__set__(self, value)
+
+
+class _Plain(Tensor):
+    __slots__ = ("note",)
+
+
+@pytest.mark.skipif(
+    tensor_compile._read is tensor_compile._structure, reason="the C helper is not built"
+)
+@pytest.mark.parametrize("kind", [_Doubled, _Plain])
+def test_the_c_structure_reader_reads_a_subclass_as_the_python_one_does(kind):
+    """A Tensor subclass reads its attributes through its own class: where it overrides
+    one that the key is read from, the C reader (which reads the slots) leaves the
+    graph to the walk; where it overrides none, both read the same key."""
+    root = kind(np.ones(2), requires_grad=True)
+    want = read_with(tensor_compile._structure, root, 10)[0]
+    got = read_with(tensor_compile._read, root, 10)[0]
+    assert want[0] == ((4,) if kind is _Doubled else (2,))
+    assert got == (None if kind is _Doubled else want)
+    leaf = kind(np.ones(3), requires_grad=True)
+    out = (leaf * 2.0).sum()
+    want = read_with(tensor_compile._structure, out, 10)[0]
+    assert read_with(tensor_compile._read, out, 10)[0] == (None if kind is _Doubled else want)
+
+
 @pytest.mark.parametrize("reader", ["_read", "_structure"])
 @pytest.mark.parametrize("mark", [0, 1, 2, -1, 2**70, "pending"])
 def test_a_node_marked_by_another_walk_leaves_the_graph_to_the_walk(reader, mark):

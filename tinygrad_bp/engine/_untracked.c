@@ -484,6 +484,7 @@ recorder(PyObject *Py_UNUSED(module), PyObject *args)
 typedef struct {
     PyTypeObject *cls;
     PyObject *keyed; /* the kernels whose operations may be keyed */
+    PyObject *names; /* the attributes read (a tuple of str) */
     Py_ssize_t parents, redo, args, seq, g, data;
 } Reader;
 
@@ -496,8 +497,30 @@ reader_free(PyObject *capsule)
     if (r != NULL) {
         Py_XDECREF(r->cls);
         Py_XDECREF(r->keyed);
+        Py_XDECREF(r->names);
         PyMem_Free(r);
     }
+}
+
+/* Whether `obj` is a node whose attributes read are its slots: one of `cls`, or of a
+   subclass that overrides none of those attributes, nor how attributes are read. */
+static int
+is_node(Reader *r, PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp == r->cls) {
+        return 1;
+    }
+    if (!PyType_IsSubtype(tp, r->cls) || tp->tp_getattro != PyObject_GenericGetAttr) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < READ_FIELDS; i++) {
+        PyObject *name = PyTuple_GET_ITEM(r->names, i);
+        if (_PyType_Lookup(tp, name) != _PyType_Lookup(r->cls, name)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* parts += a.shape, a.dtype */
@@ -545,7 +568,7 @@ read_operands(Reader *r, PyObject *nodes, PyObject *parts, PyObject *ps, PyObjec
 {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ps); i++) {
         PyObject *p = PyTuple_GET_ITEM(ps, i), *a = PyTuple_GET_ITEM(args, i);
-        if (!PyObject_TypeCheck(p, r->cls)) {
+        if (!is_node(r, p)) {
             return 0;
         }
         PyObject *place = FIELD(p, r->g);
@@ -658,7 +681,7 @@ read_structure(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *nodes = args[0], *root = PyList_GET_ITEM(nodes, 0);
-    if (!PyObject_TypeCheck(root, r->cls) || FIELD(root, r->data) == NULL ||
+    if (!is_node(r, root) || FIELD(root, r->data) == NULL ||
         FIELD(root, r->g) == NULL) {
         Py_RETURN_NONE;
     }
@@ -680,7 +703,7 @@ read_structure(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs)
         /* only nodes are put there, but Python code that the read runs (a shape) can
            reach the list (gc.get_referrers) and put anything there */
         PyObject *node = PyList_GET_ITEM(nodes, k);
-        int more = PyObject_TypeCheck(node, r->cls) ?
+        int more = is_node(r, node) ?
                        read_node(r, nodes, parts, node, &found, max_nodes) : 0;
         if (more < 0) {
             goto error;
@@ -694,7 +717,7 @@ read_structure(PyObject *capsule, PyObject *const *args, Py_ssize_t nargs)
        key would name another node than the one it stood for when it was read */
     for (Py_ssize_t k = 0; k < PyList_GET_SIZE(nodes); k++) {
         PyObject *node = PyList_GET_ITEM(nodes, k);
-        if (!PyObject_TypeCheck(node, r->cls) || place_of(nodes, FIELD(node, r->g), node) != k) {
+        if (!is_node(r, node) || place_of(nodes, FIELD(node, r->g), node) != k) {
             Py_DECREF(parts);
             Py_RETURN_NONE;
         }
@@ -753,10 +776,12 @@ structure_reader(PyObject *Py_UNUSED(module), PyObject *args)
     r->data = offsets[5];
     r->cls = (PyTypeObject *)Py_NewRef(cls);
     r->keyed = Py_NewRef(keyed);
+    r->names = Py_NewRef(fields);
     PyObject *capsule = PyCapsule_New(r, READER_NAME, reader_free);
     if (capsule == NULL) {
         Py_DECREF(r->cls);
         Py_DECREF(r->keyed);
+        Py_DECREF(r->names);
         PyMem_Free(r);
         return NULL;
     }
