@@ -374,6 +374,60 @@ def test_the_c_structure_reader_keys_no_list_moved_while_it_read(change):
             node._g = None
 
 
+class _Refusing(np.ndarray):
+    @property
+    def shape(self):
+        raise RuntimeError("no shape")
+
+
+@pytest.mark.skipif(
+    tensor_compile._read is tensor_compile._structure, reason="the C helper is not built"
+)
+def test_the_c_structure_reader_holds_nothing_on_any_path():
+    """A key read, each way of giving None, and an error raised by a shape: no
+    reference kept to the nodes, their arrays, or the key's parts, and no memory."""
+    import tracemalloc
+
+    w = Tensor(np.ones((2, 2)), requires_grad=True)
+
+    def graphs():
+        yield (w * 2.0).sum()  # keyed
+        yield (w * 2.0).sum()[None]  # an index: not keyed
+        out = (w * 2.0).sum()
+        out._parents[0]._g = 7  # a mark of another walk
+        yield out
+        out = (w * 2.0).sum()
+        out._parents[0]._args = (w.data.view(_Refusing), *out._parents[0]._args[1:])
+        yield out  # RuntimeError
+        yield (w * 2.0 * 3.0).sum()  # past max_nodes
+
+    def read_all():
+        for root in graphs():
+            nodes = [root]
+            try:
+                tensor_compile._read(nodes, 4)
+            except RuntimeError:
+                pass
+            finally:
+                for node in topological_order(root):
+                    node._g = None
+
+    read_all()
+    before = sys.getrefcount(w), sys.getrefcount(w.data)
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            read_all()
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(300):
+            read_all()
+        held = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert (sys.getrefcount(w), sys.getrefcount(w.data)) == before
+    assert held < 5_000
+
+
 class _Doubled(Tensor):
     """A subclass whose `data` reads as twice the array it holds."""
 
