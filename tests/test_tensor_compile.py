@@ -463,6 +463,39 @@ def test_the_c_structure_reader_reads_a_subclass_as_the_python_one_does(kind):
     assert read_with(tensor_compile._read, out, 10)[0] == (None if kind is _Doubled else want)
 
 
+class _Reentering(np.ndarray):
+    """An array whose shape, when read, runs a backward pass (`then`, once)."""
+
+    then = None
+
+    @property
+    def shape(self):
+        root, _Reentering.then = _Reentering.then, None
+        if root is not None:
+            root.backward()
+        return super().shape
+
+
+def test_a_backward_run_from_inside_another_is_refused():
+    """A backward pass started while another one walks in the same thread (here by
+    a shape that the read of the graph's structure reads) would find the nodes they
+    share marked by the other (``_g``) and leave them out: gradients silently missing.
+    It is refused, and the outer one then still adds the right gradients."""
+    p = Tensor(np.ones((2, 2)), requires_grad=True)
+    q = Tensor(np.full((2, 2), 3.0), requires_grad=True)
+    h = p * q
+    root = (h * 2.0).sum()
+    h._args = (p.data.view(_Reentering), *h._args[1:])
+    _Reentering.then = (p * 5.0 + h).sum()  # shares p and h
+    with pytest.raises(RuntimeError, match="inside another"):
+        root.backward()
+    assert _Reentering.then is None and p.grad is None and q.grad is None
+    root.backward()  # nothing left marked: d(2 p q)/dp = 2 q, d/dq = 2 p
+    np.testing.assert_array_equal(p.grad, np.full((2, 2), 6.0))
+    np.testing.assert_array_equal(q.grad, np.full((2, 2), 2.0))
+    assert all(node._g is None for node in topological_order(root))
+
+
 @pytest.mark.parametrize("reader", ["_read", "_structure"])
 @pytest.mark.parametrize("mark", [0, 1, 2, -1, 2**70, "pending"])
 def test_a_node_marked_by_another_walk_leaves_the_graph_to_the_walk(reader, mark):

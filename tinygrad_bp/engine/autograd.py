@@ -59,6 +59,11 @@ ROLES = ("param", "input", "const")
 #: several threads through shared nodes, such as a model's parameters, run one at a time.
 WALK_LOCK = threading.RLock()
 
+# Whether this thread is inside a backward walk: the walk marks nodes (`_g`), so a walk
+# started from inside another (by code that the walk runs) would leave out the nodes
+# they share; it is refused.
+_WALKING: ContextVar[bool] = ContextVar("tinygrad_bp_walking", default=False)
+
 # Creation numbers: every node takes the next one, so parents number below children.
 next_seq = count().__next__
 
@@ -230,15 +235,25 @@ class Node:
                     )
         # walks run one at a time: two threads walking graphs that share nodes (a
         # model's parameters) would mix the gradients in flight and race on `.grad`
+        if _WALKING.get():
+            raise RuntimeError(
+                f"backward() of {self.describe()} called inside another backward pass in "
+                "this thread (by a vector-Jacobian product or a property that the pass "
+                "reads), which would leave out the nodes both graphs share; call it after"
+            )
         with WALK_LOCK:
-            if not anomaly and self._replay(seed):
-                return
-            nodes = _reachable(self)
+            walking = _WALKING.set(True)
             try:
-                _shared_walk(nodes, seed, anomaly)
+                if not anomaly and self._replay(seed):
+                    return
+                nodes = _reachable(self)
+                try:
+                    _shared_walk(nodes, seed, anomaly)
+                finally:
+                    for node in nodes:
+                        node._g = None
             finally:
-                for node in nodes:
-                    node._g = None
+                _WALKING.reset(walking)
 
     def _replay(self, seed: Any) -> bool:
         """The walk from this node done a faster way, if the engine has one for this graph
