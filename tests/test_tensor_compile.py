@@ -7,6 +7,7 @@ finite differences or closed forms, and for sigmoid mpmath at 200 bits.
 
 from __future__ import annotations
 
+import copy
 import gc
 import os
 import platform
@@ -150,9 +151,10 @@ def draw_leaves(draw, shapes, dtypes, roles):
     return leaves
 
 
-def build(steps, leaves, root_kind, seed):
+def build(steps, leaves, root_kind, seed, twist=None):
     """The program's graph on new leaves; (root, its seed or None, whether the root's graph
-    indexes a tensor that requires grad: such graphs are always walked)."""
+    indexes a tensor that requires grad: such graphs are always walked). `twist(k, make)`,
+    if given, makes the k-th step's node (``make()`` makes it as the program says)."""
     pool = []
     for data, role in leaves:
         if role == "input-grad":
@@ -160,30 +162,37 @@ def build(steps, leaves, root_kind, seed):
         else:
             pool.append(Tensor(data, role=role))
     indexed = []  # results of indexing a tensor that requires grad
-    for kind, arg, idx in steps:
-        xs = [pool[i] for i in idx]
+
+    def make(kind, arg, xs):
         if kind == "unary":
-            out = getattr(xs[0], arg)()
-        elif kind == "param-unary":
+            return getattr(xs[0], arg)()
+        if kind == "param-unary":
             name, kw = PARAMETERISED[arg]
-            out = getattr(xs[0], name)(**kw)
-        elif kind == "binary":
-            out = BINARY[arg].forward(xs[0], xs[1])
-        elif kind == "pow":
-            out = xs[0] ** arg
-        elif kind == "structural":
+            return getattr(xs[0], name)(**kw)
+        if kind == "binary":
+            return BINARY[arg].forward(xs[0], xs[1])
+        if kind == "pow":
+            return xs[0] ** arg
+        if kind == "structural":
             out = STRUCTURAL[arg](wide(xs[0]))
             if arg.startswith("index") and xs[0].requires_grad:
                 indexed.append(out)
-        elif kind == "matmul":
-            out = wide(xs[0]) @ wide(xs[1]).T
-        elif kind == "matvec":
+            return out
+        if kind == "matmul":
+            return wide(xs[0]) @ wide(xs[1]).T
+        if kind == "matvec":
             out = wide(xs[0])[1] @ wide(xs[1]).T  # a 1-D operand: not written out
             if xs[0].requires_grad:
                 indexed.append(out)
+            return out
+        return arg * xs[0] - 1.0
+
+    for k, (kind, arg, idx) in enumerate(steps):
+        xs = [pool[i] for i in idx]
+        if twist is None:
+            pool.append(make(kind, arg, xs))
         else:
-            out = arg * xs[0] - 1.0
-        pool.append(out)
+            pool.append(twist(k, lambda kind=kind, arg=arg, xs=xs: make(kind, arg, xs)))
     root, g = pool[-1], None
     if root_kind == "last" and root.requires_grad:
         g = seed(root.shape, root.dtype)
@@ -224,6 +233,74 @@ def test_compiled_backward_is_the_walk_bit_for_bit_on_random_graphs(program, dat
             # compiled from the third build on, unless the graph indexes
             assert ran[-1] == (round_ >= 2 and not indexed), (round_, ran)
         event("compiled" if ran[-1] else "walked (indexing)")
+
+
+def _twisted(k, make, twists):
+    """The k-th node made as `twists[k]` says: as the program says; by another thread;
+    as a copy of a computed node added to that node (two operands with one creation
+    number); with its ``.data`` rebound (later operations read another array than the
+    one it computed)."""
+    how = twists[k % len(twists)]
+    if how == "thread":
+        made = []
+
+        def run():
+            try:
+                made.append(make())
+            except BaseException as error:  # raised here, as if made in this thread
+                made.append(error)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+        if isinstance(made[0], BaseException):
+            raise made[0]
+        return made[0]
+    out = make()
+    if how == "copy":
+        return copy.copy(out) + out
+    if how == "rebind":
+        out.data = out.data.copy()
+    return out
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    programs(),
+    st.data(),
+    st.lists(st.sampled_from(["as is", "thread", "copy", "rebind"]), min_size=1, max_size=4),
+)
+def test_compiled_backward_is_the_walk_on_copied_threaded_and_rebound_nodes(program, data, twists):
+    """Graphs with nodes made in another thread, copies of computed nodes (sharing their
+    creation number) and rebound ``.data``: the C reader reads the key `_structure`
+    reads, and the backward (compiled from the third build on where the graph is keyed)
+    gives the walk's gradients bit for bit."""
+    shapes, dtypes, roles, steps, root_kind = program
+    leaves = draw_leaves(data.draw, shapes, dtypes, roles)
+
+    def twist(k, make):
+        return _twisted(k, make, twists)
+
+    with compiled_runs() as ran:
+        for _ in range(4):
+            try:
+                with np.errstate(all="ignore"), walk_only():
+                    want, g, _ = build(steps, leaves, root_kind, lambda *_: None, twist)
+                    want.backward(g)
+            except REFUSALS:
+                reject()
+            with np.errstate(all="ignore"):
+                got, _, _ = build(steps, leaves, root_kind, lambda *_: None, twist)
+                key = read_with(tensor_compile._read, got, tensor_compile.MAX_NODES)[0]
+                assert key == read_with(tensor_compile._structure, got, tensor_compile.MAX_NODES)[0]
+                got.backward(g)
+            same_graphs(got, want)
+    event("compiled" if ran[-1] else "walked")
 
 
 def read_with(read, root: Tensor, max_nodes: int) -> tuple:
