@@ -17,6 +17,10 @@
  * `object.__new__(cls)` followed by the stores of None. `recorder(...)` gives a
  * function that makes an operation's recorded node (its attributes set from its
  * arguments) in one call, and calls its Python fallback in every other case.
+ * `structure_reader(...)` gives a function that reads the key of a graph's
+ * structure (tensor_compile's `_structure`) in one pass; where the graph is not
+ * what it can read safely (a node of another class, a list of nodes or a mark
+ * changed by Python code that the read runs) it gives None: the graph is walked.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
