@@ -766,6 +766,24 @@ def test_the_c_recorder_holds_nothing_on_any_path():
 
 
 @native
+def test_a_node_the_c_recorder_made_copies_and_pickles_as_tensor_result_s():
+    from tinygrad_bp.engine import tensor
+
+    a = Tensor(np.arange(3.0), requires_grad=True)
+    args = _RESULT_ARGS[0](a, a, len)
+    made, want = tensor._node(*args), Tensor._result(*args)
+    _same_node(copy.copy(made), copy.copy(want))
+    deep_made, deep_want = copy.deepcopy(made), copy.deepcopy(want)
+    assert deep_made._seq + 1 == deep_want._seq and deep_made._parents[0] is not a
+    np.testing.assert_array_equal(deep_made.data, deep_want.data)
+    assert not gc.is_tracked(deep_made) and not gc.is_tracked(copy.copy(made))
+    back_made, back_want = (pickle.loads(pickle.dumps(n)) for n in (made, want))
+    assert back_made._seq + 1 == back_want._seq and not gc.is_tracked(back_made)
+    for name in ("data", "_args", "_redo", "_op", "requires_grad", "_g", "grad"):
+        assert repr(getattr(back_made, name)) == repr(getattr(back_want, name)), name
+
+
+@native
 def test_the_c_recorder_refuses_what_it_cannot_make():
     from contextvars import ContextVar
 
