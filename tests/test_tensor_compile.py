@@ -303,6 +303,43 @@ def test_compiled_backward_is_the_walk_on_copied_threaded_and_rebound_nodes(prog
     event("compiled" if ran[-1] else "walked")
 
 
+def test_threads_building_and_walking_graphs_that_share_parameters():
+    """Four threads build the same step on shared parameters and run its backward
+    (compiled from the third time on; the mode of each thread its own, one of them
+    building under no_grad in between): every gradient is added exactly once, as
+    the same backwards run one after another add them."""
+    rng = np.random.default_rng(5)
+    w = Tensor(rng.normal(size=(3, 2)), requires_grad=True)
+    b = Tensor(np.zeros(2), requires_grad=True)
+    x = Tensor(rng.normal(size=(4, 3)))
+    errors = []
+
+    def steps(n):
+        try:
+            for i in range(n):
+                if i % 3 == 0:
+                    with no_grad():
+                        assert not (x @ w + b).tanh().sum().requires_grad
+                ((x @ w + b).tanh() ** 2.0).mean().backward()
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=steps, args=(25,)) for _ in range(4)]
+    with compiled_runs() as ran:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == [] and any(ran)
+    got = w.grad, b.grad
+    w.grad = b.grad = None
+    with walk_only():
+        steps(100)
+    assert errors == []
+    np.testing.assert_array_equal(got[0], w.grad)
+    np.testing.assert_array_equal(got[1], b.grad)
+
+
 def read_with(read, root: Tensor, max_nodes: int) -> tuple:
     nodes = [root]
     try:
