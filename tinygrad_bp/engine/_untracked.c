@@ -820,9 +820,10 @@ PyInit__untracked(void)
     }
     PyObject *module = PyModule_Create(&module_def);
     /* the interface untracked.py expects: raised with every change to it (make_type's
-       base argument is 2, recorder and structure_reader 3), so that a stale build is
-       left unused rather than misused */
-    if (module != NULL && PyModule_AddIntConstant(module, "API", 3) < 0) {
+       base argument is 2, recorder and structure_reader 3, the recorder's keyword
+       arguments and the reader's checks of what Python code changed 4), so that a
+       stale build is left unused rather than misused */
+    if (module != NULL && PyModule_AddIntConstant(module, "API", 4) < 0) {
         Py_DECREF(module);
         return NULL;
     }

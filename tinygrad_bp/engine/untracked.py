@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 # The helper's interface, as `_untracked.API` states it. A helper compiled from an older
 # C file (an editable install not rebuilt since) is not used: `pip install .` again.
-_API = 3
+_API = 4
 
 # The helper frees a chain of nodes by reading and setting reference counts, which a
 # free-threaded interpreter (abiflags "t", Python 3.13+) splits between threads.
