@@ -488,6 +488,24 @@ def test_the_c_structure_reader_keys_no_list_moved_while_it_read(change):
             node._g = None
 
 
+@pytest.mark.skipif(
+    tensor_compile._read is tensor_compile._structure, reason="the C helper is not built"
+)
+def test_the_c_structure_reader_takes_attribute_names_as_str_only():
+    """It looks the names up in each node's class; a str subclass would run its own
+    hashing and comparison there."""
+    from tinygrad_bp.engine import _untracked
+
+    class Name(str):
+        pass
+
+    names = ("_parents", "_redo", "_args", "_seq", "_g", "data")
+    assert callable(_untracked.structure_reader(Tensor, names, frozenset()))
+    for bad in ((Name("_parents"), *names[1:]), (*names[:5], b"data")):
+        with pytest.raises(ValueError, match="str attribute names"):
+            _untracked.structure_reader(Tensor, bad, frozenset())
+
+
 class _Refusing(np.ndarray):
     @property
     def shape(self):

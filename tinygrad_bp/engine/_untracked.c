@@ -763,8 +763,13 @@ structure_reader(PyObject *Py_UNUSED(module), PyObject *args)
     }
     Py_ssize_t offsets[READ_FIELDS];
     for (Py_ssize_t i = 0; i < READ_FIELDS; i++) {
-        offsets[i] = field_offset(cls, PyTuple_GET_ITEM(fields, i));
+        /* str exactly: is_node looks them up in classes, which runs no code then */
+        offsets[i] = PyUnicode_CheckExact(PyTuple_GET_ITEM(fields, i)) ?
+                         field_offset(cls, PyTuple_GET_ITEM(fields, i)) : -1;
         if (offsets[i] < 0) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_ValueError, "structure_reader needs str attribute names");
+            }
             return NULL;
         }
     }
