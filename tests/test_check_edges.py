@@ -4,6 +4,7 @@ not compared) and at a saturated sigmoid output under bce (finite, though y roun
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -159,3 +160,92 @@ def test_a_softmax_output_rounded_to_zero_keeps_a_finite_loss_and_gradients(tmp_
         grads = out["parameters"][name]["gradient"]
         assert grads["value_engine"] == expected and grads["rules"] == expected
         assert grads["numeric"] == pytest.approx(expected, rel=1e-6)
+
+
+def _check_json(tmp_path, capsys, text: str) -> dict:
+    path = tmp_path / "edge.toml"
+    path.write_text(text)
+    main(["check", str(path), "--json", "--numbers"])
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_subnormal_sigmoid_output_under_bce_keeps_finite_rules(tmp_path, capsys, torch):
+    # v = 0.8915853559448181 * -800 - 0.368 = -713.6: sigmoid(v) = 1.2e-310 is subnormal,
+    # y (1 - y) is not 0, and e / (y (1 - y)) overflowed to inf before * f'(v) (delta = e
+    # exactly); PyTorch's stable bce-with-logits gives dE/dw = (sigmoid(v) - d) x
+    w, b, x, d = 0.8915853559448181, -0.36827157194051674, -800.0, 0.42809457402626705
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    bt = torch.tensor(b, dtype=torch.float64, requires_grad=True)
+    E = torch.nn.functional.binary_cross_entropy_with_logits(
+        wt * x + bt, torch.tensor(d, dtype=torch.float64)
+    )
+    E.backward()
+    out = _check_json(
+        tmp_path,
+        capsys,
+        f'[network]\neta = 0.5\nloss = "bce"\n\n[[layer]]\nW = [[{w!r}]]\nb = [{b!r}]\n'
+        f'activation = "sigmoid"\n\n[[data]]\nx = [{x!r}]\nd = [{d!r}]\n',
+    )
+    assert out["agree"] is True
+    assert out["forward"]["E"] == pytest.approx(E.item(), rel=1e-13)
+    assert out["backward"]["delta1"] == pytest.approx(-bt.grad.item(), rel=1e-13)
+    for name, want in (("w11", wt.grad.item()), ("b1", bt.grad.item())):
+        for source in ("rules", "value_engine"):
+            assert out["parameters"][name]["gradient"][source] == pytest.approx(want, rel=1e-13)
+
+
+def test_softmax_ce_with_all_targets_zero_has_zero_loss_and_gradients(tmp_path, capsys):
+    # E = -sum_j d_j ln y_j = 0 for d = (0, 0), whatever y; dE/dv_j = y_j sum_k d_k - d_j = 0
+    out = _check_json(
+        tmp_path,
+        capsys,
+        '[network]\neta = 0.5\nloss = "softmax_ce"\n\n[[layer]]\nW = [[1.5, -2.0], [0.25, 3.0]]\n'
+        'b = [0.5, -0.5]\nactivation = "linear"\n\n[[data]]\nx = [1.0, 2.0]\nd = [0.0, 0.0]\n',
+    )
+    assert out["agree"] is True and out["forward"]["E"] == 0.0
+    for row in out["parameters"].values():
+        assert row["gradient"]["rules"] == 0.0 and row["gradient"]["value_engine"] == 0.0
+
+
+def test_a_dead_relu_stops_an_overflowing_upstream_sum_in_the_rules(tmp_path, capsys):
+    # hidden relu neuron 1 has v1 = -1 (dead): E does not depend on w11 or b1 near here, so
+    # dE/dw11 = dE/db1 = 0 exactly, although sum_j w_j1 delta_j = 1e300 * 1e300 overflows
+    # (delta2 = e2 = 1e300 - 0). The Value engine passes no gradient through a dead relu.
+    out = _check_json(
+        tmp_path,
+        capsys,
+        '[network]\neta = 0.5\n\n[[layer]]\nW = [[1.0]]\nb = [-2.0]\nactivation = "relu"\n\n'
+        '[[layer]]\nW = [[1e300]]\nb = [0.0]\nactivation = "linear"\n\n'
+        "[[data]]\nx = [1.0]\nd = [1e300]\n",
+    )
+    assert out["agree"] is True
+    for name in ("w11", "b1"):
+        grads = out["parameters"][name]["gradient"]
+        assert grads["rules"] == 0.0 and grads["value_engine"] == 0.0
+
+
+def test_a_gradient_that_is_nan_in_one_source_never_agrees():
+    from tinygrad_bp.slides.compare import ParameterRow
+
+    # 1e-18 and NaN: their difference is no number, not a difference below the tolerance
+    row = ParameterRow("w11", 1.0, {"rules": 1e-18, "value_engine": math.nan, "numeric": 0.0}, 0, 1)
+    assert row.agree is False
+    row = ParameterRow("w11", 1.0, {"rules": math.nan, "value_engine": 1e-18, "numeric": 0.0}, 0, 1)
+    assert row.agree is False
+
+
+def test_bce_leaves_out_the_log_of_a_term_whose_weight_is_zero(tmp_path, capsys):
+    # A tanh output y = tanh(-0.5) < 0 with d = 0: E = -ln(1 - y) needs no ln y (ln of a
+    # negative number refused by the Value engine); dE/dw = (1 - y^2) / (1 - y) x = (1 + y) x
+    y = math.tanh(-0.5)
+    out = _check_json(
+        tmp_path,
+        capsys,
+        '[network]\neta = 0.5\nloss = "bce"\n\n[[layer]]\nW = [[-0.5]]\nb = [0.0]\n'
+        'activation = "tanh"\n\n[[data]]\nx = [1.0]\nd = [0.0]\n',
+    )
+    assert out["agree"] is True
+    assert out["forward"]["E"] == pytest.approx(-math.log1p(-y), rel=1e-15)
+    grads = out["parameters"]["w11"]["gradient"]
+    assert grads["value_engine"] == pytest.approx(1 + y, rel=1e-14)
+    assert grads["rules"] == pytest.approx(1 + y, rel=1e-14)

@@ -120,7 +120,9 @@ class ParameterRow:
     @property
     def agree(self) -> bool:
         a = [v for k, v in self.gradients.items() if k != "numeric"]
-        analytic = self.analytic_disagreement <= ANALYTIC_RTOL or max(a) - min(a) <= ANALYTIC_ATOL
+        analytic = self.analytic_disagreement <= ANALYTIC_RTOL or (
+            all(np.isfinite(a)) and max(a) - min(a) <= ANALYTIC_ATOL
+        )
         numeric = not self.numeric_compared or self.numeric_error <= (
             self.numeric_atol + NUMERIC_RTOL * abs(self.gradients["rules"])
         )
