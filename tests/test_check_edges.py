@@ -249,3 +249,53 @@ def test_bce_leaves_out_the_log_of_a_term_whose_weight_is_zero(tmp_path, capsys)
     grads = out["parameters"]["w11"]["gradient"]
     assert grads["value_engine"] == pytest.approx(1 + y, rel=1e-14)
     assert grads["rules"] == pytest.approx(1 + y, rel=1e-14)
+
+
+TINY = """
+[network]
+eta = {eta}
+
+[[layer]]
+W = [[1.0]]
+b = [0.0]
+activation = "linear"
+
+[[data]]
+x = [{x}]
+d = [0.0]
+
+[claims]
+{claims}
+"""
+
+
+def test_a_claim_of_a_tiny_true_number_is_judged_not_refused(tmp_path, capsys):
+    # y = x = 1, d = 0: dE/dw11 = (y - d) x = 1, Delta_w11 = -eta = -1e-300, which the
+    # person can only write with an exponent; subnormal 5e-324 (eta) too
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(eta="1e-300", x="1.0", claims="Delta_w11 = -1e-300\nE = 0.5"))
+    assert main(["check", str(path), "--json"]) == 0
+    assert [c["status"] for c in json.loads(capsys.readouterr().out)["claims"]] == ["ok", "ok"]
+    path.write_text(TINY.format(eta="5e-324", x="1.0", claims="Delta_w11 = -5e-324"))
+    assert main(["check", str(path), "--json"]) == 0
+
+
+@pytest.mark.parametrize("claim", ["v1 = 2e-300", "y = 1.3e-300", '"dE/dw11" = 3e-600'])
+def test_a_tiny_claim_off_by_a_factor_is_not_excused_as_noise(tmp_path, capsys, claim):
+    # x = 1e-300: v1 = y = 1e-300 and dE/dw11 = y x = 1e-600 (0 in float64); a claim of
+    # twice v1 written to its last digit is wrong, not within an absolute noise of 1e-12
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(eta="0.5", x="1e-300", claims=claim))
+    if "3e-600" in claim:  # does not fit a float: refused as a number, exit 2
+        assert main(["check", str(path), "--json"]) == 2
+        return
+    assert main(["check", str(path), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["claims"][0]["status"] != "ok"
+
+
+def test_a_claim_of_zero_for_a_tiny_true_number_is_ok(tmp_path, capsys):
+    # "0" is written to a unit of 1: E = 1/2 (1e-300)^2 = 0 in float64 and
+    # dE/dw11 = 1e-600 = 0; v1 = 1e-300 against 0 is within the noise of an answer of 0
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(eta="0.5", x="1e-300", claims="E = 0\nv1 = 0"))
+    assert main(["check", str(path), "--json"]) == 0
