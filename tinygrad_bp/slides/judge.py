@@ -48,13 +48,11 @@ NOISE_ABS = 1e-12
 
 
 def agrees(claimed: float, unit: float, reference: float) -> bool:
-    """`claimed` equals `reference` to the precision written (one unit, at most 10%), or
-    within floating-point noise; the absolute noise is never more than a tenth of the unit
-    written (a claim of 2e-300 for 1e-300 states its digit, it is not an answer of 0)."""
+    """`claimed` equals `reference` to the precision written (one unit, at most 10%)."""
     if not math.isfinite(reference):
         return False
     tol = min(unit, PRECISION_CAP * abs(reference))
-    tol = max(tol, NOISE * max(abs(reference), abs(claimed)), min(NOISE_ABS, PRECISION_CAP * unit))
+    tol = max(tol, NOISE * max(abs(reference), abs(claimed)), NOISE_ABS)
     return abs(claimed - reference) <= tol * (1 + 1e-12)
 
 
