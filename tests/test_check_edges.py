@@ -294,3 +294,18 @@ def test_a_claim_of_zero_for_a_tiny_true_number_is_ok(tmp_path, capsys):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY.format(eta="0.5", x="1e-300", claims="E = 0\nv1 = 0"))
     assert main(["check", str(path), "--json"]) == 0
+
+
+def test_a_pre_activation_near_a_kink_is_not_said_to_be_at_it(tmp_path, capsys):
+    # v1 = 0.5 - 0.25 * 2 + 1e-9 = 1e-9 > 0: relu has its derivative 1 there (E is
+    # differentiable), but a finite-difference step of 1e-6 crosses the kink
+    out = _check_json(
+        tmp_path,
+        capsys,
+        '[network]\neta = 0.5\n\n[[layer]]\nW = [[0.5, -0.25]]\nb = [1e-9]\nactivation = "relu"\n'
+        "\n[[data]]\nx = [1.0, 2.0]\nd = [1.0]\n",
+    )
+    assert out["agree"] is True and len(out["kinks"]) == 1
+    assert out["kinks"][0].startswith("v1 = 1e-09 is near the kink of relu")
+    assert "no derivative" not in out["kinks"][0]
+    assert out["parameters"]["w11"]["gradient"]["rules"] == -(1.0 - 1e-9) * 1.0

@@ -208,9 +208,9 @@ class Comparison:
         for r in self.rows:
             mark = "" if r.agree else "  <-- "
             lines.append(
-                f"{r.name:<8}{fmt(r.value, '.6f'):>11}"
+                f"{r.name:<8}{_column(r.value):>11}"
                 + "".join(f"{fmt(r.gradients[s], '.10g'):>17}" for s in sources)
-                + f"{fmt(r.delta, '.6g'):>13}{fmt(r.new, '.6f'):>11}"
+                + f"{fmt(r.delta, '.6g'):>13}{_column(r.new):>11}"
                 + f"{r.analytic_disagreement:>18.1e}{mark}"
             )
         worst = max((r.analytic_disagreement for r in self.rows), default=0.0)
@@ -236,13 +236,26 @@ def kink_notes(pre: Iterable[tuple[str, float, Activation]], scale: float) -> li
     for name, v, act in pre:
         left, right = (float(act.df(t)) for t in (-1e-12, 1e-12))
         if abs(v) <= margin and abs(left - right) > 1e-6 * max(1.0, abs(left), abs(right)):
-            notes.append(
-                f"{name} = {fmt(v, 'g')} is at the kink of {act.spec} (slope {fmt(left, 'g')} "
-                f"on the left, {fmt(right, 'g')} on the right): E has no derivative there; "
-                f"the rules and autodiff take f'(0) = {fmt(float(act.df(0.0)), 'g')}, finite "
-                "differences average the two sides and are not compared"
-            )
+            slopes = f"(slope {fmt(left, 'g')} on the left, {fmt(right, 'g')} on the right)"
+            if v == 0:
+                notes.append(
+                    f"{name} = 0 is at the kink of {act.spec} {slopes}: E has no derivative "
+                    f"there; the rules and autodiff take f'(0) = {fmt(float(act.df(0.0)), 'g')},"
+                    " finite differences average the two sides and are not compared"
+                )
+            else:  # E has its derivative here, but a step of finite differences may cross 0
+                notes.append(
+                    f"{name} = {fmt(v, 'g')} is near the kink of {act.spec} {slopes}, within "
+                    f"{KINK_MARGIN:g} of the largest number of the pass ({fmt(scale, 'g')}): a "
+                    "step of finite differences may cross it, so they are not compared"
+                )
     return notes
+
+
+def _column(x: float) -> str:
+    """A parameter in its column: 6 decimals, or 6 digits where that would be too wide or
+    show nothing (1e300 as 1e+300, not 301 digits; 1e-9 as 1e-09, not 0.000000)."""
+    return fmt(x, ".6f" if x == 0 or 1e-4 <= abs(x) < 1e4 else ".6g")
 
 
 def _scale(values: Iterable[float]) -> float:
