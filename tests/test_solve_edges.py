@@ -82,3 +82,18 @@ def test_a_saturated_tanh_slope_is_not_written_as_zero(tmp_path):
     )
     z = math.exp(-40.0)
     assert got["f'(v1)"] == pytest.approx(4 * z / (1 + z) ** 2, rel=1e-13)
+
+
+def test_a_dead_relu_stops_an_overflowing_sum(tmp_path):
+    # v1 = -1: relu is dead, delta1 = f'(v1) (w21 delta2) = 0 exactly (E does not depend on
+    # v1 here), although w21 delta2 = 1e300 * 1e150 overflows; E = 1/2 (1e150)^2 is finite
+    path = tmp_path / "dead.toml"
+    path.write_text(
+        '[network]\neta = 0.5\n\n[[layer]]\nW = [[1.0]]\nb = [-2.0]\nactivation = "relu"\n\n'
+        '[[layer]]\nW = [[1e300]]\nb = [0.0]\nactivation = "linear"\n\n'
+        "[[data]]\nx = [1.0]\nd = [1e150]\n"
+    )
+    r = run_cli("solve", str(path), "--json")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)["values"]
+    assert got["delta1"] == 0.0 and got["dE/dw11"] == 0.0 and got["delta2"] == 1e150

@@ -213,6 +213,10 @@ def _sigmoid_outputs(y: list[Ref], v: list[Ref]):
     return exact
 
 
+def _is_zero(q: Ref):
+    return lambda env: float(env[q.key]) == 0.0
+
+
 def _steady_loss(loss: str, shown: Expr, y: list[Ref], d: list[Ref], v: list[Ref], sigmoid: bool):
     """E as `shown` writes it, computed by `network.loss_value` from the outputs' v where it
     reads ln y_j from them (softmax_ce; bce of sigmoid outputs): finite where float64
@@ -456,6 +460,8 @@ class _Builder:
                             Mul(self.param(weight_name(q, j)), delta[q]) for q in p.neurons(l + 1)
                         ]
                         expr = Mul(fp, total(back))
+                        if act.op.masks:  # a dead relu: delta = 0, even if the sum overflows
+                            expr = Steady(expr, lambda env: 0.0, _is_zero(fp), set())
                     delta_label = sym("delta", str(j), f"delta{j}")
                     delta[j] = self.add(out, key(f"delta{j}"), delta_label, expr, "backward")
             inputs = {i: Ref(f"x{i}|{k}", Sym("x", str(i))) for i in p.sources(0)}
