@@ -309,3 +309,18 @@ def test_a_pre_activation_near_a_kink_is_not_said_to_be_at_it(tmp_path, capsys):
     assert out["kinks"][0].startswith("v1 = 1e-09 is near the kink of relu")
     assert "no derivative" not in out["kinks"][0]
     assert out["parameters"]["w11"]["gradient"]["rules"] == -(1.0 - 1e-9) * 1.0
+
+
+def test_a_claim_of_an_overflowing_quantity_says_it_overflows(tmp_path, capsys):
+    # a sigmoid output under bce is never inf any more; Delta_w11 = -eta dE/dw11 with
+    # eta = 1e300 and dE/dw11 = (y - d) x = 1e10 is 1e310: beyond float64
+    path = tmp_path / "overflow.toml"
+    path.write_text(
+        '[network]\neta = 1e300\nloss = "bce"\n\n[[layer]]\nW = [[1.0]]\nb = [0.0]\n'
+        'activation = "sigmoid"\n\n[[data]]\nx = [1e10]\nd = [0.0]\n\n[claims]\nDelta_w11 = 1\n'
+    )
+    assert main(["check", str(path), "--json"]) == 1
+    claim = json.loads(capsys.readouterr().out)["claims"][0]
+    assert claim["status"] == "wrong" and claim["true"] is None
+    assert "overflows float64" in claim["explanation"]
+    assert "saturated" not in claim["explanation"]

@@ -215,10 +215,14 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
             v.written = claim.key
         unit = claim.unit
         if not math.isfinite(true):
-            v.explanation = (
-                f"the true value is {fmt(true)} (a saturated output, or the log of 0): "
-                "no finite number is right"
+            why = (
+                "it, or a number it is computed from, overflows float64 (beyond 1.8e308), "
+                "or it is the log of 0 (a bce output that is exactly 0 or 1)"
+                if math.isinf(true)
+                else "the log of a negative number (a bce output outside 0..1), or "
+                "inf - inf or 0 * inf after an overflow"
             )
+            v.explanation = f"the true value is {fmt(true)}: {why}; no finite number is right"
         elif agrees(claim.value, unit, true):
             v.status = "ok"
         elif agrees(claim.value, unit, carried):
