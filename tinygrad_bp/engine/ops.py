@@ -167,19 +167,11 @@ def _sigmoid_slope(x: float) -> float:
     return _sigmoid_scalar(x) * _sigmoid_scalar(-x)
 
 
-def _tanh_slope(x: float) -> float:
-    z = math.exp(-2.0 * abs(x))
-    return 4.0 * z / ((1.0 + z) * (1.0 + z))
-
-
 # f'(x) of a float from x alone, for the activations whose table grad reads y = f(x) and
-# loses every digit where float64 rounds y to +-1: sigmoid'(40) = sigmoid(40) sigmoid(-40)
-# = 4.2e-18, where y (1 - y) = 0; tanh'(20) = 4 e^-2|x| / (1 + e^-2|x|)^2 = 1.7e-17, where
-# 1 - y^2 = 0. The same derivative as the table's, written for saturation.
-SATURATION_SLOPES: dict[str, Callable[[float], float]] = {
-    "sigmoid": _sigmoid_slope,
-    "tanh": _tanh_slope,
-}
+# loses every digit where float64 rounds y to 1: sigmoid'(40) = sigmoid(40) sigmoid(-40)
+# = 4.2e-18, where y (1 - y) = 0. The same derivative as the table's, written for
+# saturation (a worked solution's dE/dy f'(v) of a bce output needs its digits).
+SATURATION_SLOPES: dict[str, Callable[[float], float]] = {"sigmoid": _sigmoid_slope}
 
 
 def reads(fn: Callable, n: int) -> tuple[bool, ...]:

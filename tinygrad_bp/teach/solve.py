@@ -146,18 +146,20 @@ class LossGrad(Expr):
 
 
 class FPrime(Expr):
-    """f'(v) by the op table's derivative, which reads both v and y = f(v)."""
+    """f'(v) by the op table's derivative, which reads both v and y = f(v); with `exact`,
+    from v alone where y is f(v) (a sigmoid output under bce: y (1 - y) = 0 at v = 40
+    while dE/dy = 2.4e17, and their product delta must be d - y)."""
 
-    def __init__(self, act: Activation, v: Ref, y: Ref) -> None:
-        self.act, self.v, self.y = act, v, y
+    def __init__(self, act: Activation, v: Ref, y: Ref, exact: bool = False) -> None:
+        self.act, self.v, self.y, self.exact = act, v, y, exact
 
     def children(self) -> tuple[Expr, ...]:
         return (self.v, self.y)
 
     def eval(self, env) -> float:
         v, y = float(self.v.eval(env)), float(self.y.eval(env))
-        exact = SATURATION_SLOPES.get(self.act.name)
-        if exact is not None and y == float(self.act.f(v)):  # y (1 - y) = 0 at v = 40
+        exact = SATURATION_SLOPES.get(self.act.name) if self.exact else None
+        if exact is not None and y == float(self.act.f(v)):
             return exact(v)
         return float(self.act.df(v, y))
 
@@ -419,7 +421,7 @@ class _Builder:
                         out,
                         key(f"f'(v{j})"),
                         fp_label,
-                        FPrime(act, v_refs[j], y_refs[j]),
+                        FPrime(act, v_refs[j], y_refs[j], l == last and p.loss == "bce"),
                         "backward",
                     )
                     if l == last and p.loss == "half_sse":
