@@ -324,3 +324,23 @@ def test_a_claim_of_an_overflowing_quantity_says_it_overflows(tmp_path, capsys):
     assert claim["status"] == "wrong" and claim["true"] is None
     assert "overflows float64" in claim["explanation"]
     assert "saturated" not in claim["explanation"]
+
+
+def test_finite_differences_of_an_overflowing_loss_are_not_compared(tmp_path, capsys):
+    # y = 1e200, d = 0: E = 1/2 (1e200)^2 = 5e399 overflows float64 (a true overflow), while
+    # dE/dw11 = (y - d) x = 1e200 and dE/db1 = 1e200 are finite; E(w +- h) are both inf, so
+    # finite differences give inf - inf: no number to compare, and no disagreement
+    out = _check_json(
+        tmp_path,
+        capsys,
+        '[network]\neta = 0.5\n[[layer]]\nW = [[1e200]]\nb = [0.0]\nactivation = "linear"\n'
+        "[[data]]\nx = [1.0]\nd = [0.0]\n",
+    )
+    assert out["forward"]["E"] is None and out["agree"] is True
+    for name in ("w11", "b1"):
+        row = out["parameters"][name]
+        assert row["gradient"]["rules"] == 1e200 and row["gradient"]["value_engine"] == 1e200
+        assert row["numeric_compared"] is False
+    path = tmp_path / "edge.toml"
+    assert main(["check", str(path)]) == 0
+    assert "finite differences are not compared: E overflows float64" in capsys.readouterr().out
