@@ -344,3 +344,20 @@ def test_finite_differences_of_an_overflowing_loss_are_not_compared(tmp_path, ca
     path = tmp_path / "edge.toml"
     assert main(["check", str(path)]) == 0
     assert "finite differences are not compared: E overflows float64" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("w, x", [(1e10, 1e-3), (-3e12, 1e-3), (1e200, 1e-150)])
+def test_finite_differences_of_a_large_weight_take_a_step_it_can_hold(tmp_path, capsys, w, x):
+    # y = w x, d = 0: E = 1/2 y^2, dE/dw = y x (closed form). A step of 1e-6 on w = 1e10
+    # rounds away (ulp 1.9e-6): the step is relative, 1e-6 |w|, and the quotient divides
+    # by the step float64 took
+    out = _check_json(
+        tmp_path,
+        capsys,
+        f'[network]\neta = 0.5\n[[layer]]\nW = [[{w!r}]]\nb = [0.0]\nactivation = "linear"\n'
+        f"[[data]]\nx = [{x!r}]\nd = [0.0]\n",
+    )
+    assert out["agree"] is True
+    grads = out["parameters"]["w11"]["gradient"]
+    assert grads["rules"] == pytest.approx(w * x * x, rel=1e-15)
+    assert grads["numeric"] == pytest.approx(w * x * x, rel=1e-6)
