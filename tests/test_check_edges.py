@@ -361,3 +361,22 @@ def test_finite_differences_of_a_large_weight_take_a_step_it_can_hold(tmp_path, 
     grads = out["parameters"]["w11"]["gradient"]
     assert grads["rules"] == pytest.approx(w * x * x, rel=1e-15)
     assert grads["numeric"] == pytest.approx(w * x * x, rel=1e-6)
+
+
+def test_when_only_finite_differences_disagree_the_verdict_says_so(tmp_path, capsys):
+    # v3 = w31 y_h1 - 800 with y_h1 = 1.5e10: the rules and autodiff give dE/dw31 =
+    # -2 e3 sigmoid'(-800) y_h1 = 0 (e^-800 underflows), while a step of 1e-6 on w31 moves
+    # v3 by 1.5e4, across the whole sigmoid: finite differences alone are off
+    path = tmp_path / "coarse.toml"
+    path.write_text(
+        '[network]\neta = 0.5\nloss = "sse"\n\n[[layer]]\nW = [[5e-324, -1.5438175937735221]]\n'
+        'b = [0.8412483142369855]\nactivation = "leaky_relu(1e300)"\n\n[[layer]]\n'
+        'W = [[-40.0], [1e-300]]\nb = [-1.1109396880284095, -800.0]\nactivation = "sigmoid"\n\n'
+        "[[data]]\nx = [0.26129985963372615, -10000000000.0]\nd = [0.0, 0.2975347376991745]\n"
+    )
+    assert main(["check", str(path), "--json", "--numbers"]) == 1
+    row = json.loads(capsys.readouterr().out)["parameters"]["w31"]
+    assert row["gradient"]["rules"] == 0.0 and row["gradient"]["value_engine"] == 0.0
+    assert row["agree"] is False
+    assert main(["check", str(path)]) == 1
+    assert "DISAGREE: only finite differences" in capsys.readouterr().out

@@ -118,15 +118,20 @@ class ParameterRow:
         return abs(self.gradients["rules"] - self.gradients["numeric"])
 
     @property
-    def agree(self) -> bool:
+    def analytic_agree(self) -> bool:
+        """Whether autodiff and the closed-form rules agree (finite differences aside)."""
         a = [v for k, v in self.gradients.items() if k != "numeric"]
-        analytic = self.analytic_disagreement <= ANALYTIC_RTOL or (
-            all(np.isfinite(a)) and max(a) - min(a) <= ANALYTIC_ATOL
+        return bool(
+            self.analytic_disagreement <= ANALYTIC_RTOL
+            or (all(np.isfinite(a)) and max(a) - min(a) <= ANALYTIC_ATOL)
         )
+
+    @property
+    def agree(self) -> bool:
         numeric = not self.numeric_compared or self.numeric_error <= (
             self.numeric_atol + NUMERIC_RTOL * abs(self.gradients["rules"])
         )
-        return bool(analytic and numeric)
+        return bool(self.analytic_agree and numeric)
 
     def to_dict(self) -> dict:
         return {
@@ -174,6 +179,20 @@ class Comparison:
                 "overflows float64)"
             )
         return "autodiff, the closed-form rules and finite differences"
+
+    @property
+    def verdict(self) -> str:
+        """AGREE, or which sources DISAGREE: where autodiff and the rules agree and only
+        finite differences do not, their step may have crossed a saturation or a kink."""
+        if self.agree:
+            return f"AGREE: {self.sources}"
+        if all(row.analytic_agree for row in self.rows):
+            return (
+                "DISAGREE: only finite differences, in the rows marked <--; autodiff and the "
+                "closed-form rules agree (a step of 1e-6 max(1, |p|) may cross a saturation or "
+                "a kink where the numbers are this large)"
+            )
+        return "DISAGREE: see the rows marked <--"
 
     def to_dict(self) -> dict:
         return {
@@ -225,7 +244,7 @@ class Comparison:
             "",
             f"largest relative disagreement between the analytic gradients: {worst:.2e} "
             f"(tolerance {ANALYTIC_RTOL:g}); largest |rules - finite diff|: {worst_num:.2e}",
-            f"AGREE: {self.sources}" if self.agree else "DISAGREE: see the rows marked <--",
+            self.verdict,
         ]
         return "\n".join(lines)
 

@@ -156,8 +156,9 @@ class CheckResult:
             lines += ["", self.comparison.table()]
         else:
             lines.append(
-                f"gradients of the first pass: {self.comparison.sources} "
-                + ("agree" if self.agree else "DISAGREE (--numbers)")
+                f"gradients of the first pass: {self.comparison.sources} agree"
+                if self.agree
+                else f"gradients of the first pass: {self.comparison.verdict} (--numbers)"
             )
             lines += self.comparison.kinks
         width = max([len(_label(v)) for v in self.verdicts] + [5])
