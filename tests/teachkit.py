@@ -84,7 +84,15 @@ def torch_act(torch, act, v):
     }[act.name](v)
 
 
-def torch_loss(torch, loss, y, d):
+def torch_loss(torch, loss, y, d, v=None, sigmoid=False):
+    """E of outputs y = f(v); softmax_ce by log_softmax(v) and bce of sigmoid outputs by
+    binary_cross_entropy_with_logits(v): PyTorch's own forms that stay finite where y
+    rounds to 0 or 1."""
+    F = torch.nn.functional
+    if loss == "softmax_ce" and v is not None:
+        return -(d * F.log_softmax(v, 0)).sum()
+    if loss == "bce" and sigmoid and v is not None:
+        return F.binary_cross_entropy_with_logits(v, d, reduction="sum")
     if loss == "half_sse":
         return 0.5 * ((d - y) ** 2).sum()
     if loss == "sse":
@@ -128,7 +136,8 @@ def torch_reference(torch, problem: Problem) -> dict[str, float]:
                     out[f"v{j}{tag}{at}"] = float(v[r].detach())
                     y = f"y{j}" if problem.is_output(l) else f"y_h{j}"
                     out[f"{y}{tag}{at}"] = float(a[r].detach())
-            E = torch_loss(torch, problem.loss, a, torch.tensor(d, dtype=f64))
+            sigmoid = problem.layers[-1].activation.name == "sigmoid"
+            E = torch_loss(torch, problem.loss, a, torch.tensor(d, dtype=f64), v, sigmoid)
             out[f"E{tag}{at}"] = float(E.detach())
             total = total + E
         out[f"E{at}"] = float(total.detach())

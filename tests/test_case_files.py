@@ -246,7 +246,7 @@ def test_cli_abuse_exits_2_without_a_traceback(capsys, argv):
 
 
 def test_json_output_has_no_nan(tmp_path, capsys):
-    # bce with an output that saturates: E is infinite in floating point
+    # bce with an output that saturates (y rounds to 1): E = 900 * sigmoid(800) = 900, finite
     path = tmp_path / "c.toml"
     path.write_text(
         '[network]\nloss = "bce"\neta = 0.1\n[[layer]]\nW = [[800.0]]\nb = [0.0]\n'

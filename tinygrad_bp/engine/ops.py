@@ -54,6 +54,7 @@ __all__ = [
     "Refusal",
     "UNARY",
     "Activation",
+    "SATURATION_SLOPES",
     "UnaryOp",
     "activation",
     "activation_names",
@@ -160,6 +161,17 @@ def log_sigmoid(x: Any) -> Any:
     """ln sigmoid(x) = -softplus(-x) of a float or an array: finite where float64 rounds
     sigmoid(x) to 1 or 0 (ln 0), as for x below about -37 or above about 745."""
     return -(_softplus_array(-x) if isinstance(x, np.ndarray) else _softplus_scalar(-x))
+
+
+def _sigmoid_slope(x: float) -> float:
+    return _sigmoid_scalar(x) * _sigmoid_scalar(-x)
+
+
+# f'(x) of a float from x alone, for the activations whose table grad reads y = f(x) and
+# loses every digit where float64 rounds y to 1: sigmoid'(40) = sigmoid(40) sigmoid(-40)
+# = 4.2e-18, where y (1 - y) = 0. The same derivative as the table's, written for
+# saturation (a worked solution's dE/dy f'(v) of a bce output needs its digits).
+SATURATION_SLOPES: dict[str, Callable[[float], float]] = {"sigmoid": _sigmoid_slope}
 
 
 def reads(fn: Callable, n: int) -> tuple[bool, ...]:

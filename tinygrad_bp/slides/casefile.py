@@ -550,7 +550,15 @@ class _Reader:
             if not re.fullmatch(r"[+-]?[0-9_]*\.?[0-9_]*(?:[eE][+-]?[0-9_]+)?", text or "?"):
                 text = repr(value)
             claim = Claim(name, key, x, text, line)
-            if not 1e-300 < claim.unit < 1e300:
+            if x == 0 and re.search(r"[1-9]", text.lower().partition("e")[0]):
+                raise self.fail(
+                    "claims",
+                    None,
+                    name,
+                    f"{text[:40]} is below the smallest float (about 5e-324) and would be read "
+                    "as 0; write 0 if that is what you mean",
+                )
+            if not claim.unit < math.inf:  # 0.0e99999: a digit worth 1e99998
                 raise self.fail(
                     "claims",
                     None,

@@ -118,13 +118,20 @@ class ParameterRow:
         return abs(self.gradients["rules"] - self.gradients["numeric"])
 
     @property
-    def agree(self) -> bool:
+    def analytic_agree(self) -> bool:
+        """Whether autodiff and the closed-form rules agree (finite differences aside)."""
         a = [v for k, v in self.gradients.items() if k != "numeric"]
-        analytic = self.analytic_disagreement <= ANALYTIC_RTOL or max(a) - min(a) <= ANALYTIC_ATOL
+        return bool(
+            self.analytic_disagreement <= ANALYTIC_RTOL
+            or (all(np.isfinite(a)) and max(a) - min(a) <= ANALYTIC_ATOL)
+        )
+
+    @property
+    def agree(self) -> bool:
         numeric = not self.numeric_compared or self.numeric_error <= (
             self.numeric_atol + NUMERIC_RTOL * abs(self.gradients["rules"])
         )
-        return bool(analytic and numeric)
+        return bool(self.analytic_agree and numeric)
 
     def to_dict(self) -> dict:
         return {
@@ -166,7 +173,26 @@ class Comparison:
             return (
                 "autodiff and the closed-form rules (finite differences are not compared at a kink)"
             )
+        if not np.isfinite(self.E):
+            return (
+                "autodiff and the closed-form rules (finite differences are not compared: E "
+                "overflows float64)"
+            )
         return "autodiff, the closed-form rules and finite differences"
+
+    @property
+    def verdict(self) -> str:
+        """AGREE, or which sources DISAGREE: where autodiff and the rules agree and only
+        finite differences do not, their step may have crossed a saturation or a kink."""
+        if self.agree:
+            return f"AGREE: {self.sources}"
+        if all(row.analytic_agree for row in self.rows):
+            return (
+                "DISAGREE: only finite differences, in the rows marked <--; autodiff and the "
+                "closed-form rules agree (a step of 1e-6 max(1, |p|) may cross a saturation or "
+                "a kink where the numbers are this large)"
+            )
+        return "DISAGREE: see the rows marked <--"
 
     def to_dict(self) -> dict:
         return {
@@ -206,9 +232,9 @@ class Comparison:
         for r in self.rows:
             mark = "" if r.agree else "  <-- "
             lines.append(
-                f"{r.name:<8}{fmt(r.value, '.6f'):>11}"
+                f"{r.name:<8}{_column(r.value):>11}"
                 + "".join(f"{fmt(r.gradients[s], '.10g'):>17}" for s in sources)
-                + f"{fmt(r.delta, '.6g'):>13}{fmt(r.new, '.6f'):>11}"
+                + f"{fmt(r.delta, '.6g'):>13}{_column(r.new):>11}"
                 + f"{r.analytic_disagreement:>18.1e}{mark}"
             )
         worst = max((r.analytic_disagreement for r in self.rows), default=0.0)
@@ -218,7 +244,7 @@ class Comparison:
             "",
             f"largest relative disagreement between the analytic gradients: {worst:.2e} "
             f"(tolerance {ANALYTIC_RTOL:g}); largest |rules - finite diff|: {worst_num:.2e}",
-            f"AGREE: {self.sources}" if self.agree else "DISAGREE: see the rows marked <--",
+            self.verdict,
         ]
         return "\n".join(lines)
 
@@ -234,13 +260,26 @@ def kink_notes(pre: Iterable[tuple[str, float, Activation]], scale: float) -> li
     for name, v, act in pre:
         left, right = (float(act.df(t)) for t in (-1e-12, 1e-12))
         if abs(v) <= margin and abs(left - right) > 1e-6 * max(1.0, abs(left), abs(right)):
-            notes.append(
-                f"{name} = {fmt(v, 'g')} is at the kink of {act.spec} (slope {fmt(left, 'g')} "
-                f"on the left, {fmt(right, 'g')} on the right): E has no derivative there; "
-                f"the rules and autodiff take f'(0) = {fmt(float(act.df(0.0)), 'g')}, finite "
-                "differences average the two sides and are not compared"
-            )
+            slopes = f"(slope {fmt(left, 'g')} on the left, {fmt(right, 'g')} on the right)"
+            if v == 0:
+                notes.append(
+                    f"{name} = 0 is at the kink of {act.spec} {slopes}: E has no derivative "
+                    f"there; the rules and autodiff take f'(0) = {fmt(float(act.df(0.0)), 'g')},"
+                    " finite differences average the two sides and are not compared"
+                )
+            else:  # E has its derivative here, but a step of finite differences may cross 0
+                notes.append(
+                    f"{name} = {fmt(v, 'g')} is near the kink of {act.spec} {slopes}, within "
+                    f"{KINK_MARGIN:g} of the largest number of the pass ({fmt(scale, 'g')}): a "
+                    "step of finite differences may cross it, so they are not compared"
+                )
     return notes
+
+
+def _column(x: float) -> str:
+    """A parameter in its column: 6 decimals, or 6 digits where that would be too wide or
+    show nothing (1e300 as 1e+300, not 301 digits; 1e-9 as 1e-09, not 0.000000)."""
+    return fmt(x, ".6f" if x == 0 or 1e-4 <= abs(x) < 1e4 else ".6g")
 
 
 def _scale(values: Iterable[float]) -> float:
@@ -315,6 +354,7 @@ def compare(
         grads = {source: float(by[name]) for source, by in sources.items()}
         delta = -eta * grads["rules"]
         row = ParameterRow(name, values[name], grads, delta, values[name] + delta, atol)
-        row.numeric_compared = not result.kinks
+        # E = inf (an overflow): E(p +- h) give inf - inf, no slope to compare
+        row.numeric_compared = not result.kinks and bool(np.isfinite(q["E"]))
         result.rows.append(row)
     return result

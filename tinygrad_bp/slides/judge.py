@@ -156,8 +156,9 @@ class CheckResult:
             lines += ["", self.comparison.table()]
         else:
             lines.append(
-                f"gradients of the first pass: {self.comparison.sources} "
-                + ("agree" if self.agree else "DISAGREE (--numbers)")
+                f"gradients of the first pass: {self.comparison.sources} agree"
+                if self.agree
+                else f"gradients of the first pass: {self.comparison.verdict} (--numbers)"
             )
             lines += self.comparison.kinks
         width = max([len(_label(v)) for v in self.verdicts] + [5])
@@ -215,10 +216,14 @@ def judge(case: Case, rtol: float = DEFAULT_RTOL, strict: bool = False) -> Check
             v.written = claim.key
         unit = claim.unit
         if not math.isfinite(true):
-            v.explanation = (
-                f"the true value is {fmt(true)} (a saturated output, or the log of 0): "
-                "no finite number is right"
+            why = (
+                "it, or a number it is computed from, overflows float64 (beyond 1.8e308), "
+                "or it is the log of 0 (a bce output that is exactly 0 or 1)"
+                if math.isinf(true)
+                else "the log of a negative number (a bce output outside 0..1), or "
+                "inf - inf or 0 * inf after an overflow"
             )
+            v.explanation = f"the true value is {fmt(true)}: {why}; no finite number is right"
         elif agrees(claim.value, unit, true):
             v.status = "ok"
         elif agrees(claim.value, unit, carried):
@@ -369,6 +374,6 @@ def _comparison(case: Case, truth: dict[str, float]) -> Comparison:
         new = truth[g.param(p, 1)]
         atol = numeric_atol(fwd["E"])
         row = ParameterRow(p, values[p], grads, truth[f"Delta_{p}"], new, atol)
-        row.numeric_compared = not result.kinks
+        row.numeric_compared = not result.kinks and math.isfinite(fwd["E"])  # E = inf: no FD
         result.rows.append(row)
     return result

@@ -63,12 +63,12 @@ def loss_value(
         return {"half_sse": 0.5 * sq, "sse": sq, "mse": sq * (1.0 / m)}[loss]
     if loss == "bce":  # a term whose weight d or 1 - d is 0 is left out (0 ln 0 = 0)
         if vs is None:
-            logs = [(_log(y), _log(1 - y)) for y in ys]
-        else:  # ln(1 - sigmoid(v)) = ln sigmoid(-v)
-            logs = [(_log_sigmoid(v), _log_sigmoid(-v)) for v in vs]
+            ln_y, ln_1y = _log, lambda y: _log(1 - y)
+        else:  # ln y = ln sigmoid(v), ln(1 - sigmoid(v)) = ln sigmoid(-v)
+            ys, ln_y, ln_1y = vs, _log_sigmoid, lambda v: _log_sigmoid(-v)
         return -sum(
-            (d * ln_y if d != 0 else 0.0) + ((1 - d) * ln_1y if d != 1 else 0.0)
-            for (ln_y, ln_1y), d in zip(logs, ds)
+            (d * ln_y(y) if d != 0 else 0.0) + ((1 - d) * ln_1y(y) if d != 1 else 0.0)
+            for y, d in zip(ys, ds)
         )
     if loss == "softmax_ce":
         logs = [_log(y) for y in ys] if vs is None else _log_softmax(vs)
@@ -188,12 +188,15 @@ class Network:
             )
             term = loss_value(self.loss, ys, [float(t) for t in d], self._log_vs(vs))
             E = term if E is None else E + term
+        if not isinstance(E, Value):  # no term depends on a parameter (softmax_ce, d = 0)
+            E = Value(float(E), "E")
         return E, params
 
     def value_gradients(self, examples) -> dict[str, float]:
         E, params = self.value_loss(examples)
         E.backward()
-        return {n: p.grad for n, p in params.items()}
+        # a parameter E does not reach has no grad of its own: dE/dp = 0
+        return {n: 0.0 if p.grad is None else p.grad for n, p in params.items()}
 
     def numeric_gradients(self, examples, eps: float = 1e-6) -> dict[str, float]:
         """Central finite differences of E (summed over `examples`) for every parameter."""

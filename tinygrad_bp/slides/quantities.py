@@ -103,13 +103,23 @@ def _softmax_ce(ys: Sequence[float], ds: Sequence[float], vs: Sequence[float]) -
 
 
 def _bce_delta(a: Sequence[float], sigmoid: bool) -> float:
-    """delta = e / (y (1 - y)) f'(v) of a bce output; the sigmoid's f'(v) = y (1 - y)
-    cancels exactly, delta = e, also where float64 rounds y to 0 or 1."""
+    """delta = e / (y (1 - y)) f'(v) of a bce output, as e (f'(v) / (y (1 - y))): the
+    sigmoid's f'(v) = y (1 - y) cancels exactly, delta = e, also where float64 rounds y
+    to 0 or 1, or to a subnormal y where e / (y (1 - y)) alone would overflow."""
     e, y, fp = a
     denom = y * (1 - y)
-    if sigmoid and denom == 0:
+    if sigmoid and (denom == 0 or fp == denom):
         return e
-    return e / denom * fp
+    return e * (fp / denom)
+
+
+def _hidden_delta(a: Sequence[float], K: int, masks: bool) -> float:
+    """delta_i = f'(v_i) sum_k w_ki delta_k from a = (f'(v_i), w_.., delta_..); 0 where a
+    masking activation (relu) has f'(v_i) = 0, even if the sum overflows: E does not
+    depend on v_i there, and the engines pass no gradient through it either."""
+    if masks and a[0] == 0:
+        return 0.0
+    return a[0] * _sum([a[1 + t] * a[1 + K + t] for t in range(K)])
 
 
 def _sum(xs: Sequence[float]) -> float:
@@ -353,7 +363,7 @@ class Quantities:
                             nm(num_.delta(j)),
                             "delta",
                             (fp, *ws, *ds_next),
-                            lambda a, K=K: a[0] * _sum([a[1 + t] * a[1 + K + t] for t in range(K)]),
+                            lambda a, K=K, m=layer.act.op.masks: _hidden_delta(a, K, m),
                             lambda s, K=K: (
                                 f"{s[0]} * ("
                                 + " + ".join(f"{s[1 + t]} * {s[1 + K + t]}" for t in range(K))

@@ -173,7 +173,10 @@ _FD_CELLS = 4_000_000
 def central_differences(
     loss: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, eps: float = 1e-6
 ) -> np.ndarray:
-    """dL/dtheta_k = (L(theta + eps e_k) - L(theta - eps e_k)) / (2 eps) for every k.
+    """dL/dtheta_k = (L(theta + h e_k) - L(theta - h e_k)) / (2 h) for every k, with the
+    step h = eps max(1, |theta_k|) relative to a large parameter (a step of 1e-6 on 1e10
+    is lost: 1e10 + 1e-6 rounds to 1e10) and 2 h the difference of the two points as
+    float64 holds them.
 
     `loss` maps a batch of parameter vectors (B, P) to their losses (B,); the
     perturbed vectors go through it in chunks, so the work is 2P forward passes
@@ -182,12 +185,15 @@ def central_differences(
     theta = np.asarray(theta, dtype=float).reshape(-1)
     P = theta.size
     grads = np.empty(P)
+    step = eps * np.maximum(1.0, np.abs(theta))
     chunk = max(1, _FD_CELLS // max(P, 1))
     for start in range(0, P, chunk):
         idx = np.arange(start, min(P, start + chunk))
+        at = np.arange(len(idx))
+        up, down = theta[idx] + step[idx], theta[idx] - step[idx]
         rows = np.repeat(theta[None, :], len(idx), axis=0)
-        rows[np.arange(len(idx)), idx] += eps
+        rows[at, idx] = up
         plus = loss(rows)
-        rows[np.arange(len(idx)), idx] -= 2 * eps
-        grads[idx] = (plus - loss(rows)) / (2 * eps)
+        rows[at, idx] = down
+        grads[idx] = (plus - loss(rows)) / (up - down)
     return grads

@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..engine.ops import Activation
+from ..engine.ops import SATURATION_SLOPES, Activation, activation
 from ..engine.value import Value
+from ..slides.network import loss_value, softmax
 from .expr import (
     Add,
     Apply,
@@ -145,23 +146,109 @@ class LossGrad(Expr):
 
 
 class FPrime(Expr):
-    """f'(v) by the op table's derivative, which reads both v and y = f(v)."""
+    """f'(v) by the op table's derivative, which reads both v and y = f(v); with `exact`,
+    from v alone where y is f(v) (a sigmoid output under bce: y (1 - y) = 0 at v = 40
+    while dE/dy = 2.4e17, and their product delta must be d - y)."""
 
-    def __init__(self, act: Activation, v: Ref, y: Ref) -> None:
-        self.act, self.v, self.y = act, v, y
+    def __init__(self, act: Activation, v: Ref, y: Ref, exact: bool = False) -> None:
+        self.act, self.v, self.y, self.exact = act, v, y, exact
 
     def children(self) -> tuple[Expr, ...]:
         return (self.v, self.y)
 
     def eval(self, env) -> float:
-        return float(self.act.df(float(self.v.eval(env)), float(self.y.eval(env))))
+        v, y = float(self.v.eval(env)), float(self.y.eval(env))
+        exact = SATURATION_SLOPES.get(self.act.name) if self.exact else None
+        if exact is not None and y == float(self.act.f(v)):
+            return exact(v)
+        return float(self.act.df(v, y))
 
     def render(self, r: Renderer, env=None) -> str:
         return r.func("f", self.v.render(r, env), prime=True)
 
 
+class Steady(Expr):
+    """The formula `shown`, written as it is, whose number comes from `fn(env)` where
+    `exact(env)` holds: the same quantity computed so that float64 stays finite (ln y
+    read from v, a softmax shifted by its largest v) where the formula would give ln 0
+    or e^800 of numbers that are only rounded. With other numbers (rounded ones, for a
+    rounding note) it is the formula's."""
+
+    def __init__(self, shown: Expr, fn, exact, reads: set[str]) -> None:
+        self.shown, self.fn, self.exact, self.reads = shown, fn, exact, reads
+        self.prec = shown.prec
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.shown,)
+
+    def refs(self) -> set[str]:
+        return self.shown.refs() | self.reads
+
+    def eval(self, env) -> float:
+        return self.fn(env) if self.exact(env) else self.shown.eval(env)
+
+    def render(self, r: Renderer, env=None) -> str:
+        return self.shown.render(r, env)
+
+    def shown_prec(self, env) -> int:
+        return self.shown.shown_prec(env)
+
+
 def _softmax(v: dict[int, Ref], outs: list[int], j: int) -> Expr:
-    return Div(Exp(v[j]), total([Exp(v[k]) for k in outs]))
+    """e^v_j / sum_k e^v_k, computed shifted by the largest v_k (v = 800 overflows e^v)."""
+    keys = [v[k].key for k in outs]
+    return Steady(
+        Div(Exp(v[j]), total([Exp(v[k]) for k in outs])),
+        lambda env: softmax([env[k] for k in keys])[outs.index(j)],
+        lambda env: True,
+        set(keys),
+    )
+
+
+def _sigmoid_outputs(y: list[Ref], v: list[Ref]):
+    """Whether the outputs' numbers are sigmoid(v) exactly (not rounded ones)."""
+    sigmoid = activation("sigmoid")
+
+    def exact(env) -> bool:
+        return all(float(env[b.key]) == float(sigmoid.f(float(env[a.key]))) for b, a in zip(y, v))
+
+    return exact
+
+
+def _is_zero(q: Ref):
+    return lambda env: float(env[q.key]) == 0.0
+
+
+def _steady_loss(loss: str, shown: Expr, y: list[Ref], d: list[Ref], v: list[Ref], sigmoid: bool):
+    """E as `shown` writes it, computed by `network.loss_value` from the outputs' v where it
+    reads ln y_j from them (softmax_ce; bce of sigmoid outputs): finite where float64
+    rounds y_j to 0 or 1 (v = 40 gives E = 40, not ln 0)."""
+    if loss == "softmax_ce":
+        exact = lambda env: True  # noqa: E731
+    elif loss == "bce" and sigmoid:
+        exact = _sigmoid_outputs(y, v)
+    else:
+        return shown
+
+    def fn(env) -> float:
+        ds = [float(env[t.key]) for t in d]
+        vs = [env[t.key] for t in v]  # softmax_ce reads only v (the outputs' y are its softmax)
+        return loss_value(loss, [env[t.key] for t in y] if loss == "bce" else vs, ds, vs)
+
+    return Steady(shown, fn, exact, {t.key for t in v})
+
+
+def _bce_slope(y: Ref, d: Ref, v: Ref):
+    """dE/dy of bce at a sigmoid output, (1 - d) / (1 - y) - d / y with 1 / y = 1 + e^-v and
+    1 / (1 - y) = 1 + e^v: finite where float64 rounds y to 1 (v = 40 gives 2.4e17)."""
+
+    def fn(env) -> float:
+        dv, vv = float(env[d.key]), float(env[v.key])
+        up = (1 - dv) * (1 + math.exp(vv)) if dv != 1 else 0.0
+        down = dv * (1 + math.exp(-vv)) if dv != 0 else 0.0
+        return up - down
+
+    return fn
 
 
 def _loss_expr(loss: str, e: list[Ref], y: list[Expr], d: list[Ref]) -> Expr:
@@ -306,8 +393,11 @@ class _Builder:
                     expr = Add(dj, Neg(y_refs[j]))
                     e.append(self.add(out, key(f"e{j}"), sym("e", str(j), f"e{j}"), expr, "error"))
             loss = _loss_expr(p.loss, e, [y_refs[j] for j in outs], d)
+            sigmoid_out = p.layers[last].activation.name == "sigmoid"
+            ys, vs = [y_refs[j] for j in outs], [v_refs[j] for j in outs]
+            E_expr = _steady_loss(p.loss, loss, ys, d, vs, sigmoid_out)
             E_label = self.names.sym("E", Sym("E", tag.strip("[]")))
-            errors.append(self.add(out, key("E"), E_label, loss, "error"))
+            errors.append(self.add(out, key("E"), E_label, E_expr, "error"))
             if not full:
                 continue
             # backward: output layer first
@@ -316,7 +406,10 @@ class _Builder:
                 act = p.layers[l].activation
                 for j in p.neurons(l):
                     if l == last and p.loss == "softmax_ce":  # delta_j = -dE/dv_j, by the engine
-                        E_of_v = _loss_expr(p.loss, e, [_softmax(v_refs, outs, j) for j in outs], d)
+                        soft = [_softmax(v_refs, outs, j) for j in outs]
+                        E_of_v = _steady_loss(
+                            p.loss, _loss_expr(p.loss, e, soft, d), ys, d, vs, False
+                        )
                         dEdv = LossGrad(E_of_v, v_refs[j].key, v_refs[j].label)
                         delta_label = sym("delta", str(j), f"delta{j}")
                         delta[j] = self.add(
@@ -328,7 +421,7 @@ class _Builder:
                         out,
                         key(f"f'(v{j})"),
                         fp_label,
-                        FPrime(act, v_refs[j], y_refs[j]),
+                        FPrime(act, v_refs[j], y_refs[j], l == last and p.loss == "bce"),
                         "backward",
                     )
                     if l == last and p.loss == "half_sse":
@@ -346,11 +439,20 @@ class _Builder:
                         expr = Mul(dEde, fp)
                     elif l == last:  # delta_j = -dE/dy_j f'(v_j)
                         y_label = y_refs[j].label
+                        slope: Expr = LossGrad(loss, y_refs[j].key, y_label)
+                        if p.loss == "bce" and sigmoid_out:
+                            r = outs.index(j)
+                            slope = Steady(
+                                slope,
+                                _bce_slope(ys[r], d[r], vs[r]),
+                                _sigmoid_outputs([ys[r]], [vs[r]]),
+                                {vs[r].key},
+                            )
                         dEdy = self.add(
                             out,
                             key(f"dE/dy{j}"),
                             Partial(Sym("E"), y_label),
-                            LossGrad(loss, y_refs[j].key, y_label),
+                            slope,
                             "backward",
                             numbers=False,
                         )
@@ -360,6 +462,8 @@ class _Builder:
                             Mul(self.param(weight_name(q, j)), delta[q]) for q in p.neurons(l + 1)
                         ]
                         expr = Mul(fp, total(back))
+                        if act.op.masks:  # a dead relu: delta = 0, even if the sum overflows
+                            expr = Steady(expr, lambda env: 0.0, _is_zero(fp), set())
                     delta_label = sym("delta", str(j), f"delta{j}")
                     delta[j] = self.add(out, key(f"delta{j}"), delta_label, expr, "backward")
             inputs = {i: Ref(f"x{i}|{k}", Sym("x", str(i))) for i in p.sources(0)}
