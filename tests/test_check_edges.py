@@ -380,3 +380,32 @@ def test_when_only_finite_differences_disagree_the_verdict_says_so(tmp_path, cap
     assert row["agree"] is False
     assert main(["check", str(path)]) == 1
     assert "DISAGREE: only finite differences" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("act, w", [("sigmoid", 3e-5), ("tanh", 1.5e-5), ("sigmoid", -3e-5)])
+def test_a_right_claim_at_a_saturating_output_is_ok(tmp_path, capsys, act, w):
+    # v = w x = +-30 (tanh: 15): f'(v) read from y = f(v) keeps 4 digits or fewer there,
+    # which judged the exact dE/dw "rounding"; the exact value (mpmath, 50 digits) is
+    # dE/dw = -(d - y) f'(v) x for E = (d - y)^2 / 2
+    mpmath = pytest.importorskip("mpmath")
+    x, d = 1e6, 0.0
+    with mpmath.workdps(50):
+        v = mpmath.mpf(w) * mpmath.mpf(x)
+        if act == "sigmoid":
+            y = 1 / (1 + mpmath.exp(-v))
+            slope = y * (1 / (1 + mpmath.exp(v)))
+        else:
+            y, slope = mpmath.tanh(v), 1 / mpmath.cosh(v) ** 2
+        want = float(-(d - y) * slope * x)
+    out = _check_json(
+        tmp_path,
+        capsys,
+        f'[network]\neta = 0.5\n\n[[layer]]\nW = [[{w!r}]]\nb = [0.0]\nactivation = "{act}"\n\n'
+        f'[[data]]\nx = [{x!r}]\nd = [{d!r}]\n\n[claims]\n"dE/dw11" = {want!r}\n',
+    )
+    claim = out["claims"][0]
+    assert claim["status"] == "ok", claim
+    assert claim["true"] == pytest.approx(want, rel=1e-13)
+    grads = out["parameters"]["w11"]["gradient"]
+    assert grads["value_engine"] == pytest.approx(want, rel=1e-13)
+    assert grads["rules"] == pytest.approx(want, rel=1e-13)

@@ -115,3 +115,31 @@ def test_local_derivatives_are_recorded_per_edge():
     assert a.is_leaf and not c.is_leaf
     assert a.op == "param" and Value(1.0, role="input").op == "input"
     assert (a + 2).parents[1].op == "const"
+
+
+SATURATING = [0.0, 0.1, 0.49, 0.5, 1.0, 5.0, 19.0, 24.0, 30.0, 37.0, 40.0, 300.0, 700.0]
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("x", [s * x for x in SATURATING for s in (1.0, -1.0)])
+def test_sigmoid_and_tanh_slopes_keep_their_digits_where_y_saturates(name, x):
+    """f'(x) against the exact derivative (mpmath, 60 digits), within 4 ulp: read from
+    y = f(x), y (1 - y) keeps 4 digits at x = 24 and none at 40 (sigmoid'(40) = 4.2e-18)."""
+    mpmath = pytest.importorskip("mpmath")
+    from tinygrad_bp.engine.ops import UNARY, activation
+
+    with mpmath.workdps(60):
+        t = mpmath.mpf(x)
+        exact = 1 / (mpmath.exp(t / 2) + mpmath.exp(-t / 2)) ** 2  # sigmoid(t) sigmoid(-t)
+        if name == "tanh":
+            exact = 1 / mpmath.cosh(t) ** 2
+        want = float(exact)
+    v = Value(x)
+    getattr(v, name)().backward()
+    act = activation(name)
+    for got in (v.grad, act.df(x), act.df(x, act.f(x)), UNARY[name].scalar_grad(x, None)):
+        assert abs(got - want) <= 4 * math.ulp(want), (got, want)
+    # a y rounded by hand gives the derivative of that y (the rules' carried-forward number)
+    y = round(act.f(x), 3)
+    if y != act.f(x):
+        assert act.df(x, y) == UNARY[name].grad(x, y)

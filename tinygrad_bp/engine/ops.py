@@ -54,7 +54,6 @@ __all__ = [
     "Refusal",
     "UNARY",
     "Activation",
-    "SATURATION_SLOPES",
     "UnaryOp",
     "activation",
     "activation_names",
@@ -164,14 +163,17 @@ def log_sigmoid(x: Any) -> Any:
 
 
 def _sigmoid_slope(x: float) -> float:
+    # sigmoid(x) (1 - sigmoid(x)) with 1 - sigmoid(x) = sigmoid(-x) computed, not subtracted
     return _sigmoid_scalar(x) * _sigmoid_scalar(-x)
 
 
-# f'(x) of a float from x alone, for the activations whose table grad reads y = f(x) and
-# loses every digit where float64 rounds y to 1: sigmoid'(40) = sigmoid(40) sigmoid(-40)
-# = 4.2e-18, where y (1 - y) = 0. The same derivative as the table's, written for
-# saturation (a worked solution's dE/dy f'(v) of a bce output needs its digits).
-SATURATION_SLOPES: dict[str, Callable[[float], float]] = {"sigmoid": _sigmoid_slope}
+def _tanh_slope(x: float) -> float:
+    # 1 - tanh(x)^2 = sech(x)^2 = 4 t / (1 + t)^2 with t = e^-2|x| (no cancellation)
+    if abs(x) < 0.5:  # tanh(x)^2 < 0.22: 1 - y^2 keeps its digits
+        y = math.tanh(x)
+        return 1.0 - y * y
+    t = math.exp(-2.0 * abs(x))
+    return 4.0 * t / ((1.0 + t) * (1.0 + t))
 
 
 def reads(fn: Callable, n: int) -> tuple[bool, ...]:
@@ -246,6 +248,24 @@ class UnaryOp(_Entry):
     refuse: tuple[Refusal, ...] = ()
     # the torch.nn module computing the same function, and its keyword for each parameter
     torch: tuple[str, dict[str, str]] | None = None
+    # f'(x) of a float from x alone, where `grad` reads y = f(x) and loses digits as y
+    # nears its bound: at x = 24, 1 - sigmoid(x) keeps 4 of its digits, at 37 none
+    # (sigmoid'(40) = 4.2e-18, where y (1 - y) = 0). The Value engine and the slides'
+    # rules take it; arrays take `grad`, as PyTorch does.
+    slope: Callable[..., float] | None = None
+
+    @cached_property
+    def scalar_grad(self) -> Callable[..., Any]:
+        """The derivative (x, y) -> f'(x) of the float engines: `slope` of x where the
+        entry has it, else `grad`."""
+        slope = self.slope
+        if slope is None:
+            return self.grad
+
+        def slope_of_x(x: float, y: float, **params: float) -> float:
+            return slope(x, **params)
+
+        return slope_of_x
 
     @cached_property
     def keeps(self) -> tuple[bool, bool]:
@@ -280,10 +300,18 @@ class Activation:
         return self.op.scalar(float(x), **kw)
 
     def df(self, x: Any, y: Any = None) -> Any:
-        """f'(x), given x and (when known) y = f(x)."""
+        """f'(x), given x and (when known) y = f(x): for a float x whose y is f(x), the
+        entry's `slope` of x where it has one; otherwise the table's derivative of x and
+        y (so a y rounded by hand gives the derivative of the rounded y)."""
+        kw = dict(self.params)
         if y is None:
             y = self.f(x)
-        return self.op.grad(x, y, **dict(self.params))
+        slope = self.op.slope
+        if slope is not None and not isinstance(x, np.ndarray):
+            x = float(x)
+            if y == self.op.scalar(x, **kw):
+                return slope(x, **kw)
+        return self.op.grad(x, y, **kw)
 
     def apply(self, node: Any) -> Any:
         """f(node) for a `Value` or a `Tensor`: the engine's method of this name, recorded."""
@@ -312,8 +340,9 @@ _TABLE = [
         lambda x, y: y * (1 - y),
         r"\sigma(v) = \frac{1}{1 + e^{-v}}",
         r"\sigma(v)\,(1 - \sigma(v))",
-        "The logistic function f(v) = 1 / (1 + e^-v); f'(v) = f(v) (1 - f(v)).",
+        "The logistic function f(v) = 1 / (1 + e^-v); f'(v) = f(v) (1 - f(v)) = f(v) f(-v).",
         torch=("Sigmoid", {}),
+        slope=_sigmoid_slope,
     ),
     _op(
         "tanh",
@@ -322,8 +351,9 @@ _TABLE = [
         lambda x, y: 1 - y * y,
         r"\tanh v",
         r"1 - \tanh^2 v",
-        "f(v) = tanh v; f'(v) = 1 - f(v)^2.",
+        "f(v) = tanh v; f'(v) = 1 - f(v)^2 = 4 e^-2|v| / (1 + e^-2|v|)^2.",
         torch=("Tanh", {}),
+        slope=_tanh_slope,
     ),
     _op(
         "relu",

@@ -315,7 +315,7 @@ def _partials(step: _Step) -> list[tuple[int, Callable]]:
     """(operand index, the table's formula for d out/d operand) for each operand that
     takes a gradient; each formula reads the operands and then the output."""
     if step.kind == "unary":
-        fns = [step.entry.grad]
+        fns = [step.entry.scalar_grad]
     else:
         fns = [step.entry.da, step.entry.db]
     return [

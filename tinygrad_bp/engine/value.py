@@ -534,7 +534,7 @@ def _ieee_unary(op: UnaryOp, x: float, params: dict) -> tuple[float, float]:
 
 def _unary_method(op: UnaryOp) -> Callable[..., Value]:
     """The Value method for one entry of the table: forward and local derivative from it."""
-    scalar, grad, name = op.scalar, op.grad, op.name
+    scalar, grad, name = op.scalar, op.scalar_grad, op.name
     masks = op.masks
 
     if not op.params:

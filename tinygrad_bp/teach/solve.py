@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..engine.ops import SATURATION_SLOPES, Activation, activation
+from ..engine.ops import Activation, activation
 from ..engine.value import Value
 from ..slides.network import loss_value, softmax
 from .expr import (
@@ -146,22 +146,18 @@ class LossGrad(Expr):
 
 
 class FPrime(Expr):
-    """f'(v) by the op table's derivative, which reads both v and y = f(v); with `exact`,
-    from v alone where y is f(v) (a sigmoid output under bce: y (1 - y) = 0 at v = 40
-    while dE/dy = 2.4e17, and their product delta must be d - y)."""
+    """f'(v) by the op table (`Activation.df`): from v alone where y is f(v) and the entry
+    has a `slope` (a sigmoid output under bce: y (1 - y) = 0 at v = 40 while dE/dy =
+    2.4e17, and their product delta must be d - y), else from v and y."""
 
-    def __init__(self, act: Activation, v: Ref, y: Ref, exact: bool = False) -> None:
-        self.act, self.v, self.y, self.exact = act, v, y, exact
+    def __init__(self, act: Activation, v: Ref, y: Ref) -> None:
+        self.act, self.v, self.y = act, v, y
 
     def children(self) -> tuple[Expr, ...]:
         return (self.v, self.y)
 
     def eval(self, env) -> float:
-        v, y = float(self.v.eval(env)), float(self.y.eval(env))
-        exact = SATURATION_SLOPES.get(self.act.name) if self.exact else None
-        if exact is not None and y == float(self.act.f(v)):
-            return exact(v)
-        return float(self.act.df(v, y))
+        return float(self.act.df(float(self.v.eval(env)), float(self.y.eval(env))))
 
     def render(self, r: Renderer, env=None) -> str:
         return r.func("f", self.v.render(r, env), prime=True)
@@ -421,7 +417,7 @@ class _Builder:
                         out,
                         key(f"f'(v{j})"),
                         fp_label,
-                        FPrime(act, v_refs[j], y_refs[j], l == last and p.loss == "bce"),
+                        FPrime(act, v_refs[j], y_refs[j]),
                         "backward",
                     )
                     if l == last and p.loss == "half_sse":
