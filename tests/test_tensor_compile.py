@@ -30,6 +30,7 @@ from tinygrad_bp.engine.autograd import topological_order
 from tinygrad_bp.engine.ops import BINARY, UNARY, _sigmoid_array
 from tinygrad_bp.engine.tensor import _reshape_kernel
 
+from .conftest import held_by_repeating
 from .randgraph import draw_steps
 
 REFUSALS = (ValueError, ZeroDivisionError, OverflowError)
@@ -340,6 +341,28 @@ def test_threads_building_and_walking_graphs_that_share_parameters():
     np.testing.assert_array_equal(got[1], b.grad)
 
 
+class _OnShape(np.ndarray):
+    """An array whose shape, when read, first calls `_OnShape.then` if it is set: Python
+    code that reading a graph's structure runs (`on_shape` sets it for a block)."""
+
+    then = None
+
+    @property
+    def shape(self):
+        if _OnShape.then is not None:
+            _OnShape.then()
+        return super().shape
+
+
+@contextmanager
+def on_shape(action):
+    _OnShape.then = action
+    try:
+        yield
+    finally:
+        _OnShape.then = None
+
+
 def read_with(read, root: Tensor, max_nodes: int) -> tuple:
     nodes = [root]
     try:
@@ -391,26 +414,17 @@ def test_the_c_structure_reader_leaves_odd_nodes_to_the_walk():
         assert read_with(tensor_compile._read, root, 10)[0] is None  # no crash: None
 
     # an array whose shape, when read, rebinds the attributes of the node being read
-    class Rebinding(np.ndarray):
-        node = None
-
-        @property
-        def shape(self):
-            node, Rebinding.node = Rebinding.node, None
-            if node is not None:
-                node._parents, node._args, node._redo, node._seq = (), (), (), None
-                import gc
-
-                gc.collect()
-            return super().shape
+    def rebind(node):
+        _OnShape.then = None  # once
+        node._parents, node._args, node._redo, node._seq = (), (), (), None
+        gc.collect()
 
     for _ in range(3):
         leaf = Tensor(np.ones((2, 2)), requires_grad=True)
         root = leaf * 2.0
-        evil = root.data.view(Rebinding)
-        root._args = (evil, root.data)
-        Rebinding.node = root
-        key, nodes = read_with(tensor_compile._read, root.sum(), 10)
+        root._args = (root.data.view(_OnShape), root.data)
+        with on_shape(lambda root=root: rebind(root)):
+            key, nodes = read_with(tensor_compile._read, root.sum(), 10)
         assert key is None or isinstance(key, tuple)
     with pytest.raises(TypeError, match="nodes a list"):
         tensor_compile._read((out,), 10)
@@ -468,21 +482,19 @@ def test_the_c_structure_reader_keys_no_list_moved_while_it_read(change):
     """Nodes taken out of the list or moved by Python code that the read runs: a place
     in the key would name another node than the one it stood for."""
 
-    class Moving(np.ndarray):
-        @property
-        def shape(self):
-            for ref in gc.get_referrers(root):
-                if type(ref) is list and ref and ref[0] is root and len(ref) > 2:
-                    change(ref)
-            return super().shape
+    def move():
+        for ref in gc.get_referrers(root):
+            if type(ref) is list and ref and ref[0] is root and len(ref) > 2:
+                change(ref)
 
     leaf = Tensor(np.ones((2, 2)), requires_grad=True)
     mid = leaf * 2.0
     root = (mid * 3.0 + leaf).sum()
-    mid._args = (mid._args[0].view(Moving), *mid._args[1:])
+    mid._args = (mid._args[0].view(_OnShape), *mid._args[1:])
     nodes = [root]
     try:
-        assert tensor_compile._read(nodes, 100) is None
+        with on_shape(move):
+            assert tensor_compile._read(nodes, 100) is None
     finally:
         for node in topological_order(root):
             node._g = None
@@ -506,20 +518,12 @@ def test_the_c_structure_reader_takes_attribute_names_as_str_only():
             _untracked.structure_reader(Tensor, bad, frozenset())
 
 
-class _Refusing(np.ndarray):
-    @property
-    def shape(self):
-        raise RuntimeError("no shape")
-
-
 @pytest.mark.skipif(
     tensor_compile._read is tensor_compile._structure, reason="the C helper is not built"
 )
 def test_the_c_structure_reader_holds_nothing_on_any_path():
     """A key read, each way of giving None, and an error raised by a shape: no
     reference kept to the nodes, their arrays, or the key's parts, and no memory."""
-    import tracemalloc
-
     w = Tensor(np.ones((2, 2)), requires_grad=True)
 
     def graphs():
@@ -529,7 +533,7 @@ def test_the_c_structure_reader_holds_nothing_on_any_path():
         out._parents[0]._g = 7  # a mark of another walk
         yield out
         out = (w * 2.0).sum()
-        out._parents[0]._args = (w.data.view(_Refusing), *out._parents[0]._args[1:])
+        out._parents[0]._args = (w.data.view(_OnShape), *out._parents[0]._args[1:])
         yield out  # RuntimeError
         yield (w * 2.0 * 3.0).sum()  # past max_nodes
 
@@ -544,20 +548,11 @@ def test_the_c_structure_reader_holds_nothing_on_any_path():
                 for node in topological_order(root):
                     node._g = None
 
-    read_all()
-    before = sys.getrefcount(w), sys.getrefcount(w.data)
-    tracemalloc.start()
-    try:
-        for _ in range(3):
-            read_all()
-        start = tracemalloc.get_traced_memory()[0]
-        for _ in range(300):
-            read_all()
-        held = tracemalloc.get_traced_memory()[0] - start
-    finally:
-        tracemalloc.stop()
-    assert (sys.getrefcount(w), sys.getrefcount(w.data)) == before
-    assert held < 5_000
+    def refuse():
+        raise RuntimeError("no shape")
+
+    with on_shape(refuse):
+        assert held_by_repeating(read_all, w, w.data) < 5_000
 
 
 class _Doubled(Tensor):
@@ -595,19 +590,6 @@ def test_the_c_structure_reader_reads_a_subclass_as_the_python_one_does(kind):
     assert read_with(tensor_compile._read, out, 10)[0] == (None if kind is _Doubled else want)
 
 
-class _Reentering(np.ndarray):
-    """An array whose shape, when read, runs a backward pass (`then`, once)."""
-
-    then = None
-
-    @property
-    def shape(self):
-        root, _Reentering.then = _Reentering.then, None
-        if root is not None:
-            root.backward()
-        return super().shape
-
-
 def test_a_backward_run_from_inside_another_is_refused():
     """A backward pass started while another one walks in the same thread (here by
     a shape that the read of the graph's structure reads) would find the nodes they
@@ -617,11 +599,18 @@ def test_a_backward_run_from_inside_another_is_refused():
     q = Tensor(np.full((2, 2), 3.0), requires_grad=True)
     h = p * q
     root = (h * 2.0).sum()
-    h._args = (p.data.view(_Reentering), *h._args[1:])
-    _Reentering.then = (p * 5.0 + h).sum()  # shares p and h
-    with pytest.raises(RuntimeError, match="inside another"):
+    inner = (p * 5.0 + h).sum()  # shares p and h
+    ran = []
+
+    def reenter():
+        _OnShape.then = None  # once
+        ran.append(inner)
+        inner.backward()
+
+    h._args = (p.data.view(_OnShape), *h._args[1:])
+    with on_shape(reenter), pytest.raises(RuntimeError, match="inside another"):
         root.backward()
-    assert _Reentering.then is None and p.grad is None and q.grad is None
+    assert ran == [inner] and p.grad is None and q.grad is None
     root.backward()  # nothing left marked: d(2 p q)/dp = 2 q, d/dq = 2 p
     np.testing.assert_array_equal(p.grad, np.full((2, 2), 6.0))
     np.testing.assert_array_equal(q.grad, np.full((2, 2), 2.0))

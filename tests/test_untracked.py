@@ -24,6 +24,8 @@ import pytest
 from tinygrad_bp import Tensor, Value
 from tinygrad_bp.engine.untracked import NATIVE, blank_maker, untracked
 
+from .conftest import held_by_repeating
+
 ROOT = Path(__file__).resolve().parent.parent
 native = pytest.mark.skipif(not NATIVE, reason="the C helper is not built")
 
@@ -766,19 +768,7 @@ def test_the_c_recorder_holds_nothing_on_any_path():
         calls[0]()
         _MODE.reset(token)
 
-    every_path()
-    before = (sys.getrefcount(data), sys.getrefcount(a), sys.getrefcount(a.data))
-    tracemalloc.start()
-    try:
-        every_path()
-        start = tracemalloc.get_traced_memory()[0]
-        for _ in range(300):
-            every_path()
-        held = tracemalloc.get_traced_memory()[0] - start
-    finally:
-        tracemalloc.stop()
-    assert (sys.getrefcount(data), sys.getrefcount(a), sys.getrefcount(a.data)) == before
-    assert held < 5_000
+    assert held_by_repeating(every_path, data, a, a.data) < 5_000
 
 
 @native
