@@ -331,17 +331,41 @@ typedef struct {
     Py_ssize_t offsets[RECORDED];
 } Recorder;
 
+/* `def` as a function whose self is a capsule of `state`, named `name`: `release` frees
+   the state when the function is freed (through `destructor`, which calls it), or at
+   once if the function cannot be made. */
+static PyObject *
+bound_function(PyMethodDef *def, void *state, const char *name,
+               PyCapsule_Destructor destructor, void (*release)(void *))
+{
+    PyObject *capsule = PyCapsule_New(state, name, destructor);
+    if (capsule == NULL) {
+        release(state);
+        return NULL;
+    }
+    PyObject *fn = PyCFunction_New(def, capsule);
+    Py_DECREF(capsule);
+    return fn;
+}
+
+static void
+recorder_release(void *state)
+{
+    Recorder *r = state;
+    Py_XDECREF(r->cls);
+    Py_XDECREF(r->array_type);
+    Py_XDECREF(r->mode);
+    Py_XDECREF(r->next_seq);
+    Py_XDECREF(r->fallback);
+    PyMem_Free(r);
+}
+
 static void
 recorder_free(PyObject *capsule)
 {
     Recorder *r = PyCapsule_GetPointer(capsule, RECORDER_NAME);
     if (r != NULL) {
-        Py_XDECREF(r->cls);
-        Py_XDECREF(r->array_type);
-        Py_XDECREF(r->mode);
-        Py_XDECREF(r->next_seq);
-        Py_XDECREF(r->fallback);
-        PyMem_Free(r);
+        recorder_release(r);
     }
 }
 
@@ -464,19 +488,7 @@ recorder(PyObject *Py_UNUSED(module), PyObject *args)
     r->fallback = Py_NewRef(fallback);
     r->record = record;
     r->slow = slow;
-    PyObject *capsule = PyCapsule_New(r, RECORDER_NAME, recorder_free);
-    if (capsule == NULL) {
-        Py_DECREF(r->cls);
-        Py_DECREF(r->array_type);
-        Py_DECREF(r->mode);
-        Py_DECREF(r->next_seq);
-        Py_DECREF(r->fallback);
-        PyMem_Free(r);
-        return NULL;
-    }
-    PyObject *fn = PyCFunction_New(&record_def, capsule);
-    Py_DECREF(capsule);
-    return fn;
+    return bound_function(&record_def, r, RECORDER_NAME, recorder_free, recorder_release);
 }
 
 /* The structure of a graph, read in one pass: `_structure` in tensor_compile.py, which
@@ -495,14 +507,21 @@ typedef struct {
 static PyObject *shape_name, *dtype_name;
 
 static void
+reader_release(void *state)
+{
+    Reader *r = state;
+    Py_XDECREF(r->cls);
+    Py_XDECREF(r->keyed);
+    Py_XDECREF(r->names);
+    PyMem_Free(r);
+}
+
+static void
 reader_free(PyObject *capsule)
 {
     Reader *r = PyCapsule_GetPointer(capsule, READER_NAME);
     if (r != NULL) {
-        Py_XDECREF(r->cls);
-        Py_XDECREF(r->keyed);
-        Py_XDECREF(r->names);
-        PyMem_Free(r);
+        reader_release(r);
     }
 }
 
@@ -786,17 +805,7 @@ structure_reader(PyObject *Py_UNUSED(module), PyObject *args)
     r->cls = (PyTypeObject *)Py_NewRef(cls);
     r->keyed = Py_NewRef(keyed);
     r->names = Py_NewRef(fields);
-    PyObject *capsule = PyCapsule_New(r, READER_NAME, reader_free);
-    if (capsule == NULL) {
-        Py_DECREF(r->cls);
-        Py_DECREF(r->keyed);
-        Py_DECREF(r->names);
-        PyMem_Free(r);
-        return NULL;
-    }
-    PyObject *fn = PyCFunction_New(&read_def, capsule);
-    Py_DECREF(capsule);
-    return fn;
+    return bound_function(&read_def, r, READER_NAME, reader_free, reader_release);
 }
 
 static PyMethodDef methods[] = {
