@@ -409,3 +409,24 @@ def test_a_right_claim_at_a_saturating_output_is_ok(tmp_path, capsys, act, w):
     grads = out["parameters"]["w11"]["gradient"]
     assert grads["value_engine"] == pytest.approx(want, rel=1e-13)
     assert grads["rules"] == pytest.approx(want, rel=1e-13)
+
+
+@pytest.mark.parametrize("v", [0.5, 24.0, 30.0, -30.0])
+def test_a_bce_sigmoid_output_delta_is_d_minus_y_exactly(tmp_path, capsys, v):
+    # delta = e f'(v) / (y (1 - y)) = d - y for a sigmoid output: f'(v) read from v must
+    # still cancel against y (1 - y), which keeps 4 digits at v = 24 (mpmath, 50 digits)
+    mpmath = pytest.importorskip("mpmath")
+    d = 0.25
+    with mpmath.workdps(50):
+        y = 1 / (1 + mpmath.exp(-mpmath.mpf(v)))
+        want_delta, want_grad = float(d - y), float(-(d - y) * 2.0)
+    out = _check_json(
+        tmp_path,
+        capsys,
+        f'[network]\neta = 0.5\nloss = "bce"\n\n[[layer]]\nW = [[{v / 2.0!r}]]\nb = [0.0]\n'
+        f'activation = "sigmoid"\n\n[[data]]\nx = [2.0]\nd = [{d!r}]\n',
+    )
+    assert out["backward"]["delta1"] == pytest.approx(want_delta, rel=1e-15)
+    grads = out["parameters"]["w11"]["gradient"]
+    assert grads["rules"] == pytest.approx(want_grad, rel=1e-15)
+    assert grads["value_engine"] == pytest.approx(want_grad, rel=1e-14)

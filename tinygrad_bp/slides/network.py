@@ -55,8 +55,8 @@ def loss_value(
     loss: str, ys: Sequence[Any], ds: Sequence[float], vs: Sequence[Any] | None = None
 ) -> Any:
     """E of one example from its outputs `ys` (floats, Values or arrays) and targets `ds`;
-    `vs`: the output layer's v_j when its activation is the sigmoid (bce then reads
-    ln y_j and ln(1 - y_j) from them)."""
+    `vs`: the output layer's v_j, from which bce of sigmoid outputs reads ln y_j and
+    ln(1 - y_j), and softmax_ce ln y_j (`Network._log_vs` says when to give them)."""
     m = len(ys)
     if loss in ("half_sse", "sse", "mse"):
         sq = sum((d - y) * (d - y) for y, d in zip(ys, ds))

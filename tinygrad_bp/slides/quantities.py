@@ -102,14 +102,18 @@ def _softmax_ce(ys: Sequence[float], ds: Sequence[float], vs: Sequence[float]) -
     return float(loss_value("softmax_ce", ys, ds, vs if exact else None))
 
 
-def _bce_delta(a: Sequence[float], sigmoid: bool) -> float:
-    """delta = e / (y (1 - y)) f'(v) of a bce output, as e (f'(v) / (y (1 - y))): the
-    sigmoid's f'(v) = y (1 - y) cancels exactly, delta = e, also where float64 rounds y
-    to 0 or 1, or to a subnormal y where e / (y (1 - y)) alone would overflow."""
-    e, y, fp = a
+def _bce_delta(a: Sequence[float], act: Activation | None) -> float:
+    """delta = e / (y (1 - y)) f'(v) of a bce output, from a = (e, y, f'(v), v), as
+    e (f'(v) / (y (1 - y))). A sigmoid's f'(v) cancels exactly, delta = e, where it is
+    the sigmoid's slope at these v and y (`Activation.df`: read from v where y is
+    sigmoid(v), so y (1 - y) of a rounded y differs from it, by 0.1% at v = 30) or
+    y (1 - y) itself; also where float64 rounds y to 0 or 1, or to a subnormal y where
+    e / (y (1 - y)) alone would overflow."""
+    e, y, fp, v = a
     denom = y * (1 - y)
-    if sigmoid and (denom == 0 or fp == denom):
-        return e
+    if act is not None and act.name == "sigmoid":
+        if denom == 0 or fp == denom or fp == float(act.df(v, y)):
+            return e
     return e * (fp / denom)
 
 
@@ -350,7 +354,7 @@ class Quantities:
                     )
                 if last:
                     self._output_delta(
-                        nm(num_.delta(j)), loss, m, es[r], ys[r], fp, ds, n, j, l, layer.act
+                        nm(num_.delta(j)), loss, m, es[r], ys[r], fp, ds, n, j, l, layer.act, v
                     )
                 else:
                     ks = num_.neurons(l + 1)
@@ -375,7 +379,7 @@ class Quantities:
                     )
             self._gradients(net, n, etag, xtag, l, phase_order)
 
-    def _output_delta(self, name, loss, m, e, y, fp, ds, n, j, l, act=None) -> None:
+    def _output_delta(self, name, loss, m, e, y, fp, ds, n, j, l, act, v) -> None:
         order = (n, 1, 1, 1, j)
         info = {"neuron": j, "output": True, "loss": loss}
         if loss in ("half_sse", "sse", "mse"):
@@ -394,8 +398,8 @@ class Quantities:
             q = Quantity(
                 name,
                 "delta",
-                (e, y, fp),
-                lambda a, s=act is not None and act.name == "sigmoid": _bce_delta(a, s),
+                (e, y, fp, v),
+                lambda a, act=act: _bce_delta(a, act),
                 lambda s: f"{s[0]} / ({s[1]} * (1 - {s[1]})) * {s[2]}",
                 order,
                 info,
