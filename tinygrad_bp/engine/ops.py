@@ -37,6 +37,7 @@ import dis
 import inspect
 import math
 import operator
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,16 @@ from typing import Any
 import numpy as np
 
 from .fpstate import overflow_raising, quietly, restore
+
+try:  # one-pass loops for a few numbers (optional, as the other C helper)
+    from . import _kernels as kernels
+except ImportError:
+    kernels = None
+if getattr(kernels, "API", None) != 1 or os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") not in (
+    "",
+    "0",
+):
+    kernels = None
 
 __all__ = [
     "ACTIVATIONS",
@@ -104,6 +115,9 @@ def first_refusal(refuse: tuple[Refusal, ...], *args: Any) -> tuple[Refusal, Any
 
 # -- stable forwards ------------------------------
 
+_FLOAT64 = np.dtype(np.float64)
+_sigmoid_into = kernels.sigmoid_into if kernels is not None else None
+
 
 def _sigmoid_scalar(x: float) -> float:
     # e^t is only ever taken of t <= 0, so it cannot overflow
@@ -116,7 +130,11 @@ def _sigmoid_scalar(x: float) -> float:
 def _sigmoid_array(x: np.ndarray) -> np.ndarray:
     # 1 / (1 + e^-x) in four passes, unless e^-x overflows (x below about -709 in
     # float64, -88 in float32); then z = e^-|x| in (0, 1], and sigmoid is 1 / (1 + z)
-    # for x >= 0 and z / (1 + z) below
+    # for x >= 0 and z / (1 + z) below. A few float64 numbers: the same in one C pass
+    if x.size <= 256 and _sigmoid_into is not None and x.dtype is _FLOAT64 and x.ndim:
+        out = _sigmoid_into(x, np.empty(x.shape))
+        if out is not None:
+            return out
     if x.ndim and x.size:
         token = overflow_raising()
         try:

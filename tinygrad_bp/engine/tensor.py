@@ -175,6 +175,7 @@ def _share(g: np.ndarray, d: Any, shape: tuple[int, ...], dtype: np.dtype) -> np
 
 
 _add_reduce = np.add.reduce  # what ndarray.sum calls, without its Python wrapper
+_asarray = np.asarray
 
 
 def _spread(g: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...], kept: bool) -> np.ndarray:
@@ -408,6 +409,8 @@ def _matmul_kernel(a: np.ndarray, b: np.ndarray, need_a: bool, need_b: bool):
 def _sum_kernel(x: np.ndarray, axis: Any, axes: tuple[int, ...], keepdims: bool):
     """Sum over `axes`; dA = G broadcast back over the summed axes."""
     out = _add_reduce(x, axis if axis is None else axes, keepdims=keepdims)
+    if type(out) is not np.ndarray:  # numpy gives a scalar for a sum to shape ()
+        out = _asarray(out)
     shape = x.shape
 
     def vjp(g):
@@ -419,6 +422,8 @@ def _sum_kernel(x: np.ndarray, axis: Any, axes: tuple[int, ...], keepdims: bool)
 def _mean_kernel(x: np.ndarray, axis: Any, axes: tuple[int, ...], keepdims: bool, n: int):
     """Mean over `axes` = sum / n; dA = G / n broadcast back."""
     out = _add_reduce(x, axis if axis is None else axes, keepdims=keepdims) / n
+    if type(out) is not np.ndarray:
+        out = _asarray(out)
     shape = x.shape
 
     def vjp(g):

@@ -21,6 +21,8 @@ from ..engine.value import Value
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
+_multiply, _subtract = np.multiply, np.subtract
+
 
 class Optimizer:
     """Updates a list of parameters (all Values or all Tensors) from their `.grad`."""
@@ -82,6 +84,22 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self._buffers: dict[int, np.ndarray] = {}
 
+    def step(self) -> None:
+        if self.scalar or self.momentum:
+            return super().step()
+        self.t += 1
+        lr, buffers = self.lr, self._buffers
+        for i, p in enumerate(self.params):  # `_update`'s p <- p - lr g, one call fewer
+            grad = p.grad
+            if grad is None:
+                continue
+            data = p.data
+            buf = buffers.get(i)
+            if buf is None or buf.shape != data.shape or buf.dtype is not data.dtype:
+                buf = buffers[i] = np.empty_like(data)
+            _multiply(grad, lr, buf)  # out= given by position: the keyword costs more
+            _subtract(data, buf, data)
+
     def _update(self, slot: int, data: np.ndarray, grad: np.ndarray) -> None:
         if self.momentum:
             state = self.state.setdefault(slot, {"v": np.zeros_like(data)})
@@ -93,8 +111,8 @@ class SGD(Optimizer):
         buf = self._buffers.get(slot)
         if buf is None or buf.shape != data.shape or buf.dtype is not data.dtype:
             buf = self._buffers[slot] = np.empty_like(data)
-        np.multiply(grad, self.lr, out=buf)
-        data -= buf
+        _multiply(grad, self.lr, buf)
+        _subtract(data, buf, data)
 
 
 class Adam(Optimizer):

@@ -1,0 +1,117 @@
+"""The one-pass C loops (`engine._kernels`) against numpy's passes of the same formula."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinygrad_bp.engine import ops
+
+kernels = ops.kernels
+needs_helper = pytest.mark.skipif(kernels is None, reason="the C loops are not built")
+
+
+def numpy_sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x) in numpy's four passes, or the two-sided form for every entry where
+    e^-x overflows for one: what the C loop is to give."""
+    with np.errstate(all="ignore"):
+        e = np.exp(-x)
+        if np.any(np.isinf(e) & np.isfinite(x)):
+            z = np.exp(-np.abs(x))
+            return np.where(x >= 0, 1.0, z) / (1 + z)
+        return 1 / (1 + e)
+
+
+def within_ulps(got: np.ndarray, want: np.ndarray, ulps: int) -> bool:
+    # numpy's exp may be its own vectorised one, the loop's is the C library's: both are
+    # within an ulp of e^x, so the quotients may part by one or two ulps
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    gap = np.abs(got - want) <= ulps * np.spacing(np.maximum(np.abs(got), np.abs(want)))
+    return bool(np.all(same | gap))
+
+
+floats = st.floats(allow_nan=True, allow_infinity=True, width=64)
+small = hnp.arrays(
+    np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=6), elements=floats
+)
+
+
+@needs_helper
+@settings(max_examples=300, deadline=None)
+@given(small)
+def test_the_c_sigmoid_is_numpys_formula(x):
+    out = np.empty(x.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = kernels.sigmoid_into(x, out)
+    assert got is out
+    assert within_ulps(got, numpy_sigmoid(x), 2)
+    assert ((0 <= got) | np.isnan(got)).all() and ((got <= 1) | np.isnan(got)).all()
+
+
+@needs_helper
+def test_one_overflowing_entry_switches_every_entry_to_the_two_sided_form():
+    x = np.array([-720.0, -30.0, 0.0, -0.0, 2.0, np.inf, -np.inf, np.nan])
+    got = kernels.sigmoid_into(x, np.empty(8))
+    # sigmoid(-720) = e^-720 / (1 + e^-720) = 2.0322...e-313, a subnormal the four
+    # passes would round to 0; sigmoid(-30) = 9.3576...e-14 either way
+    assert got[0] == pytest.approx(2.0322308e-313, rel=1e-6)
+    assert got[1] == pytest.approx(9.357622968839299e-14, rel=1e-15)
+    assert got[2] == got[3] == 0.5 and got[5] == 1.0 and got[6] == 0.0 and np.isnan(got[7])
+    assert within_ulps(got, numpy_sigmoid(x), 2)
+    # without the overflowing entry, -inf overflows nothing: e^inf is exact
+    rest = kernels.sigmoid_into(x[1:], np.empty(7))
+    assert within_ulps(rest, 1 / (1 + np.exp(-x[1:])), 2)
+
+
+@needs_helper
+@pytest.mark.parametrize(
+    "x,out",
+    [
+        (np.ones(3), np.ones(4)),  # sizes differ
+        (np.ones(3, np.float32), np.ones(3, np.float32)),
+        (np.ones(3), np.ones(3, np.float32)),
+        (np.ones((3, 4))[:, ::2], np.ones(6)),  # not contiguous
+        (np.ones(3), np.ones(6)[::2]),
+        (np.ones(3).astype(">f8"), np.ones(3)),  # another byte order
+        ([1.0, 2.0], np.ones(2)),  # not a buffer
+        (np.ones(2), bytearray(16)),  # bytes, not float64
+    ],
+)
+def test_the_c_sigmoid_leaves_other_arrays_to_numpy(x, out):
+    before = np.array(out, copy=True) if isinstance(out, np.ndarray) else bytes(out)
+    assert kernels.sigmoid_into(x, out) is None
+    assert np.array_equal(out, before) if isinstance(out, np.ndarray) else bytes(out) == before
+
+
+@needs_helper
+def test_the_c_sigmoid_writes_no_read_only_array_and_takes_two_arguments():
+    out = np.ones(3)
+    out.flags.writeable = False
+    assert kernels.sigmoid_into(np.zeros(3), out) is None and (out == 1).all()
+    with pytest.raises(TypeError, match="two arrays"):
+        kernels.sigmoid_into(np.zeros(3))
+    x = np.array([0.0, 1.0])
+    assert kernels.sigmoid_into(x, x) is x and x[0] == 0.5  # in place, entry by entry
+
+
+@pytest.mark.parametrize("shape", [(3, 1), (1, 256), (257,), (16, 32)])
+def test_the_tensor_sigmoid_of_few_and_many_numbers_is_one_formula(shape):
+    # up to 256 float64 numbers go through the C loop, more through numpy's passes
+    x = np.random.default_rng(3).normal(0, 8, shape)
+    assert within_ulps(ops.UNARY["sigmoid"].array(x), numpy_sigmoid(x), 2)
+
+
+def test_pure_python_switches_the_c_loops_off():
+    code = "from tinygrad_bp.engine import ops; print(ops.kernels is None)"
+    env = {**os.environ, "TINYGRAD_BP_PURE_PYTHON": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "True", out.stderr

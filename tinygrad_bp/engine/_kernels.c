@@ -1,0 +1,103 @@
+/* Elementwise loops that numpy runs as several passes, each one pass here, for the
+   small arrays where numpy's per-call cost is most of the time (see ops.py, which
+   states the math and uses these only where they give numpy's numbers). */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <string.h>
+
+/* A C-contiguous float64 buffer of `obj` (writable if asked), or 0 with no error set
+   when `obj` is not one (the caller then computes another way); -1 on an error. */
+static int
+float64_buffer(PyObject *obj, Py_buffer *view, int writable)
+{
+    if (!PyObject_CheckBuffer(obj)) {
+        return 0;
+    }
+    /* any layout is given (numpy refuses a contiguous request with a ValueError); the
+       layout is checked here */
+    if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
+        return -1;
+    }
+    if (view->itemsize != (Py_ssize_t)sizeof(double) || view->format == NULL ||
+        strcmp(view->format, "d") != 0 || !PyBuffer_IsContiguous(view, 'C') ||
+        (writable && view->readonly)) {
+        PyBuffer_Release(view);
+        return 0;
+    }
+    return 1;
+}
+
+/* sigmoid_into(x, out): out = 1 / (1 + e^-x) entry by entry, as numpy's four passes
+   compute it; if e^-x overflows for an entry (x below about -709), every entry is
+   computed as z = e^-|x|, then 1 / (1 + z) for x >= 0 and z / (1 + z) below, as the
+   stable passes do. Returns out, or None (nothing written) when x and out are not
+   C-contiguous float64 arrays of one size (out writable). */
+static PyObject *
+sigmoid_into(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "sigmoid_into(x, out) takes two arrays");
+        return NULL;
+    }
+    Py_buffer xv, ov;
+    int got = float64_buffer(args[0], &xv, 0);
+    if (got <= 0) {
+        return got < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    got = float64_buffer(args[1], &ov, 1);
+    if (got <= 0) {
+        PyBuffer_Release(&xv);
+        return got < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    if (xv.len != ov.len) {
+        PyBuffer_Release(&xv);
+        PyBuffer_Release(&ov);
+        Py_RETURN_NONE;
+    }
+    const double *x = xv.buf;
+    double *out = ov.buf;
+    Py_ssize_t n = xv.len / (Py_ssize_t)sizeof(double);
+    int overflow = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double xi = x[i], e = exp(-xi);
+        overflow |= isinf(e) && isfinite(xi);
+        out[i] = 1.0 / (1.0 + e);
+    }
+    if (overflow) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            double xi = x[i], z = exp(-fabs(xi));
+            out[i] = (xi >= 0.0 ? 1.0 : z) / (1.0 + z);
+        }
+    }
+    PyBuffer_Release(&xv);
+    PyBuffer_Release(&ov);
+    return Py_NewRef(args[1]);
+}
+
+static PyMethodDef methods[] = {
+    {"sigmoid_into", (PyCFunction)(void (*)(void))sigmoid_into, METH_FASTCALL,
+     "sigmoid_into(x, out) -> out or None: out = 1 / (1 + e^-x) for float64 arrays"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "tinygrad_bp.engine._kernels",
+    .m_doc = "One-pass elementwise loops for small float64 arrays.",
+    .m_size = 0,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__kernels(void)
+{
+    PyObject *module = PyModule_Create(&module_def);
+    /* the interface ops.py expects, raised with every change to it */
+    if (module != NULL && PyModule_AddIntConstant(module, "API", 1) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
