@@ -355,7 +355,7 @@ _TABLE = [
         "sigmoid",
         _sigmoid_scalar,
         _sigmoid_array,
-        lambda x, y: y * (1 - y),
+        lambda x, y: y * (1.0 - y),  # (a float 1: numpy converts it faster than an int)
         r"\sigma(v) = \frac{1}{1 + e^{-v}}",
         r"\sigma(v)\,(1 - \sigma(v))",
         "The logistic function f(v) = 1 / (1 + e^-v); f'(v) = f(v) (1 - f(v)) = f(v) f(-v).",
@@ -366,7 +366,7 @@ _TABLE = [
         "tanh",
         math.tanh,
         np.tanh,
-        lambda x, y: 1 - y * y,
+        lambda x, y: 1.0 - y * y,
         r"\tanh v",
         r"1 - \tanh^2 v",
         "f(v) = tanh v; f'(v) = 1 - f(v)^2 = 4 e^-2|v| / (1 + e^-2|v|)^2.",
@@ -592,7 +592,7 @@ def _pow_da(a: Any, b: Any, out: Any) -> Any:
     if isinstance(b, np.ndarray):
         return np.where(b == 0, 0 * a, b * a ** (b - 1))
     if isinstance(a, np.ndarray):  # a number exponent
-        return np.zeros_like(a) if b == 0 else 2 * a if b == 2 else b * a ** (b - 1)
+        return np.zeros_like(a) if b == 0 else a + a if b == 2 else b * a ** (b - 1)  # 2a exactly
     if b == 0:
         return 0.0
     try:

@@ -240,9 +240,16 @@ def _shares(
         axes, keepdims = code.name(static[1]), code.name(static[2])
         scaled = f"{g} / {code.name(static[3])}" if kernel is _mean_kernel else g
         if step.out.size == 1:  # `_spread` of one number: its array filled with it
-            code(f"r{k} = {scaled}")
-            code(f"s{k} = {code.name(np.empty)}({shape}, {code.name(step.out.dtype)})")
-            code(f"s{k}.fill(r{k}.item())")  # (G may have kept its axes)
+            dtype = step.out.dtype
+            if kernel is _mean_kernel and dtype != np.float64:  # G / n rounded in G's dtype
+                code(f"r{k} = {scaled}")
+                scaled = f"r{k}.item()"
+            elif kernel is _mean_kernel:  # a Python float is a float64: no numpy call
+                scaled = f"{g}.item() / {code.name(static[3])}"
+            else:
+                scaled = f"{g}.item()"
+            code(f"s{k} = {code.name(np.empty)}({shape}, {code.name(dtype)})")
+            code(f"s{k}.fill({scaled})")  # (G may have kept its axes)
             shares.append((step.ins[0], f"s{k}", True))
         else:
             shares.append((step.ins[0], f"{spread}({scaled}, {shape}, {axes}, {keepdims})", True))
