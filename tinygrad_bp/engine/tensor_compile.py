@@ -37,6 +37,7 @@ from . import fpstate
 from .autograd import _MODE, _SEQ, TRACE
 from .ops import BINARY
 from .tensor import (
+    _EVERY_AXIS,
     Tensor,
     _add_reduce,
     _added,
@@ -190,9 +191,11 @@ def _shares(
 
     def fitted(i: int, expr: str, fresh: bool) -> tuple[int, str, bool]:
         arg = step.args[i]
-        if arg.shape != step.out.shape or arg.dtype != step.out.dtype:
+        if arg.dtype != step.out.dtype:
             shape, dtype = code.name(arg.shape), code.name(arg.dtype)
             return step.ins[i], f"{fit}({expr}, {shape}, {dtype})", True
+        if arg.shape != step.out.shape:  # `_fit`'s sums, over the axes these shapes fix
+            return step.ins[i], _summed_back(expr, step.out.shape, arg.shape, code), True
         return step.ins[i], expr, fresh
 
     if kernel is _binary_kernel:
@@ -254,6 +257,19 @@ def _shares(
         else:
             shares.append((step.ins[0], f"{spread}({scaled}, {shape}, {axes}, {keepdims})", True))
     return shares
+
+
+def _summed_back(expr: str, have: tuple[int, ...], shape: tuple[int, ...], code: _Code) -> str:
+    """`_fit` of a gradient of shape `have` to `shape` (one dtype), written out: the same
+    sums over the leading axes broadcasting added, then over the axes it stretched."""
+    extra = len(have) - len(shape)
+    if extra:
+        expr = f"{code.name(_add_reduce)}({expr}, {code.name(_EVERY_AXIS[extra])})"
+        have = have[extra:]
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and have[i] != 1)
+    if axes:
+        expr = f"{code.name(_add_reduce)}({expr}, {code.name(axes)}, None, None, True)"
+    return expr
 
 
 def _needs(step: _Step) -> tuple[bool, ...]:
