@@ -1,4 +1,5 @@
-"""The one-pass C loops (`engine._kernels`) against numpy's passes of the same formula."""
+"""The one-pass C loops (`engine._kernels`) against numpy's passes of the same formula: the
+array sigmoid, and the chains G f'(x) of the table's sigmoid and tanh."""
 
 from __future__ import annotations
 
@@ -115,3 +116,60 @@ def test_pure_python_switches_the_c_loops_off():
     env = {**os.environ, "TINYGRAD_BP_PURE_PYTHON": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "True", out.stderr
+
+
+CHAINED = ["sigmoid", "tanh"]
+big = hnp.arrays(
+    np.float64,
+    hnp.array_shapes(min_dims=1, max_dims=2, max_side=70),
+    elements=st.floats(-1e300, 1e300) | st.sampled_from([0.0, -0.0, np.inf, -np.inf, np.nan]),
+)
+
+
+@needs_helper
+@pytest.mark.parametrize("name", CHAINED)
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_a_chain_is_g_times_the_tables_derivative_bit_for_bit(name, data):
+    op = ops.UNARY[name]
+    g = data.draw(big)
+    y = op.array(data.draw(hnp.arrays(np.float64, g.shape, elements=st.floats(-40, 40))))
+    with np.errstate(all="ignore"):  # G = inf times f'(x) = 0 is NaN, in both
+        want = g * op.grad(None, y)
+    got = op.chain(g, y)
+    assert got.dtype == np.float64 and got.shape == g.shape
+    assert np.array_equal(got, want, equal_nan=True)
+
+
+@needs_helper
+@pytest.mark.parametrize("name", CHAINED)
+def test_a_chain_leaves_other_arrays_to_the_tables_derivative(name):
+    op = ops.UNARY[name]
+    y = np.full((3, 1), 0.5)
+    assert op.chain(np.ones((1, 3)), np.full((1, 3), 0.5)) is not None
+    assert op.chain(np.ones((1, 3)), y) is None  # shapes that would broadcast
+    assert op.chain(np.ones((3, 1), np.float32), y.astype(np.float32)) is None
+    assert op.chain(np.float64(1.0), np.float64(0.5)) is None  # a numpy scalar
+    assert op.chain(np.ones((3, 2))[:, :1], y) is None  # not contiguous
+    with pytest.raises(TypeError, match="three arrays"):
+        getattr(kernels, f"{name}_chain")(np.ones(1), np.ones(1))
+
+
+@pytest.mark.parametrize("name", CHAINED)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_tensor_gradients_through_a_chained_activation_are_closed_form(name, dtype):
+    # sigmoid' = s (1 - s), tanh' = 1 - t^2, against the math module's values
+    import math
+
+    from tinygrad_bp import Tensor
+
+    x = np.linspace(-3, 3, 7, dtype=dtype).reshape(7, 1)
+    w = np.arange(1.0, 8.0, dtype=dtype).reshape(7, 1)
+    t = Tensor(x, requires_grad=True)
+    (getattr(t, name)() * Tensor(w)).sum().backward()
+    f = {"sigmoid": lambda v: 1 / (1 + math.exp(-v)), "tanh": math.tanh}[name]
+    d = {"sigmoid": lambda s: s * (1 - s), "tanh": lambda s: 1 - s * s}[name]
+    want = [wi * d(f(xi)) for xi, wi in zip(x.ravel().tolist(), w.ravel().tolist())]
+    assert t.grad.dtype == np.dtype(dtype)
+    # (float32: 1 - y of a rounded y near 1 keeps fewer digits, 1e-5 of them at x = 3)
+    assert np.allclose(t.grad.ravel(), want, rtol=1e-12 if dtype == "float64" else 1e-4)

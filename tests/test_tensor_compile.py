@@ -1425,3 +1425,31 @@ def test_the_tensor_tests_pass_with_every_backward_compiled():
         cwd=os.path.dirname(here),
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("chained", [True, False])
+def test_arrays_read_last_in_a_block_that_may_not_run_are_freed_after_it(chained):
+    # a chain (G f'(x) in one pass) that may return None, then the table's lines: what
+    # was made before the block is deleted after it, what the block made inside it
+    from tinygrad_bp.engine.tensor_compile import _free
+
+    lines = [
+        "v1 = A",
+        "s2 = chain(v1)",
+        "if s2 is None:",
+        "    d3 = grad(v1)",
+        "    s2 = d3 * 2",
+        "    if s2 != B:",
+        "        s2 = s2 + 1",
+        "g4 = s2",
+        "names = sorted(locals())",
+        "return g4, names",
+    ]
+    source = "def f(A, B, chain, grad):\n" + "".join(f"    {line}\n" for line in _free(lines))
+    scope: dict = {}
+    exec(source, scope)
+    result, names = scope["f"](
+        3, 0, (lambda v: None) if not chained else (lambda v: v + 1), lambda v: v * 10
+    )
+    assert result == (61 if not chained else 4)
+    assert [n for n in names if n[0] in "vsd" and n[1:].isdigit()] == []

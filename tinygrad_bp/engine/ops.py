@@ -52,7 +52,7 @@ try:  # one-pass loops for a few numbers (optional, as the other C helper)
     from . import _kernels as kernels
 except ImportError:
     kernels = None
-if getattr(kernels, "API", None) != 1 or os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") not in (
+if getattr(kernels, "API", None) != 2 or os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") not in (
     "",
     "0",
 ):
@@ -117,6 +117,19 @@ def first_refusal(refuse: tuple[Refusal, ...], *args: Any) -> tuple[Refusal, Any
 
 _FLOAT64 = np.dtype(np.float64)
 _sigmoid_into = kernels.sigmoid_into if kernels is not None else None
+
+
+def _chain(loop: Callable | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray | None] | None:
+    """`UnaryOp.chain` by the C loop `loop`(g, y, out), for float64 arrays of one shape."""
+    if loop is None:
+        return None
+
+    def chain(g: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        if type(g) is not np.ndarray or g.dtype is not _FLOAT64 or g.shape != y.shape:
+            return None
+        return loop(g, y, np.empty(g.shape))
+
+    return chain
 
 
 def _sigmoid_scalar(x: float) -> float:
@@ -271,6 +284,9 @@ class UnaryOp(_Entry):
     # (sigmoid'(40) = 4.2e-18, where y (1 - y) = 0). The Value engine and the slides'
     # rules take it; arrays take `grad`, as PyTorch does.
     slope: Callable[..., float] | None = None
+    # G f'(x) of float64 arrays from (G, y) in one pass (the C loop of `grad` times G,
+    # rounded as numpy rounds it), or None where it cannot (another dtype or layout)
+    chain: Callable[[np.ndarray, np.ndarray], np.ndarray | None] | None = None
 
     @cached_property
     def scalar_grad(self) -> Callable[..., Any]:
@@ -361,6 +377,7 @@ _TABLE = [
         "The logistic function f(v) = 1 / (1 + e^-v); f'(v) = f(v) (1 - f(v)) = f(v) f(-v).",
         torch=("Sigmoid", {}),
         slope=_sigmoid_slope,
+        chain=_chain(kernels and kernels.sigmoid_chain),
     ),
     _op(
         "tanh",
@@ -372,6 +389,7 @@ _TABLE = [
         "f(v) = tanh v; f'(v) = 1 - f(v)^2 = 4 e^-2|v| / (1 + e^-2|v|)^2.",
         torch=("Tanh", {}),
         slope=_tanh_slope,
+        chain=_chain(kernels and kernels.tanh_chain),
     ),
     _op(
         "relu",

@@ -352,6 +352,10 @@ def _unary_kernel(x: np.ndarray, op: UnaryOp, args: tuple):
             raise _refused(op.name, (x,), bad, refusal.why, refusal.error)
 
     def vjp(g):
+        if op.chain is not None:
+            dx = op.chain(g, y)
+            if dx is not None:
+                return (dx,)
         d = op.grad(x, y, *args)
         dx = np.where(d != 0, g * d, 0) if op.masks else _times(d, g, x, y)
         return (dx if dx.dtype == x.dtype else dx.astype(x.dtype),)

@@ -215,6 +215,10 @@ def _shares(
         extra = (f", *p{k}" if live else f", *{code.name(args)}") if args else ""
         x = f"v{step.vals[0]}" if keep_x else "None"
         y = f"v{step.vals[-1]}" if keep_y else "None"
+        if op.chain is not None:  # G f'(x) in one pass where it can, else the lines below
+            code(f"s{k} = {code.name(op.chain)}({g}, v{step.vals[-1]})")
+            code(f"if s{k} is None:")
+        start = len(code.lines)
         code(f"d{k} = {code.name(op.grad)}({x}, {y}{extra})")
         if op.masks:
             code(f"s{k} = {code.name(np.where)}(d{k} != 0, {g} * d{k}, 0)")
@@ -225,6 +229,8 @@ def _shares(
         xt = code.name(step.args[0].dtype)
         code(f"if s{k}.dtype != {xt}:")
         code(f"    s{k} = s{k}.astype({xt})")
+        if op.chain is not None:
+            code.lines[start:] = ["    " + line for line in code.lines[start:]]
         shares.append((a, f"s{k}", True))
     elif kernel is _matmul_kernel:
         (a, b), (va, vb) = step.ins, step.vals[:2]
@@ -302,22 +308,41 @@ def _root_value(steps: list[_Step], root: int) -> np.ndarray:
 def _free(lines: list[str], stop: int | None = None) -> list[str]:
     """``del`` each array after the line that reads it last, so that, as in a hand-written
     step, an array lives only while the rest of the step needs it (none from line `stop`
-    on: the function ends soon after)."""
+    on: the function ends soon after). An array made before an ``if`` block, which may
+    not run, and last read inside it is deleted after the block."""
+    first: dict[str, int] = {}
     last: dict[str, int] = {}
     for i, line in enumerate(lines):
         for name in re.findall(r"\b[vgfrds]\d+\b", line):
+            first.setdefault(name, i)
             last[name] = i
-    dying: dict[int, list[str]] = {}
+    depth = [len(line) - len(line.lstrip()) for line in lines]
+    is_if = [line.lstrip().startswith("if ") for line in lines]
+    within: list[int | None] = []  # the outermost `if` block around each line
+    ends: dict[int, int] = {}  # a block's opening line -> its last line
+    opened: list[int] = []
+    for i, line in enumerate(lines):
+        while opened and depth[opened[-1]] >= depth[i]:
+            ends[opened.pop()] = i - 1
+        within.append(next((h for h in opened if is_if[h]), None))
+        if line.rstrip().endswith(":"):
+            opened.append(i)
+    for h in opened:
+        ends[h] = len(lines) - 1
+    dying: dict[int, dict[int, list[str]]] = {}
     for name, at in last.items():
-        if stop is None or at < stop:
-            dying.setdefault(at, []).append(name)
+        if stop is not None and at >= stop:
+            continue
+        block = within[at] if within[at] is not None else at if is_if[at] else None
+        if block is not None and within[first[name]] != block:
+            dying.setdefault(ends[block], {}).setdefault(depth[block], []).append(name)
+        elif not lines[at].lstrip().startswith(("return", "if ", "with ")):
+            dying.setdefault(at, {}).setdefault(depth[at], []).append(name)
     out = []
     for i, line in enumerate(lines):
         out.append(line)
-        dead = sorted(dying.get(i, ()))
-        if dead and not line.lstrip().startswith(("return", "if ", "with ")):
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}del {', '.join(dead)}")
+        for indent, names in sorted(dying.get(i, {}).items(), reverse=True):
+            out.append(f"{' ' * indent}del {', '.join(sorted(names))}")
     return out
 
 
