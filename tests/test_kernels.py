@@ -173,3 +173,53 @@ def test_tensor_gradients_through_a_chained_activation_are_closed_form(name, dty
     assert t.grad.dtype == np.dtype(dtype)
     # (float32: 1 - y of a rounded y near 1 keeps fewer digits, 1e-5 of them at x = 3)
     assert np.allclose(t.grad.ravel(), want, rtol=1e-12 if dtype == "float64" else 1e-4)
+
+
+@needs_helper
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    lr=st.floats(1e-12, 1e3) | st.sampled_from([0.1, 0.01, 1.0]),
+)
+def test_the_c_sgd_step_is_numpys_two_passes_bit_for_bit(data, lr):
+    p = data.draw(big)
+    g = data.draw(hnp.arrays(np.float64, p.shape, elements=st.floats(-1e300, 1e300)))
+    want = p.copy()
+    with np.errstate(all="ignore"):
+        np.subtract(want, np.multiply(g, lr), out=want)
+    assert kernels.sgd_step(p, g, lr) is True
+    assert np.array_equal(p, want, equal_nan=True)
+
+
+@needs_helper
+def test_the_c_sgd_step_leaves_other_arrays_and_rates_to_numpy():
+    base = np.arange(8.0)
+    cases = [
+        (np.ones(3), np.ones(4), 0.1),  # sizes differ
+        (np.ones(3, np.float32), np.ones(3, np.float32), 0.1),
+        (np.ones((3, 2))[:, :1], np.ones(3), 0.1),  # not contiguous
+        (np.ones(3), np.ones(3), 1),  # an int rate: numpy's rules
+        (base[0:4], base[1:5], 0.1),  # overlapping views of one array
+    ]
+    for p, g, lr in cases:
+        before = p.copy()
+        assert kernels.sgd_step(p, g, lr) is None
+        assert np.array_equal(p, before)
+    frozen = np.ones(3)
+    frozen.flags.writeable = False
+    assert kernels.sgd_step(frozen, np.ones(3), 0.1) is None
+    same = np.full(3, 2.0)
+    assert kernels.sgd_step(same, same, 0.25) is True and (same == 1.5).all()  # 2 - 0.5
+    assert kernels.sgd_step(same, np.ones(3), np.float64(0.5)) is True and (same == 1.0).all()
+
+
+@pytest.mark.parametrize("lr", [0.1, np.float32(0.1), 1])
+def test_sgd_updates_a_tensor_by_lr_times_its_gradient(lr):
+    from tinygrad_bp import Tensor
+    from tinygrad_bp.nn.optim import SGD
+
+    w = Tensor(np.array([[1.0, -2.0, 3.0]]), requires_grad=True)
+    (w * w).sum().backward()  # dE/dw = 2 w
+    SGD([w], lr=lr).step()
+    rate = float(lr)  # w - lr 2w: 0.8, -1.6, 2.4 for lr = 0.1
+    assert np.allclose(w.data, [[1 - 2 * rate, -2 + 4 * rate, 3 - 6 * rate]], rtol=1e-15, atol=0)

@@ -5,6 +5,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* each product and difference rounded on its own, as numpy rounds it: no fused
@@ -132,7 +133,50 @@ three_buffers(PyObject *const *args, Py_buffer *views)
 CHAIN(sigmoid_chain, yi * (1.0 - yi)) /* sigmoid'(x) = y (1 - y) */
 CHAIN(tanh_chain, 1.0 - yi * yi)      /* tanh'(x) = 1 - y^2 */
 
+/* sgd_step(data, grad, lr): data -= lr grad entry by entry, in place (lr grad rounded,
+   then the difference, as numpy's two passes round them). True, or None (nothing
+   written) when lr is not a float, data and grad are not float64 arrays of one size
+   (data writable), or they overlap without being one array. */
+static PyObject *
+sgd_step(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "sgd_step(data, grad, lr) takes three arguments");
+        return NULL;
+    }
+    if (!PyFloat_Check(args[2])) { /* numpy multiplies by any other kind of number */
+        Py_RETURN_NONE;
+    }
+    double lr = PyFloat_AS_DOUBLE(args[2]);
+    Py_buffer dv, gv;
+    int got = float64_buffer(args[0], &dv, 1);
+    if (got <= 0) {
+        return got < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    got = float64_buffer(args[1], &gv, 0);
+    if (got <= 0) {
+        PyBuffer_Release(&dv);
+        return got < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    double *data = dv.buf;
+    const double *grad = gv.buf;
+    Py_ssize_t n = dv.len / (Py_ssize_t)sizeof(double);
+    uintptr_t d0 = (uintptr_t)dv.buf, g0 = (uintptr_t)gv.buf;
+    int apart = d0 + (uintptr_t)dv.len <= g0 || g0 + (uintptr_t)gv.len <= d0;
+    int done = dv.len == gv.len && (apart || d0 == g0);
+    if (done) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            data[i] -= lr * grad[i];
+        }
+    }
+    PyBuffer_Release(&dv);
+    PyBuffer_Release(&gv);
+    return Py_NewRef(done ? Py_True : Py_None);
+}
+
 static PyMethodDef methods[] = {
+    {"sgd_step", (PyCFunction)(void (*)(void))sgd_step, METH_FASTCALL,
+     "sgd_step(data, grad, lr) -> True or None: data -= lr grad for float64 arrays"},
     {"sigmoid_chain", (PyCFunction)(void (*)(void))sigmoid_chain, METH_FASTCALL,
      "sigmoid_chain(g, y, out) -> out or None: out = g (y (1 - y)) for float64 arrays"},
     {"tanh_chain", (PyCFunction)(void (*)(void))tanh_chain, METH_FASTCALL,
@@ -154,8 +198,8 @@ PyMODINIT_FUNC
 PyInit__kernels(void)
 {
     PyObject *module = PyModule_Create(&module_def);
-    /* the interface ops.py expects, raised with every change to it (2: the chains) */
-    if (module != NULL && PyModule_AddIntConstant(module, "API", 2) < 0) {
+    /* the interface ops.py expects, raised with every change to it (2: the chains, 3: sgd_step) */
+    if (module != NULL && PyModule_AddIntConstant(module, "API", 3) < 0) {
         Py_DECREF(module);
         return NULL;
     }

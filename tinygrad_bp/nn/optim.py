@@ -16,12 +16,15 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ..engine.ops import kernels
 from ..engine.tensor import Tensor
 from ..engine.value import Value
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
 _multiply, _subtract = np.multiply, np.subtract
+# p <- p - lr g of float64 arrays in one pass, rounded as the two passes below
+_sgd_step = kernels.sgd_step if kernels is not None else None
 
 
 class Optimizer:
@@ -94,6 +97,8 @@ class SGD(Optimizer):
             if grad is None:
                 continue
             data = p.data
+            if _sgd_step is not None and _sgd_step(data, grad, lr):  # in one C pass
+                continue
             buf = buffers.get(i)
             if buf is None or buf.shape != data.shape or buf.dtype is not data.dtype:
                 buf = buffers[i] = np.empty_like(data)
