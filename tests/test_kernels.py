@@ -223,3 +223,40 @@ def test_sgd_updates_a_tensor_by_lr_times_its_gradient(lr):
     SGD([w], lr=lr).step()
     rate = float(lr)  # w - lr 2w: 0.8, -1.6, 2.4 for lr = 0.1
     assert np.allclose(w.data, [[1 - 2 * rate, -2 + 4 * rate, 3 - 6 * rate]], rtol=1e-15, atol=0)
+
+
+def test_ci_builds_the_c_loops():
+    """The benchmarks' figures assume the loops; the CI machine has a compiler."""
+    if os.environ.get("CI") != "true":
+        pytest.skip("checked in CI only")
+    assert kernels is not None
+
+
+def test_the_c_loops_compile_without_a_warning_or_a_fused_multiply_add(tmp_path):
+    """-Wall -Wextra -Werror; and built for this very CPU (which may have fused
+    multiply-adds), no a * b + c is fused: each rounding stays numpy's."""
+    import shutil
+    import sysconfig
+    from pathlib import Path
+
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    include = sysconfig.get_paths()["include"]
+    if compiler is None or not (Path(include) / "Python.h").exists():
+        pytest.skip("no C compiler or no Python headers")
+    source = Path(ops.__file__).with_name("_kernels.c")
+    flags = ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{include}"]
+    r = subprocess.run(
+        [compiler, *flags, str(source), "-o", str(tmp_path / "_kernels.so")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = subprocess.run(
+        [compiler, "-S", "-O3", "-march=native", f"-I{include}", str(source), "-o", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert not any(op in r.stdout for op in ("fmadd", "fmsub", "fnmadd", "fnmsub"))
