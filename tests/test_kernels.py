@@ -200,6 +200,8 @@ def test_the_c_sgd_step_leaves_other_arrays_and_rates_to_numpy():
         (np.ones((3, 2))[:, :1], np.ones(3), 0.1),  # not contiguous
         (np.ones(3), np.ones(3), 1),  # an int rate: numpy's rules
         (base[0:4], base[1:5], 0.1),  # overlapping views of one array
+        (np.zeros(2, "datetime64[s]"), np.ones(2), 0.1),  # no buffer numpy can export
+        (np.ones(2), np.zeros(2, "timedelta64[s]"), 0.1),
     ]
     for p, g, lr in cases:
         before = p.copy()

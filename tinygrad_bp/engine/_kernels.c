@@ -25,9 +25,16 @@ float64_buffer(PyObject *obj, Py_buffer *view, int writable)
         return 0;
     }
     /* any layout is given (numpy refuses a contiguous request with a ValueError); the
-       layout is checked here */
+       layout is checked here. An array numpy cannot export (a datetime dtype: a
+       ValueError) is left to numpy too. */
     if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES | PyBUF_FORMAT) < 0) {
-        return -1;
+        if (!PyErr_ExceptionMatches(PyExc_ValueError) &&
+            !PyErr_ExceptionMatches(PyExc_BufferError) &&
+            !PyErr_ExceptionMatches(PyExc_TypeError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return 0;
     }
     if (view->itemsize != (Py_ssize_t)sizeof(double) || view->format == NULL ||
         strcmp(view->format, "d") != 0 || !PyBuffer_IsContiguous(view, 'C') ||
