@@ -262,3 +262,11 @@ def test_the_c_loops_compile_without_a_warning_or_a_fused_multiply_add(tmp_path)
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert not any(op in r.stdout for op in ("fmadd", "fmsub", "fnmadd", "fnmsub"))
+
+
+def test_a_masked_array_keeps_numpys_handling():
+    # the loops read raw buffers: an ndarray subclass (here a mask) goes through numpy
+    m = np.ma.array([[1.0], [2.0], [-3.0]], mask=[[False], [True], [False]])
+    y = ops.UNARY["sigmoid"].array(m)
+    assert isinstance(y, np.ma.MaskedArray) and y.mask.tolist() == [[False], [True], [False]]
+    assert ops.UNARY["tanh"].chain is None or ops.UNARY["tanh"].chain(m, np.ones((3, 1))) is None

@@ -127,7 +127,12 @@ def _chain(loop: Callable | None) -> Callable[[np.ndarray, np.ndarray], np.ndarr
         return None
 
     def chain(g: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-        if type(g) is not np.ndarray or g.dtype is not _FLOAT64 or g.shape != y.shape:
+        if (
+            type(g) is not np.ndarray
+            or type(y) is not np.ndarray
+            or g.dtype is not _FLOAT64
+            or g.shape != y.shape
+        ):
             return None
         return loop(g, y, np.empty(g.shape))
 
@@ -146,7 +151,13 @@ def _sigmoid_array(x: np.ndarray) -> np.ndarray:
     # 1 / (1 + e^-x) in four passes, unless e^-x overflows (x below about -709 in
     # float64, -88 in float32); then z = e^-|x| in (0, 1], and sigmoid is 1 / (1 + z)
     # for x >= 0 and z / (1 + z) below. A few float64 numbers: the same in one C pass
-    if x.size <= 256 and _sigmoid_into is not None and x.dtype is _FLOAT64 and x.ndim:
+    if (
+        x.size <= 256
+        and _sigmoid_into is not None
+        and type(x) is np.ndarray  # (a subclass, a masked array, keeps numpy's handling)
+        and x.dtype is _FLOAT64
+        and x.ndim
+    ):
         out = _sigmoid_into(x, np.empty(x.shape))
         if out is not None:
             return out

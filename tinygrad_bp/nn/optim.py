@@ -97,8 +97,8 @@ class SGD(Optimizer):
             if grad is None:
                 continue
             data = p.data
-            if _sgd_step is not None and _sgd_step(data, grad, lr):  # in one C pass
-                continue
+            if _sgd_step is not None and type(data) is np.ndarray and _sgd_step(data, grad, lr):
+                continue  # in one C pass
             buf = buffers.get(i)
             if buf is None or buf.shape != data.shape or buf.dtype is not data.dtype:
                 buf = buffers[i] = np.empty_like(data)
