@@ -270,3 +270,28 @@ def test_a_masked_array_keeps_numpys_handling():
     y = ops.UNARY["sigmoid"].array(m)
     assert isinstance(y, np.ma.MaskedArray) and y.mask.tolist() == [[False], [True], [False]]
     assert ops.UNARY["tanh"].chain is None or ops.UNARY["tanh"].chain(m, np.ones((3, 1))) is None
+
+
+@needs_helper
+def test_the_c_sgd_step_leaves_a_gradient_of_another_shape_to_numpy():
+    """A gradient of another shape of the same size is numpy's to broadcast or refuse, not
+    one to apply entry by entry in memory order (a (3, 2) gradient on (2, 3) data)."""
+    for p, g in [
+        (np.zeros((2, 3)), np.arange(6.0).reshape(3, 2)),
+        (np.zeros((3, 1)), np.arange(3.0)),
+        (np.zeros(6), np.arange(6.0).reshape(2, 3)),
+    ]:
+        assert kernels.sgd_step(p, g, 0.5) is None
+        assert not p.any()
+
+
+@pytest.mark.parametrize("shape", [(3, 2), (6,), (6, 1)])
+def test_sgd_refuses_a_gradient_of_another_shape_as_numpy_does(shape):
+    from tinygrad_bp import Tensor
+    from tinygrad_bp.nn.optim import SGD
+
+    w = Tensor(np.zeros((2, 3)), requires_grad=True)
+    w.grad = np.arange(6.0).reshape(shape)
+    with pytest.raises(ValueError):  # numpy: the shapes do not broadcast into (2, 3)
+        SGD([w], lr=0.5).step()
+    assert not w.data.any()

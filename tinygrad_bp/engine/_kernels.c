@@ -45,11 +45,27 @@ float64_buffer(PyObject *obj, Py_buffer *view, int writable)
     return 1;
 }
 
+/* Whether two buffers have one shape (not only one size: numpy broadcasts or refuses
+   arrays of other shapes, it never pairs their entries in memory order). */
+static int
+same_shape(const Py_buffer *a, const Py_buffer *b)
+{
+    if (a->ndim != b->ndim) {
+        return 0;
+    }
+    for (int i = 0; i < a->ndim; i++) {
+        if (a->shape[i] != b->shape[i]) {
+            return 0;
+        }
+    }
+    return a->len == b->len;
+}
+
 /* sigmoid_into(x, out): out = 1 / (1 + e^-x) entry by entry, as numpy's four passes
    compute it; if e^-x overflows for an entry (x below about -709), every entry is
    computed as z = e^-|x|, then 1 / (1 + z) for x >= 0 and z / (1 + z) below, as the
    stable passes do. Returns out, or None (nothing written) when x and out are not
-   C-contiguous float64 arrays of one size (out writable). */
+   C-contiguous float64 arrays of one shape (out writable). */
 static PyObject *
 sigmoid_into(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
@@ -67,7 +83,7 @@ sigmoid_into(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t narg
         PyBuffer_Release(&xv);
         return got < 0 ? NULL : Py_NewRef(Py_None);
     }
-    if (xv.len != ov.len) {
+    if (!same_shape(&xv, &ov)) {
         PyBuffer_Release(&xv);
         PyBuffer_Release(&ov);
         Py_RETURN_NONE;
@@ -92,14 +108,14 @@ sigmoid_into(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t narg
     return Py_NewRef(args[1]);
 }
 
-/* The buffers of three float64 arrays of one size (the last writable): 1, or 0 (none
+/* The buffers of three float64 arrays of one shape (the last writable): 1, or 0 (none
    held, no error) when they are not such arrays, or -1 on an error. */
 static int
 three_buffers(PyObject *const *args, Py_buffer *views)
 {
     for (int i = 0; i < 3; i++) {
         int got = float64_buffer(args[i], &views[i], i == 2);
-        if (got <= 0 || (i && views[i].len != views[0].len)) {
+        if (got <= 0 || (i && !same_shape(&views[i], &views[0]))) {
             for (int j = 0; j < i + (got > 0); j++) {
                 PyBuffer_Release(&views[j]);
             }
@@ -142,7 +158,7 @@ CHAIN(tanh_chain, 1.0 - yi * yi)      /* tanh'(x) = 1 - y^2 */
 
 /* sgd_step(data, grad, lr): data -= lr grad entry by entry, in place (lr grad rounded,
    then the difference, as numpy's two passes round them). True, or None (nothing
-   written) when lr is not a float, data and grad are not float64 arrays of one size
+   written) when lr is not a float, data and grad are not float64 arrays of one shape
    (data writable), or they overlap without being one array. */
 static PyObject *
 sgd_step(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
@@ -170,7 +186,7 @@ sgd_step(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t n = dv.len / (Py_ssize_t)sizeof(double);
     uintptr_t d0 = (uintptr_t)dv.buf, g0 = (uintptr_t)gv.buf;
     int apart = d0 + (uintptr_t)dv.len <= g0 || g0 + (uintptr_t)gv.len <= d0;
-    int done = dv.len == gv.len && (apart || d0 == g0);
+    int done = same_shape(&dv, &gv) && (apart || d0 == g0);
     if (done) {
         for (Py_ssize_t i = 0; i < n; i++) {
             data[i] -= lr * grad[i];
@@ -205,8 +221,9 @@ PyMODINIT_FUNC
 PyInit__kernels(void)
 {
     PyObject *module = PyModule_Create(&module_def);
-    /* the interface ops.py expects, raised with every change to it (2: the chains, 3: sgd_step) */
-    if (module != NULL && PyModule_AddIntConstant(module, "API", 3) < 0) {
+    /* the interface ops.py expects, raised with every change to it (2: the chains, 3: sgd_step,
+       4: arrays of one size but other shapes left to numpy) */
+    if (module != NULL && PyModule_AddIntConstant(module, "API", 4) < 0) {
         Py_DECREF(module);
         return NULL;
     }

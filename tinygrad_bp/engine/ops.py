@@ -54,7 +54,7 @@ try:  # one-pass loops for a few numbers (optional, as the other C helper)
     from . import _kernels as kernels
 except ImportError:
     kernels = None
-if getattr(kernels, "API", None) != 3 or os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") not in (
+if getattr(kernels, "API", None) != 4 or os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") not in (
     "",
     "0",
 ):
