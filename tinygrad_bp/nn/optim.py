@@ -87,30 +87,14 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self._buffers: dict[int, np.ndarray] = {}
 
-    def step(self) -> None:
-        if self.scalar or self.momentum:
-            return super().step()
-        self.t += 1
-        lr, buffers = self.lr, self._buffers
-        for i, p in enumerate(self.params):  # `_update`'s p <- p - lr g, one call fewer
-            grad = p.grad
-            if grad is None:
-                continue
-            data = p.data
-            if _sgd_step is not None and type(data) is np.ndarray and _sgd_step(data, grad, lr):
-                continue  # in one C pass
-            buf = buffers.get(i)
-            if buf is None or buf.shape != data.shape or buf.dtype is not data.dtype:
-                buf = buffers[i] = np.empty_like(data)
-            _multiply(grad, lr, buf)  # out= given by position: the keyword costs more
-            _subtract(data, buf, data)
-
     def _update(self, slot: int, data: np.ndarray, grad: np.ndarray) -> None:
         if self.momentum:
             state = self.state.setdefault(slot, {"v": np.zeros_like(data)})
             state["v"] *= self.momentum
             state["v"] += grad
             grad = state["v"]
+        if _sgd_step is not None and type(data) is np.ndarray and _sgd_step(data, grad, self.lr):
+            return  # in one C pass over float64 arrays, rounded as the two passes below
         # lr g into a buffer kept from step to step: a large array allocated and freed
         # at every step costs more (fresh pages from the system) than the update itself
         buf = self._buffers.get(slot)
