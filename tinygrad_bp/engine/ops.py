@@ -50,14 +50,12 @@ import numpy as np
 
 from .fpstate import overflow_raising, quietly, restore
 
-try:  # one-pass loops for a few numbers (optional, as the other C helper)
+try:  # one-pass C loops over float64 arrays (optional, as the other C helper)
     from . import _kernels as kernels
 except ImportError:
     kernels = None
-if getattr(kernels, "API", None) != 4 or os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") not in (
-    "",
-    "0",
-):
+_PURE_PYTHON = os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") not in ("", "0")
+if _PURE_PYTHON or getattr(kernels, "API", None) != 4:  # off, or built from an older file
     kernels = None
 
 __all__ = [
