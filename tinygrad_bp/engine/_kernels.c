@@ -1,6 +1,7 @@
-/* Elementwise loops that numpy runs as several passes, each one pass here, for the
-   small arrays where numpy's per-call cost is most of the time (see ops.py, which
-   states the math and uses these only where they give numpy's numbers). */
+/* Elementwise loops over float64 arrays that numpy runs as several passes (and
+   calls), each one pass here: the sigmoid of a few numbers, the gradient through a
+   sigmoid or a tanh, and SGD's update (see ops.py, which states the math, and
+   nn/optim.py; each is used only where it gives numpy's numbers). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -61,6 +62,31 @@ same_shape(const Py_buffer *a, const Py_buffer *b)
     return a->len == b->len;
 }
 
+/* The buffers of `count` float64 arrays of one shape, the one at `writable` writable:
+   1, or 0 (none held, no error) when they are not such arrays, or -1 on an error. */
+static int
+same_buffers(PyObject *const *args, int count, int writable, Py_buffer *views)
+{
+    for (int i = 0; i < count; i++) {
+        int got = float64_buffer(args[i], &views[i], i == writable);
+        if (got <= 0 || (i && !same_shape(&views[i], &views[0]))) {
+            for (int j = 0; j < i + (got > 0); j++) {
+                PyBuffer_Release(&views[j]);
+            }
+            return got < 0 ? -1 : 0;
+        }
+    }
+    return 1;
+}
+
+static void
+release(Py_buffer *views, int count)
+{
+    for (int i = 0; i < count; i++) {
+        PyBuffer_Release(&views[i]);
+    }
+}
+
 /* sigmoid_into(x, out): out = 1 / (1 + e^-x) entry by entry, as numpy's four passes
    compute it; if e^-x overflows for an entry (x below about -709), every entry is
    computed as z = e^-|x|, then 1 / (1 + z) for x >= 0 and z / (1 + z) below, as the
@@ -73,24 +99,14 @@ sigmoid_into(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t narg
         PyErr_SetString(PyExc_TypeError, "sigmoid_into(x, out) takes two arrays");
         return NULL;
     }
-    Py_buffer xv, ov;
-    int got = float64_buffer(args[0], &xv, 0);
+    Py_buffer views[2];
+    int got = same_buffers(args, 2, 1, views);
     if (got <= 0) {
         return got < 0 ? NULL : Py_NewRef(Py_None);
     }
-    got = float64_buffer(args[1], &ov, 1);
-    if (got <= 0) {
-        PyBuffer_Release(&xv);
-        return got < 0 ? NULL : Py_NewRef(Py_None);
-    }
-    if (!same_shape(&xv, &ov)) {
-        PyBuffer_Release(&xv);
-        PyBuffer_Release(&ov);
-        Py_RETURN_NONE;
-    }
-    const double *x = xv.buf;
-    double *out = ov.buf;
-    Py_ssize_t n = xv.len / (Py_ssize_t)sizeof(double);
+    const double *x = views[0].buf;
+    double *out = views[1].buf;
+    Py_ssize_t n = views[0].len / (Py_ssize_t)sizeof(double);
     int overflow = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         double xi = x[i], e = exp(-xi);
@@ -103,26 +119,8 @@ sigmoid_into(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t narg
             out[i] = (xi >= 0.0 ? 1.0 : z) / (1.0 + z);
         }
     }
-    PyBuffer_Release(&xv);
-    PyBuffer_Release(&ov);
+    release(views, 2);
     return Py_NewRef(args[1]);
-}
-
-/* The buffers of three float64 arrays of one shape (the last writable): 1, or 0 (none
-   held, no error) when they are not such arrays, or -1 on an error. */
-static int
-three_buffers(PyObject *const *args, Py_buffer *views)
-{
-    for (int i = 0; i < 3; i++) {
-        int got = float64_buffer(args[i], &views[i], i == 2);
-        if (got <= 0 || (i && !same_shape(&views[i], &views[0]))) {
-            for (int j = 0; j < i + (got > 0); j++) {
-                PyBuffer_Release(&views[j]);
-            }
-            return got < 0 ? -1 : 0;
-        }
-    }
-    return 1;
 }
 
 /* G f'(x) through an activation whose derivative is read from its output y, in one
@@ -136,7 +134,7 @@ three_buffers(PyObject *const *args, Py_buffer *views)
             return NULL;                                                                 \
         }                                                                                \
         Py_buffer views[3];                                                              \
-        int got = three_buffers(args, views);                                            \
+        int got = same_buffers(args, 3, 2, views);                                       \
         if (got <= 0) {                                                                  \
             return got < 0 ? NULL : Py_NewRef(Py_None);                                  \
         }                                                                                \
@@ -147,9 +145,7 @@ three_buffers(PyObject *const *args, Py_buffer *views)
             double yi = y[i];                                                            \
             out[i] = g[i] * (expression);                                                \
         }                                                                                \
-        for (int j = 0; j < 3; j++) {                                                    \
-            PyBuffer_Release(&views[j]);                                                 \
-        }                                                                                \
+        release(views, 3);                                                               \
         return Py_NewRef(args[2]);                                                       \
     }
 
@@ -171,29 +167,22 @@ sgd_step(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE;
     }
     double lr = PyFloat_AS_DOUBLE(args[2]);
-    Py_buffer dv, gv;
-    int got = float64_buffer(args[0], &dv, 1);
+    Py_buffer views[2];
+    int got = same_buffers(args, 2, 0, views);
     if (got <= 0) {
         return got < 0 ? NULL : Py_NewRef(Py_None);
     }
-    got = float64_buffer(args[1], &gv, 0);
-    if (got <= 0) {
-        PyBuffer_Release(&dv);
-        return got < 0 ? NULL : Py_NewRef(Py_None);
-    }
-    double *data = dv.buf;
-    const double *grad = gv.buf;
-    Py_ssize_t n = dv.len / (Py_ssize_t)sizeof(double);
-    uintptr_t d0 = (uintptr_t)dv.buf, g0 = (uintptr_t)gv.buf;
-    int apart = d0 + (uintptr_t)dv.len <= g0 || g0 + (uintptr_t)gv.len <= d0;
-    int done = same_shape(&dv, &gv) && (apart || d0 == g0);
+    double *data = views[0].buf;
+    const double *grad = views[1].buf;
+    Py_ssize_t n = views[0].len / (Py_ssize_t)sizeof(double);
+    uintptr_t d0 = (uintptr_t)data, g0 = (uintptr_t)grad, len = (uintptr_t)views[0].len;
+    int done = d0 + len <= g0 || g0 + len <= d0 || d0 == g0; /* apart, or one array */
     if (done) {
         for (Py_ssize_t i = 0; i < n; i++) {
             data[i] -= lr * grad[i];
         }
     }
-    PyBuffer_Release(&dv);
-    PyBuffer_Release(&gv);
+    release(views, 2);
     return Py_NewRef(done ? Py_True : Py_None);
 }
 
@@ -221,8 +210,8 @@ PyMODINIT_FUNC
 PyInit__kernels(void)
 {
     PyObject *module = PyModule_Create(&module_def);
-    /* the interface ops.py expects, raised with every change to it (2: the chains, 3: sgd_step,
-       4: arrays of one size but other shapes left to numpy) */
+    /* the interface ops.py expects, raised with every change to it (2: the chains,
+       3: sgd_step, 4: arrays of one size but other shapes left to numpy) */
     if (module != NULL && PyModule_AddIntConstant(module, "API", 4) < 0) {
         Py_DECREF(module);
         return NULL;
