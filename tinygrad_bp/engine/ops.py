@@ -39,7 +39,6 @@ import dis
 import inspect
 import math
 import operator
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,13 +48,13 @@ from typing import Any
 import numpy as np
 
 from .fpstate import overflow_raising, quietly, restore
+from .untracked import PURE_PYTHON
 
 try:  # one-pass C loops over float64 arrays (optional, as the other C helper)
     from . import _kernels as kernels
 except ImportError:
     kernels = None
-_PURE_PYTHON = os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") not in ("", "0")
-if _PURE_PYTHON or getattr(kernels, "API", None) != 4:  # off, or built from an older file
+if PURE_PYTHON or getattr(kernels, "API", None) != 4:  # off, or built from an older file
     kernels = None
 
 __all__ = [

@@ -42,10 +42,14 @@ if not _FREE_THREADED:
 if getattr(_untracked, "API", None) != _API:
     _untracked = None
 
-__all__ = ["NATIVE", "blank_maker", "recorder", "structure_reader", "untracked"]
+__all__ = ["NATIVE", "PURE_PYTHON", "blank_maker", "recorder", "structure_reader", "untracked"]
+
+#: Whether the C helpers are switched off (``TINYGRAD_BP_PURE_PYTHON=1``): the engines then
+#: run the Python code they stand for.
+PURE_PYTHON = os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") not in ("", "0")
 
 #: Whether node classes are untracked (the C helper is built and not switched off).
-NATIVE = _untracked is not None and os.environ.get("TINYGRAD_BP_PURE_PYTHON", "") in ("", "0")
+NATIVE = _untracked is not None and not PURE_PYTHON
 
 # Slots that ask the interpreter for a weak reference list or a __dict__, not an attribute.
 _SPECIAL = {"__weakref__", "__dict__"}
