@@ -119,17 +119,14 @@ _sigmoid_into = kernels.sigmoid_into if kernels is not None else None
 
 
 def _chain(loop: Callable | None) -> Callable[[np.ndarray, np.ndarray], np.ndarray | None] | None:
-    """`UnaryOp.chain` by the C loop `loop`(g, y, out), for float64 arrays of one shape."""
+    """`UnaryOp.chain` by the C loop `loop`(g, y, out), which takes only float64 arrays of
+    one shape; a subclass (a masked array) is left to numpy here, as it is not to be
+    read as a plain buffer."""
     if loop is None:
         return None
 
     def chain(g: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-        if (
-            type(g) is not np.ndarray
-            or type(y) is not np.ndarray
-            or g.dtype is not _FLOAT64
-            or g.shape != y.shape
-        ):
+        if type(g) is not np.ndarray or type(y) is not np.ndarray or g.dtype is not _FLOAT64:
             return None
         return loop(g, y, np.empty(g.shape))
 
