@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine.ops import Activation, log_sigmoid
+from ..engine.ops import Activation
 from ..formatting import fmt
 from .network import Network, loss_value
 
@@ -84,13 +84,8 @@ def _bce_of_sigmoid(
     and ln(1 - y) = ln sigmoid(-v) where y = sigmoid(v) (float64 rounds sigmoid(40) to 1,
     and ln(1 - y) to ln 0, while E is 40); from y itself where y is another number."""
     total = 0.0
-    for y, d, v in zip(ys, ds, vs):
-        if y == float(sigmoid.f(v)):
-            ln_y, ln_1y = log_sigmoid(v), log_sigmoid(-v)
-        else:
-            ln_y = math.log(y) if y > 0 else -math.inf
-            ln_1y = math.log(1 - y) if y < 1 else -math.inf
-        total -= (d * ln_y if d != 0 else 0.0) + ((1 - d) * ln_1y if d != 1 else 0.0)
+    for y, d, v in zip(ys, ds, vs):  # each output's term by `loss_value`, from v or from y
+        total += loss_value("bce", [y], [d], [v] if y == float(sigmoid.f(v)) else None)
     return total
 
 
